@@ -1,0 +1,1 @@
+"""HTTP surface: the app factory, routes, schemas and metrics."""

@@ -1,0 +1,78 @@
+"""``create_app``: the FastAPI application, with its store and settings passed in (tests pass their own)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from sqlalchemy import Engine
+
+from driftwatch import __version__
+from driftwatch.api.deps import require_api_key
+from driftwatch.api.errors import install_error_handlers
+from driftwatch.api.routes import calls, health, metrics
+from driftwatch.auth.keys import KeyVerifier
+from driftwatch.config import Policy, Settings
+from driftwatch.db.engine import build_engine, is_sqlite, session_factory
+from driftwatch.ingest import routes as ingest_routes
+from driftwatch.ingest.classify import Classifier
+from driftwatch.ingest.records import CallMapper
+from driftwatch.ingest.service import IngestService
+from driftwatch.ingest.writer import CallWriter
+from driftwatch.metrics import Metrics
+from driftwatch.pricing import PriceTable
+
+
+def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = None) -> FastAPI:
+    """Build the app; the caller owns migrations (``driftwatch serve`` runs them before this)."""
+    engine = engine or build_engine(settings.database_url)
+    metrics_registry = Metrics()
+    writer = CallWriter(
+        engine,
+        metrics_registry,
+        queue_limit=settings.write_queue_spans,
+        batch_limit=settings.write_batch_spans,
+        threads=settings.writer_threads or (1 if is_sqlite(engine) else 3),
+        retry_after_seconds=settings.retry_after_seconds,
+    )
+    mapper = CallMapper(
+        Classifier.from_policy(policy),
+        PriceTable(policy.price_table()),
+        capture_content=settings.capture_content,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        writer.start()
+        try:
+            yield
+        finally:
+            writer.stop()
+
+    app = FastAPI(
+        title="driftwatch",
+        version=__version__,
+        description="Keeps tiered LLM routing honest. OTLP/HTTP ingest at /v1/traces; REST API under /v1.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.policy = policy
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.state.metrics = metrics_registry
+    app.state.key_verifier = KeyVerifier(engine) if settings.auth_required() else None
+    app.state.ingest = IngestService(
+        mapper,
+        writer,
+        metrics_registry,
+        max_request_bytes=settings.max_request_bytes,
+        max_concurrent_requests=settings.max_concurrent_requests,
+        retry_after_seconds=settings.retry_after_seconds,
+    )
+    install_error_handlers(app)
+    protected = [Depends(require_api_key)]
+    app.include_router(health.router)
+    for router in (ingest_routes.router, calls.router, metrics.router):
+        app.include_router(router, dependencies=protected)
+    return app

@@ -1,0 +1,37 @@
+"""Request dependencies: the request's session (the one owner of its transaction) and auth."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from driftwatch.auth.keys import KeyVerifier
+from driftwatch.errors import Unauthorized
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Commit when the route returns, roll back when it raises; services and repositories only flush."""
+    with request.app.state.sessions() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def require_api_key(request: Request) -> None:
+    verifier: KeyVerifier | None = request.app.state.key_verifier
+    if verifier is None:
+        return
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("this server requires an API key: send 'Authorization: Bearer <key>'")
+    if not verifier.is_valid(key.strip()):
+        raise Unauthorized("unknown or revoked API key")
+
+
+SessionDep = Annotated[Session, Depends(get_session)]

@@ -1,0 +1,50 @@
+"""``GET /v1/calls`` and ``GET /v1/classes``: what has been received, for people and for other stages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from driftwatch.api.deps import SessionDep
+from driftwatch.api.schemas import CallOut, CallPage, ClassList, ClassOut
+from driftwatch.calls import repository
+from driftwatch.calls.repository import CallFilter
+
+router = APIRouter(tags=["calls"])
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    # A timestamp without an offset is read as UTC, the only zone driftwatch stores.
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@router.get("/v1/calls", response_model=CallPage, summary="List stored calls, newest first")
+def list_calls(
+    session: SessionDep,
+    task_class: str | None = None,
+    tier: str | None = None,
+    since: Annotated[datetime | None, Query(description="Inclusive, ISO 8601 (UTC if no offset)")] = None,
+    until: Annotated[datetime | None, Query(description="Exclusive, ISO 8601 (UTC if no offset)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+) -> CallPage:
+    calls, next_cursor = repository.list_calls(
+        session, CallFilter(task_class, tier, _utc(since), _utc(until)), limit, cursor
+    )
+    return CallPage(items=[CallOut.from_row(call) for call in calls], next_cursor=next_cursor)
+
+
+@router.get(
+    "/v1/classes", response_model=ClassList, summary="Volume, tokens and spend per task class and tier"
+)
+def list_classes(
+    session: SessionDep,
+    since: Annotated[datetime | None, Query(description="Inclusive, hour granularity")] = None,
+    until: Annotated[datetime | None, Query(description="Exclusive, hour granularity")] = None,
+) -> ClassList:
+    summaries = repository.class_summaries(session, _utc(since), _utc(until))
+    return ClassList(items=[ClassOut.model_validate(summary, from_attributes=True) for summary in summaries])

@@ -1,0 +1,25 @@
+"""``GET /healthz``: liveness and store reachability, open without a key for load balancers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy import text
+
+from driftwatch.errors import DriftwatchError
+
+router = APIRouter(tags=["health"])
+
+
+class StoreUnavailable(DriftwatchError):
+    status_code = 503
+    error = "store_unavailable"
+
+
+@router.get("/healthz", summary="Is the service up and its store reachable")
+def health(request: Request) -> dict[str, str]:
+    try:
+        with request.app.state.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:
+        raise StoreUnavailable(f"store unreachable: {type(error).__name__}") from error
+    return {"status": "ok"}

@@ -1,0 +1,64 @@
+"""Pydantic shapes of the REST API's responses (the OpenAPI document is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, Field
+
+from driftwatch.db.models import Call
+
+
+class Message(BaseModel):
+    role: str
+    content: str
+
+
+class CallOut(BaseModel):
+    trace_id: str = Field(description="32 hex digits")
+    span_id: str = Field(description="16 hex digits")
+    parent_span_id: str | None
+    start_time: datetime
+    end_time: datetime | None
+    service: str | None
+    task_class: str
+    tier: str | None
+    operation: str | None
+    provider: str | None
+    model: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None = Field(description="From the price table; null when the model's price is unknown")
+    prompt: list[Message] | None = Field(description="Input messages; null when no content was captured")
+    completion: str | None
+    status: str = Field(description="ok or error")
+    status_message: str | None
+    source: str
+
+    @classmethod
+    def from_row(cls, call: Call) -> CallOut:
+        fields: dict[str, Any] = {name: getattr(call, name) for name in cls.model_fields if name != "prompt"}
+        return cls(**fields, prompt=orjson.loads(call.prompt) if call.prompt else None)
+
+
+class CallPage(BaseModel):
+    items: list[CallOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page; null at the end")
+
+
+class ClassOut(BaseModel):
+    task_class: str
+    tier: str | None
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float = Field(description="Spend of the calls whose model has a price")
+    unpriced_calls: int = Field(description="Calls whose model is not in the price table (not in cost_usd)")
+    first_seen: datetime
+    last_seen: datetime
+
+
+class ClassList(BaseModel):
+    items: list[ClassOut]

@@ -1,0 +1,1 @@
+"""Reading calls back: listing with filters and cursors, per-class summaries."""

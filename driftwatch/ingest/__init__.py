@@ -1,0 +1,1 @@
+"""OTLP ingest: decode requests, map LLM-call spans to calls, commit them in batches."""

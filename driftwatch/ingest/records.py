@@ -1,0 +1,99 @@
+"""Pure: decoded spans → ``call`` rows ready to insert, with the counts ingest reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from driftwatch.ingest import genai
+from driftwatch.ingest.classify import Classifier
+from driftwatch.ingest.otlp import STATUS_CODE_ERROR, DecodedSpans, SpanView
+from driftwatch.pricing import PriceTable
+
+CallRow = dict[str, Any]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST_TIME_NS = 253402300799 * 10**9  # 9999-12-31T23:59:59Z: past that a datetime cannot hold it
+
+
+@dataclass(slots=True)
+class MappedSpans:
+    """The calls found in one request, and what happened to every other span in it."""
+
+    rows: list[CallRow] = field(default_factory=list)
+    other_spans: int = 0
+    shadow_spans: int = 0
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class CallMapper:
+    """Turns span views into ``call`` rows under one policy (classification, prices, content switch)."""
+
+    def __init__(self, classifier: Classifier, prices: PriceTable, *, capture_content: bool) -> None:
+        self._classifier = classifier
+        self._prices = prices
+        self._capture_content = capture_content
+
+    def map(self, decoded: DecodedSpans, *, source: str = "otlp") -> MappedSpans:
+        mapped = MappedSpans(rejected=decoded.rejected, errors=list(decoded.errors))
+        for span in decoded.spans:
+            operation = genai.llm_operation(span.attributes)
+            if operation is None:
+                mapped.other_spans += 1
+            elif genai.is_shadow(span):
+                mapped.shadow_spans += 1
+            elif not 0 < span.start_time_unix_nano <= _LATEST_TIME_NS:
+                mapped.rejected += 1
+                if len(mapped.errors) < 5:
+                    mapped.errors.append(f"span {span.name[:80]!r}: start time out of range")
+            else:
+                mapped.rows.append(self._row(span, operation, source))
+        return mapped
+
+    def _row(self, span: SpanView, operation: str, source: str) -> CallRow:
+        fields = genai.extract(span, operation)
+        store_content = self._capture_content
+        return {
+            "trace_id": span.trace_id.hex(),
+            "span_id": span.span_id.hex(),
+            "parent_span_id": span.parent_span_id.hex() or None,
+            "start_time": nanos_to_datetime(span.start_time_unix_nano),
+            "end_time": (
+                nanos_to_datetime(span.end_time_unix_nano)
+                if span.start_time_unix_nano <= span.end_time_unix_nano <= _LATEST_TIME_NS
+                else None
+            ),
+            "service": _short(span.resource.get("service.name"), 255),
+            "task_class": self._classifier.task_class(span.attributes, span.resource),
+            "tier": self._classifier.tier(span.attributes, span.resource, fields.model),
+            "operation": fields.operation[:64],
+            "provider": _short(fields.provider, 128),
+            "model": _short(fields.model, 255),
+            "input_tokens": fields.input_tokens,
+            "output_tokens": fields.output_tokens,
+            "cost_usd": self._prices.cost(fields.model, fields.input_tokens, fields.output_tokens),
+            "prompt": (
+                orjson.dumps(fields.prompt).decode("utf-8") if store_content and fields.prompt else None
+            ),
+            "completion": fields.completion if store_content else None,
+            "status": "error" if _is_error(span) else "ok",
+            "status_message": span.status_message or None,
+            "source": source,
+        }
+
+
+def nanos_to_datetime(nanos: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=nanos // 1000)
+
+
+def _is_error(span: SpanView) -> bool:
+    return span.status_code == STATUS_CODE_ERROR or "error.type" in span.attributes
+
+
+def _short(value: object, limit: int) -> str | None:
+    if value is None or isinstance(value, dict | list | bytes):
+        return None
+    return str(value)[:limit] or None

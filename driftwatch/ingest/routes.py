@@ -1,0 +1,85 @@
+"""``POST /v1/traces``: OTLP/HTTP trace export. The route only validates and hands over.
+
+Status codes follow the OTLP/HTTP spec: 200 (with ``partial_success`` when some spans were unusable)
+only after the calls are committed; 400 undecodable; 413 too large; 415 wrong content type or
+encoding; 503 + ``Retry-After`` when the write queue is full, so exporters retry.  A protobuf request
+gets its error as a protobuf ``google.rpc.Status``, as the spec asks; others get driftwatch's JSON error.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from google.rpc.status_pb2 import Status
+
+from driftwatch.errors import DriftwatchError, PayloadTooLarge
+from driftwatch.ingest.otlp import Encoding, encode_response, request_encoding
+from driftwatch.ingest.service import IngestService
+
+router = APIRouter(tags=["ingest"])
+
+_MEDIA_TYPES: dict[Encoding, str] = {"protobuf": "application/x-protobuf", "json": "application/json"}
+_OTLP_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"description": "ExportTraceServiceResponse, with partial_success when spans were rejected"},
+    400: {"description": "Undecodable body"},
+    413: {"description": "Body over the configured limit"},
+    415: {"description": "Content type is not application/x-protobuf or application/json"},
+    503: {"description": "Write queue full; retry after Retry-After seconds"},
+}
+
+
+@router.post(
+    "/v1/traces",
+    summary="Receive OTLP/HTTP spans",
+    responses=_OTLP_RESPONSES,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
+)
+async def export_traces(request: Request) -> Response:
+    """Every LLM-call span becomes a ``call``; other spans are counted, not stored."""
+    ingest: IngestService = request.app.state.ingest
+    encoding = request_encoding(request.headers.get("content-type"))
+    try:
+        ingest.admit()
+        try:
+            body = await _read_body(request, ingest.max_request_bytes)
+            result = await ingest.export(body, encoding, request.headers.get("content-encoding"))
+        finally:
+            ingest.release()
+    except DriftwatchError as error:
+        request.app.state.metrics.requests_refused.labels(status=str(error.status_code)).inc()
+        if encoding != "protobuf":
+            raise
+        status = Status(code=_grpc_code(error.status_code), message=error.detail)
+        return Response(
+            status.SerializeToString(),
+            status_code=error.status_code,
+            media_type=_MEDIA_TYPES["protobuf"],
+            headers=error.headers,
+        )
+    return Response(
+        encode_response(result.rejected, result.errors, encoding), media_type=_MEDIA_TYPES[encoding]
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit} bytes")
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks += chunk
+        if len(chunks) > limit:
+            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+    return bytes(chunks)
+
+
+def _grpc_code(status_code: int) -> int:
+    # google.rpc.Code: INVALID_ARGUMENT 3, RESOURCE_EXHAUSTED 8, UNAVAILABLE 14, UNAUTHENTICATED 16
+    return {400: 3, 413: 8, 415: 3, 401: 16, 503: 14}.get(status_code, 2)

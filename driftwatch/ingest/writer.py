@@ -1,0 +1,226 @@
+"""Bounded, batched, idempotent writer of ``call`` rows: the only path from ingest into the store.
+
+Requests hand their rows to :meth:`CallWriter.write` and wait; writer threads take whatever is
+pending (group commit: many requests, one transaction), insert with ``ON CONFLICT DO NOTHING`` on
+``(trace_id, span_id)``, fold the newly inserted rows into the hourly ``class_hour`` rollup in the same
+transaction, commit, and only then wake the requests, so an HTTP 200 means the rows are durable.
+When more than ``queue_limit`` rows are waiting, :meth:`write` refuses at once with :class:`Overloaded`
+(503 + Retry-After) instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Insert, func
+from sqlalchemy.dialects import postgresql, sqlite
+
+from driftwatch.db.models import Call, ClassHour
+from driftwatch.db.models.class_hour import NO_TIER
+from driftwatch.errors import Overloaded
+from driftwatch.ingest.records import CallRow
+from driftwatch.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Submission:
+    rows: Sequence[CallRow]
+    done: Future[int]
+
+
+class CallWriter:
+    def __init__(
+        self,
+        engine: Engine,
+        metrics: Metrics,
+        *,
+        queue_limit: int,
+        batch_limit: int,
+        threads: int,
+        retry_after_seconds: int,
+    ) -> None:
+        self._engine = engine
+        self._metrics = metrics
+        self._queue_limit = queue_limit
+        self._batch_limit = batch_limit
+        self._thread_count = threads
+        self._retry_after_seconds = retry_after_seconds
+        self._pending: deque[_Submission] = deque()
+        self._rows_held = 0  # waiting or being written: what bounds memory
+        self._condition = threading.Condition()
+        self._stopping = False
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def full(self) -> bool:
+        return self._rows_held >= self._queue_limit
+
+    def start(self) -> None:
+        self._stopping = False
+        self._threads = [
+            threading.Thread(target=self._run, name=f"driftwatch-writer-{index}", daemon=True)
+            for index in range(self._thread_count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish everything already accepted, then stop the threads."""
+        with self._condition:
+            self._stopping = True
+            self._condition.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+
+    async def write(self, rows: Sequence[CallRow]) -> int:
+        """Commit ``rows``; returns how many were new. Raises :class:`Overloaded` when full."""
+        if not rows:
+            return 0
+        return await asyncio.wrap_future(self.submit(rows))
+
+    def submit(self, rows: Sequence[CallRow]) -> Future[int]:
+        done: Future[int] = Future()
+        with self._condition:
+            if self._stopping:
+                raise Overloaded("shutting down", retry_after_seconds=self._retry_after_seconds)
+            # An oversized request is still taken when nothing else waits, or it could never get in.
+            if self._rows_held and self._rows_held + len(rows) > self._queue_limit:
+                raise Overloaded(
+                    f"write queue full ({self._rows_held} spans waiting); retry later",
+                    retry_after_seconds=self._retry_after_seconds,
+                )
+            self._pending.append(_Submission(rows, done))
+            self._rows_held += len(rows)
+            self._metrics.write_queue_spans.set(self._rows_held)
+            self._condition.notify()
+        return done
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._pending and not self._stopping:
+                    self._condition.wait()
+                if not self._pending:
+                    return
+                batch = [self._pending.popleft()]
+                size = len(batch[0].rows)
+                while self._pending and size + len(self._pending[0].rows) <= self._batch_limit:
+                    size += len(self._pending[0].rows)
+                    batch.append(self._pending.popleft())
+            self._write_batch(batch, size)
+
+    def _write_batch(self, batch: list[_Submission], size: int) -> None:
+        rows = [row for submission in batch for row in submission.rows]
+        started = time.perf_counter()
+        try:
+            inserted = insert_calls(self._engine, rows)
+        except Exception as error:  # the database failed: every request in the batch gets a 503
+            log.exception("writing %d calls failed", size)
+            failure = Overloaded(
+                f"the store could not commit: {type(error).__name__}",
+                retry_after_seconds=self._retry_after_seconds,
+            )
+            for submission in batch:
+                submission.done.set_exception(failure)
+        else:
+            self._metrics.write_seconds.observe(time.perf_counter() - started)
+            self._metrics.calls_stored.inc(inserted)
+            self._metrics.calls_duplicate.inc(size - inserted)
+            for submission in batch:
+                submission.done.set_result(inserted)
+        finally:
+            with self._condition:
+                self._rows_held -= size
+                self._metrics.write_queue_spans.set(self._rows_held)
+
+
+def insert_calls(engine: Engine, rows: list[CallRow]) -> int:
+    """Insert new calls and fold them into the rollup in one transaction; returns how many were new."""
+    with engine.begin() as connection:
+        statement = (
+            _dialect_insert(connection, Call)
+            .on_conflict_do_nothing(index_elements=["trace_id", "span_id"])
+            .returning(
+                Call.task_class,
+                Call.tier,
+                Call.start_time,
+                Call.input_tokens,
+                Call.output_tokens,
+                Call.cost_usd,
+            )
+        )
+        inserted = connection.execute(statement, rows).all()
+        if inserted:
+            _add_to_rollup(connection, inserted)
+    return len(inserted)
+
+
+def _add_to_rollup(connection: Connection, inserted: Sequence[Any]) -> None:
+    buckets: dict[tuple[str, str, datetime], dict[str, Any]] = {}
+    for task_class, tier, start_time, input_tokens, output_tokens, cost_usd in inserted:
+        key = (task_class, tier or NO_TIER, start_time.replace(minute=0, second=0, microsecond=0))
+        bucket = buckets.get(key)
+        if bucket is None:
+            bucket = buckets[key] = {
+                "task_class": key[0],
+                "tier": key[1],
+                "hour": key[2],
+                "calls": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cost_usd": 0.0,
+                "priced_calls": 0,
+                "first_seen": start_time,
+                "last_seen": start_time,
+            }
+        bucket["calls"] += 1
+        bucket["input_tokens"] += input_tokens or 0
+        bucket["output_tokens"] += output_tokens or 0
+        if cost_usd is not None:
+            bucket["cost_usd"] += cost_usd
+            bucket["priced_calls"] += 1
+        bucket["first_seen"] = min(bucket["first_seen"], start_time)
+        bucket["last_seen"] = max(bucket["last_seen"], start_time)
+    # Sorted, so concurrent writers lock rollup rows in the same order and cannot deadlock.
+    values = [buckets[key] for key in sorted(buckets)]
+    statement = _dialect_insert(connection, ClassHour).values(values)
+    excluded = statement.excluded
+    smaller, larger = _least_greatest(connection)
+    statement = statement.on_conflict_do_update(
+        index_elements=["task_class", "tier", "hour"],
+        set_={
+            "calls": ClassHour.calls + excluded.calls,
+            "input_tokens": ClassHour.input_tokens + excluded.input_tokens,
+            "output_tokens": ClassHour.output_tokens + excluded.output_tokens,
+            "cost_usd": ClassHour.cost_usd + excluded.cost_usd,
+            "priced_calls": ClassHour.priced_calls + excluded.priced_calls,
+            "first_seen": smaller(ClassHour.first_seen, excluded.first_seen),
+            "last_seen": larger(ClassHour.last_seen, excluded.last_seen),
+        },
+    )
+    connection.execute(statement)
+
+
+def _dialect_insert(connection: Connection, model: type[Call] | type[ClassHour]) -> Any:
+    dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
+    insert: Insert = dialect.insert(model)
+    return insert
+
+
+def _least_greatest(connection: Connection) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    # SQLite spells LEAST/GREATEST as the two-argument forms of min()/max().
+    if connection.dialect.name == "sqlite":
+        return func.min, func.max
+    return func.least, func.greatest

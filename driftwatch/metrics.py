@@ -1,0 +1,41 @@
+"""Prometheus metrics, on a registry per app instance so several apps (tests, replicas) never clash."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.spans_received = Counter(
+            "driftwatch_ingest_spans_received",
+            "Spans received on /v1/traces, by what they turned out to be.",
+            ["kind"],  # llm, other, shadow, rejected
+            registry=self.registry,
+        )
+        self.calls_stored = Counter(
+            "driftwatch_ingest_calls_stored",
+            "New call rows committed (duplicates excluded).",
+            registry=self.registry,
+        )
+        self.calls_duplicate = Counter(
+            "driftwatch_ingest_calls_duplicate",
+            "LLM-call spans ignored because their trace id + span id was already stored.",
+            registry=self.registry,
+        )
+        self.requests_refused = Counter(
+            "driftwatch_ingest_requests_refused",
+            "OTLP requests answered with an error status, by status.",
+            ["status"],
+            registry=self.registry,
+        )
+        self.write_queue_spans = Gauge(
+            "driftwatch_ingest_write_queue_spans", "Spans waiting for or in a commit.", registry=self.registry
+        )
+        self.write_seconds = Histogram(
+            "driftwatch_ingest_write_seconds",
+            "Time of one writer transaction (insert + rollup + commit).",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )

@@ -1,0 +1,1 @@
+"""Alembic migrations, installed as ``driftwatch.migrations``: the only way the schema changes."""
