@@ -1,0 +1,64 @@
+"""A fake Anthropic Messages endpoint (``POST /v1/messages``, non-streaming).
+
+Same purpose and API as ``FakeOpenAIServer``, in the Anthropic wire shape::
+
+    with FakeAnthropicServer(reply="positive", input_tokens=42, output_tokens=7) as server:
+        client = anthropic.Anthropic(base_url=server.base_url, api_key="test")
+        client.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=[...])
+"""
+
+from __future__ import annotations
+
+from tests.fakes._http import FakeLLMServer, JsonObject, Reply
+
+
+class FakeAnthropicServer(FakeLLMServer):
+    """Messages API fake. ``base_url`` is the root URL: the ``anthropic`` client adds ``/v1/messages``."""
+
+    route = "/v1/messages"
+
+    def __init__(
+        self,
+        *,
+        reply: Reply = "positive",
+        input_tokens: int = 42,
+        output_tokens: int = 7,
+        response_model: str | None = None,
+        response_id: str = "msg_fake0001",
+        stop_reason: str = "end_turn",
+        delay: float = 0.0,
+    ) -> None:
+        """``response_model`` None echoes the request's model."""
+        super().__init__(reply=reply, delay=delay)
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.response_model = response_model
+        self.response_id = response_id
+        self.stop_reason = stop_reason
+
+    def _complete(self, body: JsonObject) -> JsonObject:
+        return {
+            "id": self.response_id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.response_model or body["model"],
+            "content": [{"type": "text", "text": self._reply_text(body)}],
+            "stop_reason": self.stop_reason,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+            },
+        }
+
+    def _error_body(self, status: int, message: str) -> JsonObject:
+        kinds = {
+            400: "invalid_request_error",
+            401: "authentication_error",
+            404: "not_found_error",
+            429: "rate_limit_error",
+            529: "overloaded_error",
+        }
+        return {"type": "error", "error": {"type": kinds.get(status, "api_error"), "message": message}}

@@ -1,0 +1,101 @@
+"""A fake OpenAI Chat Completions endpoint (``POST /v1/chat/completions``, non-streaming).
+
+It answers with the real wire shape and deterministic, configurable token counts, so tests can point the
+real ``openai`` client (instrumented or not) or driftwatch's own OpenAI-compatible shadow provider at it
+and assert exact tokens, cost and content::
+
+    with FakeOpenAIServer(reply="positive", prompt_tokens=42, completion_tokens=7) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="test")
+        client.chat.completions.create(model="gpt-4o-mini", messages=[...])
+        assert server.requests[0].body["model"] == "gpt-4o-mini"
+"""
+
+from __future__ import annotations
+
+from tests.fakes._http import FakeLLMServer, JsonObject, Reply
+
+
+class FakeOpenAIServer(FakeLLMServer):
+    """Chat Completions fake. ``base_url`` ends in ``/v1``, as the ``openai`` client expects."""
+
+    route = "/v1/chat/completions"
+
+    def __init__(
+        self,
+        *,
+        reply: Reply = "positive",
+        prompt_tokens: int = 42,
+        completion_tokens: int = 7,
+        response_model: str | None = None,
+        response_id: str = "chatcmpl-fake-0001",
+        created: int = 1_700_000_000,
+        finish_reason: str = "stop",
+        system_fingerprint: str | None = "fp_fake",
+        delay: float = 0.0,
+    ) -> None:
+        """``response_model`` None echoes the request's model; a real API answers with a dated
+        snapshot (``gpt-4o-mini`` → ``gpt-4o-mini-2024-07-18``), which instrumentations record as the
+        response model, separately from the request model."""
+        super().__init__(reply=reply, delay=delay)
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
+        self.response_model = response_model
+        self.response_id = response_id
+        self.created = created
+        self.finish_reason = finish_reason
+        self.system_fingerprint = system_fingerprint
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def _complete(self, body: JsonObject) -> JsonObject:
+        return {
+            "id": self.response_id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.response_model or body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {
+                        "role": "assistant",
+                        "content": self._reply_text(body),
+                        "refusal": None,
+                        "annotations": [],
+                    },
+                    "logprobs": None,
+                    "finish_reason": self.finish_reason,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "total_tokens": self.prompt_tokens + self.completion_tokens,
+                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "completion_tokens_details": {
+                    "reasoning_tokens": 0,
+                    "audio_tokens": 0,
+                    "accepted_prediction_tokens": 0,
+                    "rejected_prediction_tokens": 0,
+                },
+            },
+            "service_tier": "default",
+            "system_fingerprint": self.system_fingerprint,
+        }
+
+    def _error_body(self, status: int, message: str) -> JsonObject:
+        kinds = {
+            400: "invalid_request_error",
+            401: "authentication_error",
+            404: "not_found_error",
+            429: "rate_limit_error",
+        }
+        return {
+            "error": {
+                "message": message,
+                "type": kinds.get(status, "server_error"),
+                "param": None,
+                "code": None,
+            }
+        }

@@ -1,0 +1,133 @@
+"""POST /v1/traces over real HTTP into SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import gzip
+
+import httpx
+from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from sqlalchemy import Engine, func, select
+
+from driftwatch.db.models import Call
+from tests.support.otlp import export_request, llm_attributes, make_span, to_otlp_json
+from tests.support.server import ServerThread
+
+PROTOBUF = {"content-type": "application/x-protobuf"}
+
+
+def _stored(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(Call)) or 0)
+
+
+def test_protobuf_export_is_committed_before_the_200(server: ServerThread, engine: Engine) -> None:
+    request = export_request([make_span() for _ in range(3)])
+
+    response = httpx.post(
+        f"{server.base_url}/v1/traces", content=request.SerializeToString(), headers=PROTOBUF
+    )
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-protobuf"
+    assert not ExportTraceServiceResponse.FromString(response.content).HasField("partial_success")
+    assert _stored(engine) == 3  # read straight after the 200: no waiting for a background flush
+
+
+def test_json_and_gzip_are_accepted_and_answered_in_kind(server: ServerThread, engine: Engine) -> None:
+    body = gzip.compress(to_otlp_json(export_request([make_span(), make_span()])))
+
+    response = httpx.post(
+        f"{server.base_url}/v1/traces",
+        content=body,
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {}
+    assert _stored(engine) == 2
+
+
+def test_resending_the_same_batch_stores_nothing_twice(server: ServerThread, engine: Engine) -> None:
+    body = export_request([make_span() for _ in range(5)]).SerializeToString()
+
+    for _ in range(3):
+        assert httpx.post(f"{server.base_url}/v1/traces", content=body, headers=PROTOBUF).status_code == 200
+
+    assert _stored(engine) == 5
+    classes = httpx.get(f"{server.base_url}/v1/classes").json()["items"]
+    assert [(item["task_class"], item["calls"]) for item in classes] == [("faq", 5)]
+
+
+def test_bad_spans_are_reported_as_partial_success_and_the_good_ones_kept(
+    server: ServerThread, engine: Engine
+) -> None:
+    spans = [make_span(), make_span(trace_id=bytes(16)), make_span(span_id=b"\x01\x02"), make_span()]
+
+    response = httpx.post(
+        f"{server.base_url}/v1/traces", content=export_request(spans).SerializeToString(), headers=PROTOBUF
+    )
+
+    assert response.status_code == 200
+    partial = ExportTraceServiceResponse.FromString(response.content).partial_success
+    assert partial.rejected_spans == 2
+    assert "trace id must be 16 non-zero bytes" in partial.error_message
+    assert "span id must be 8 non-zero bytes" in partial.error_message
+    assert _stored(engine) == 2
+
+
+def test_non_llm_spans_are_counted_not_stored(server: ServerThread, engine: Engine) -> None:
+    spans = [make_span({"http.route": "/checkout"}, name="GET /checkout"), make_span()]
+
+    response = httpx.post(
+        f"{server.base_url}/v1/traces", content=export_request(spans).SerializeToString(), headers=PROTOBUF
+    )
+
+    assert response.status_code == 200
+    assert _stored(engine) == 1
+    metrics = httpx.get(f"{server.base_url}/metrics").text
+    assert 'driftwatch_ingest_spans_received_total{kind="other"} 1.0' in metrics
+    assert 'driftwatch_ingest_spans_received_total{kind="llm"} 1.0' in metrics
+
+
+def test_wrong_content_type_is_415(server: ServerThread) -> None:
+    response = httpx.post(
+        f"{server.base_url}/v1/traces", content=b"hello", headers={"content-type": "text/plain"}
+    )
+
+    assert response.status_code == 415
+    assert response.json()["error"] == "unsupported_media_type"
+
+
+def test_undecodable_protobuf_is_400_with_a_status_message(server: ServerThread, engine: Engine) -> None:
+    body = export_request([make_span()]).SerializeToString()[:-7]
+
+    response = httpx.post(f"{server.base_url}/v1/traces", content=body, headers=PROTOBUF)
+
+    assert response.status_code == 400
+    assert "undecodable protobuf" in Status.FromString(response.content).message
+    assert _stored(engine) == 0
+
+
+def test_body_over_the_limit_is_413(start_server, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(max_request_bytes=2_000)
+    body = export_request([make_span(llm_attributes(prompt="x" * 5_000))]).SerializeToString()
+
+    response = httpx.post(f"{server.base_url}/v1/traces", content=body, headers=PROTOBUF)
+
+    assert response.status_code == 413
+    assert _stored(engine) == 0
+
+
+def test_gzip_bomb_is_413_without_inflating_it(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(max_request_bytes=100_000)
+    bomb = gzip.compress(b"\0" * 50_000_000)  # 50 MB of zeros in about 50 KB
+
+    response = httpx.post(
+        f"{server.base_url}/v1/traces",
+        content=bomb,
+        headers={**PROTOBUF, "content-encoding": "gzip"},
+    )
+
+    assert response.status_code == 413

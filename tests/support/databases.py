@@ -1,0 +1,51 @@
+"""Test stores: a fresh SQLite file and a fresh PostgreSQL database per test session, both migrated.
+
+PostgreSQL is required, not optional: set DRIFTWATCH_TEST_POSTGRES_URL to a server where the user may
+create databases (default: the local trust-auth server on 127.0.0.1:5432).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from driftwatch.db.base import Base
+from driftwatch.db.engine import build_engine
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "DRIFTWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextmanager
+def fresh_database(backend: str, folder: Path) -> Iterator[str]:
+    """Yield the URL of an empty database of ``backend``; drop it afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'driftwatch-test.db'}"
+        return
+    name = f"driftwatch_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def empty_all_tables(engine: Engine) -> None:
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+def engine_for(url: str) -> Engine:
+    return build_engine(url)
