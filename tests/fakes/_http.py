@@ -98,7 +98,10 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up first (e.g. a client-timeout test); nothing to answer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the per-request stderr log line."""
