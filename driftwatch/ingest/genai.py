@@ -126,6 +126,7 @@ def _prompt(span: SpanView) -> list[Message] | None:
         _indexed_messages(attributes, "gen_ai.prompt.", ".role", ".content")
         or _indexed_messages(attributes, "llm.input_messages.", ".message.role", ".message.content")
         or _prompt_from_events(span)
+        or _loose_messages(attributes.get("gen_ai.input.messages"))  # present but not the JSON we expect
         or _loose_messages(attributes.get("langfuse.observation.input"))
         or _loose_messages(attributes.get("input.value"))
     )
@@ -138,6 +139,7 @@ def _completion(span: SpanView) -> str | None:
         _indexed_messages(attributes, "gen_ai.completion.", ".role", ".content"),
         _indexed_messages(attributes, "llm.output_messages.", ".message.role", ".message.content"),
         _completion_from_events(span),
+        _loose_messages(attributes.get("gen_ai.output.messages")),
         _loose_messages(attributes.get("langfuse.observation.output")),
         _loose_messages(attributes.get("output.value")),
     ):
