@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, func
+from sqlalchemy.engine import Dialect
 from sqlalchemy.dialects import postgresql, sqlite
 
 from driftwatch.db.base import UTCDateTime
@@ -188,10 +189,11 @@ def _insert_postgresql(connection: Connection, rows: list[CallRow]) -> Sequence[
     return connection.exec_driver_sql(statement, arrays).all()
 
 
+_POSTGRES_DIALECT: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
 _POSTGRES_ARRAY_TYPES = {
     column.name: "timestamptz[]"
     if isinstance(column.type, UTCDateTime)
-    else f"{column.type.compile(postgresql.dialect())}[]"
+    else f"{column.type.compile(_POSTGRES_DIALECT)}[]"
     for column in Call.__table__.columns
 }
 
