@@ -49,6 +49,7 @@ class LlmFields:
     operation: str
     provider: str | None
     model: str | None
+    response_id: str | None
     input_tokens: int | None
     output_tokens: int | None
     prompt: list[Message] | None
@@ -84,16 +85,20 @@ def extract(span: SpanView, operation: str) -> LlmFields:
     attributes = span.attributes
     return LlmFields(
         operation=operation,
-        provider=_first_text(
-            attributes, "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"
+        provider=_lower(
+            _first_text(attributes, "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
         ),
+        # The response model is what ran and what was billed (a dated snapshot the price table knows).
         model=_first_text(
             attributes,
             "gen_ai.response.model",
-            "gen_ai.request.model",
+            "llm.response.model_name",
             "llm.model_name",
+            "gen_ai.request.model",
+            "llm.request.model_name",
             "langfuse.observation.model.name",
         ),
+        response_id=_first_text(attributes, "gen_ai.response.id"),
         input_tokens=_first_not_none(
             _first_int(
                 attributes,
@@ -124,7 +129,7 @@ def _prompt(span: SpanView) -> list[Message] | None:
         return _system_instructions(attributes.get("gen_ai.system_instructions")) + messages
     return (
         _indexed_messages(attributes, "gen_ai.prompt.", ".role", ".content")
-        or _indexed_messages(attributes, "llm.input_messages.", ".message.role", ".message.content")
+        or _openinference_messages(attributes, "llm.input_messages.")
         or _prompt_from_events(span)
         or _loose_messages(attributes.get("gen_ai.input.messages"))  # present but not the JSON we expect
         or _loose_messages(attributes.get("langfuse.observation.input"))
@@ -137,7 +142,7 @@ def _completion(span: SpanView) -> str | None:
     for messages in (
         _structured_messages(attributes.get("gen_ai.output.messages")),
         _indexed_messages(attributes, "gen_ai.completion.", ".role", ".content"),
-        _indexed_messages(attributes, "llm.output_messages.", ".message.role", ".message.content"),
+        _openinference_messages(attributes, "llm.output_messages."),
         _completion_from_events(span),
         _loose_messages(attributes.get("gen_ai.output.messages")),
         _loose_messages(attributes.get("langfuse.observation.output")),
@@ -194,6 +199,28 @@ def _indexed_messages(
         if role is None and content is None:
             if index == 0:
                 continue  # some instrumentations count from 1
+            break
+        messages.append({"role": _text(role) or "user", "content": _content_text(content)})
+    return messages or None
+
+
+def _openinference_messages(attributes: dict[str, AttributeValue], prefix: str) -> list[Message] | None:
+    """``prefix.N.message.role`` with ``.message.content``, or the multi-part form
+    ``.message.contents.M.message_content.text`` (OpenInference's Anthropic instrumentation)."""
+    messages = []
+    for index in range(10_000):
+        base = f"{prefix}{index}.message"
+        role = attributes.get(f"{base}.role")
+        content = attributes.get(f"{base}.content")
+        if content is None:
+            parts = []
+            for part in range(10_000):
+                text = attributes.get(f"{base}.contents.{part}.message_content.text")
+                if text is None:
+                    break
+                parts.append(_content_text(text))
+            content = "\n".join(parts) if parts else None
+        if role is None and content is None:
             break
         messages.append({"role": _text(role) or "user", "content": _content_text(content)})
     return messages or None
@@ -302,6 +329,10 @@ def _text(value: AttributeValue) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def _lower(text: str | None) -> str | None:
+    return text.lower() if text else None
 
 
 def _first_text(attributes: dict[str, AttributeValue], *keys: str) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from driftwatch.ingest import genai
-from driftwatch.ingest.classify import Classifier
+from driftwatch.ingest.classify import UNCLASSIFIED, Classifier
 from driftwatch.ingest.otlp import STATUS_CODE_ERROR, DecodedSpans, SpanView
 from driftwatch.pricing import PriceTable
 
@@ -23,6 +23,7 @@ class MappedSpans:
     """The calls found in one request, and what happened to every other span in it."""
 
     rows: list[CallRow] = field(default_factory=list)
+    nested_spans: int = 0
     other_spans: int = 0
     shadow_spans: int = 0
     rejected: int = 0
@@ -51,6 +52,7 @@ class CallMapper:
                     mapped.errors.append(f"span {span.name[:80]!r}: start time out of range")
             else:
                 mapped.rows.append(self._row(span, operation, source))
+        mapped.rows, mapped.nested_spans = merge_nested_calls(mapped.rows)
         return mapped
 
     def _row(self, span: SpanView, operation: str, source: str) -> CallRow:
@@ -72,6 +74,7 @@ class CallMapper:
             "operation": fields.operation[:64],
             "provider": _short(fields.provider, 128),
             "model": _short(fields.model, 255),
+            "response_id": _short(fields.response_id, 255),
             "input_tokens": fields.input_tokens,
             "output_tokens": fields.output_tokens,
             "cost_usd": self._prices.cost(fields.model, fields.input_tokens, fields.output_tokens),
@@ -83,6 +86,29 @@ class CallMapper:
             "status_message": span.status_message or None,
             "source": source,
         }
+
+
+def merge_nested_calls(rows: list[CallRow]) -> tuple[list[CallRow], int]:
+    """An LLM-call span inside another one is the same call reported twice (an instrumentation's span
+    around the SDK's own span): keep the outer one, filling what it lacks from the inner one.
+
+    Only pairs within one request are seen; exporters batch a parent and the child that ended just
+    before it together, and a pair split across requests is stored as two calls.
+    """
+    by_span = {(row["trace_id"], row["span_id"]): row for row in rows}
+    inner_spans: set[tuple[str, str]] = set()
+    for row in rows:
+        outer = by_span.get((row["trace_id"], row["parent_span_id"]))
+        if outer is None or outer is row:
+            continue
+        inner_spans.add((row["trace_id"], row["span_id"]))
+        for key, value in row.items():
+            if outer.get(key) is None or (key == "task_class" and outer[key] == UNCLASSIFIED):
+                outer[key] = value
+    if not inner_spans:
+        return rows, 0
+    kept = [row for row in rows if (row["trace_id"], row["span_id"]) not in inner_spans]
+    return kept, len(inner_spans)
 
 
 def nanos_to_datetime(nanos: int) -> datetime:

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, func
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Connection, Engine, Insert, bindparam, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from driftwatch.db.base import UTCDateTime
 from driftwatch.db.models import Call, ClassHour
@@ -148,11 +148,25 @@ class CallWriter:
                 self._metrics.write_queue_spans.set(self._rows_held)
 
 
-_RETURNED = ("task_class", "tier", "start_time", "input_tokens", "output_tokens", "cost_usd")
+_RETURNED = (
+    "task_class",
+    "tier",
+    "start_time",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "trace_id",
+    "span_id",
+)
 
 
 def insert_calls(engine: Engine, rows: list[CallRow]) -> int:
-    """Insert new calls and fold them into the rollup in one transaction; returns how many were new."""
+    """Insert new calls and fold them into the rollup in one transaction; returns how many were new.
+
+    A row that conflicts on ``(trace_id, span_id)`` is a re-sent span and is dropped.  A row that
+    conflicts on ``response_id`` is a second report of a stored call: it adds nothing to the counts,
+    but its prompt or completion fills the stored call's where that one captured none.
+    """
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             inserted = _insert_postgresql(connection, rows)
@@ -160,13 +174,40 @@ def insert_calls(engine: Engine, rows: list[CallRow]) -> int:
             inserted = _insert_portable(connection, rows)
         if inserted:
             _add_to_rollup(connection, inserted)
+        if len(inserted) < len(rows):
+            _complete_content(connection, rows, inserted)
     return len(inserted)
+
+
+def _complete_content(connection: Connection, rows: list[CallRow], inserted: Sequence[Any]) -> None:
+    stored = {(row.trace_id, row.span_id) for row in inserted}
+    updates = [
+        {"b_response_id": row["response_id"], "b_prompt": row["prompt"], "b_completion": row["completion"]}
+        for row in rows
+        if (row["trace_id"], row["span_id"]) not in stored
+        and row["response_id"] is not None
+        and (row["prompt"] is not None or row["completion"] is not None)
+    ]
+    if updates:
+        connection.execute(
+            update(Call)
+            .where(
+                Call.response_id == bindparam("b_response_id"),
+                or_(Call.prompt.is_(None), Call.completion.is_(None)),
+            )
+            .values(
+                prompt=func.coalesce(Call.prompt, bindparam("b_prompt")),
+                completion=func.coalesce(Call.completion, bindparam("b_completion")),
+            )
+            .execution_options(synchronize_session=False),
+            updates,
+        )
 
 
 def _insert_portable(connection: Connection, rows: list[CallRow]) -> Sequence[Any]:
     statement = (
         _dialect_insert(connection, Call)
-        .on_conflict_do_nothing(index_elements=["trace_id", "span_id"])
+        .on_conflict_do_nothing()  # any unique key: (trace_id, span_id) or response_id
         .returning(*(Call.__table__.c[name] for name in _RETURNED))
     )
     return connection.execute(statement, rows).all()
@@ -183,7 +224,7 @@ def _insert_postgresql(connection: Connection, rows: list[CallRow]) -> Sequence[
     names = ", ".join(columns)
     statement = (
         f"INSERT INTO call ({names}) SELECT * FROM unnest({types}) "
-        f"ON CONFLICT (trace_id, span_id) DO NOTHING RETURNING {', '.join(_RETURNED)}"
+        f"ON CONFLICT DO NOTHING RETURNING {', '.join(_RETURNED)}"
     )
     arrays = tuple([row[column] for row in rows] for column in columns)
     return connection.exec_driver_sql(statement, arrays).all()
@@ -200,7 +241,7 @@ _POSTGRES_ARRAY_TYPES = {
 
 def _add_to_rollup(connection: Connection, inserted: Sequence[Any]) -> None:
     buckets: dict[tuple[str, str, datetime], dict[str, Any]] = {}
-    for task_class, tier, start_time, input_tokens, output_tokens, cost_usd in inserted:
+    for task_class, tier, start_time, input_tokens, output_tokens, cost_usd, _trace, _span in inserted:
         key = (task_class, tier or NO_TIER, start_time.replace(minute=0, second=0, microsecond=0))
         bucket = buckets.get(key)
         if bucket is None:

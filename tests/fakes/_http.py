@@ -124,6 +124,7 @@ class FakeLLMServer:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
+        self._answers = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -134,7 +135,10 @@ class FakeLLMServer:
             raise RuntimeError("server already started")
         self._server = _Server(self)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=type(self).__name__, daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},  # shutdown() waits up to one poll interval
+            name=type(self).__name__,
+            daemon=True,
         )
         self._thread.start()
 
@@ -213,6 +217,14 @@ class FakeLLMServer:
         if not isinstance(request.body.get("model"), str):
             return _Response(400, self._error_body(400, "`model` is required"))
         return _Response(200, self._complete(request.body))
+
+    def _response_id(self, fixed: str | None, prefix: str) -> str:
+        """A fixed id when one was configured, else a new one per answer, as real providers give."""
+        if fixed is not None:
+            return fixed
+        with self._lock:
+            self._answers += 1
+            return f"{prefix}{self._answers:06d}"
 
     def _reply_text(self, body: JsonObject) -> str:
         return self.reply(body) if callable(self.reply) else self.reply

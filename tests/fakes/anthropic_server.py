@@ -23,22 +23,29 @@ class FakeAnthropicServer(FakeLLMServer):
         reply: Reply = "positive",
         input_tokens: int = 42,
         output_tokens: int = 7,
+        cache_read_input_tokens: int = 0,
+        cache_creation_input_tokens: int = 0,
         response_model: str | None = None,
-        response_id: str = "msg_fake0001",
+        response_id: str | None = None,
         stop_reason: str = "end_turn",
         delay: float = 0.0,
     ) -> None:
-        """``response_model`` None echoes the request's model."""
+        """As in the real API, ``input_tokens`` excludes the cache tokens: the prompt's total is
+        ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens``.
+
+        ``response_model`` None echoes the request's model."""
         super().__init__(reply=reply, delay=delay)
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
+        self.cache_read_input_tokens = cache_read_input_tokens
+        self.cache_creation_input_tokens = cache_creation_input_tokens
         self.response_model = response_model
         self.response_id = response_id
         self.stop_reason = stop_reason
 
     def _complete(self, body: JsonObject) -> JsonObject:
         return {
-            "id": self.response_id,
+            "id": self._response_id(self.response_id, "msg_fake"),
             "type": "message",
             "role": "assistant",
             "model": self.response_model or body["model"],
@@ -48,8 +55,8 @@ class FakeAnthropicServer(FakeLLMServer):
             "usage": {
                 "input_tokens": self.input_tokens,
                 "output_tokens": self.output_tokens,
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0,
+                "cache_creation_input_tokens": self.cache_creation_input_tokens,
+                "cache_read_input_tokens": self.cache_read_input_tokens,
             },
         }
 

@@ -26,19 +26,26 @@ class FakeOpenAIServer(FakeLLMServer):
         reply: Reply = "positive",
         prompt_tokens: int = 42,
         completion_tokens: int = 7,
+        cached_tokens: int = 0,
+        reasoning_tokens: int = 0,
         response_model: str | None = None,
-        response_id: str = "chatcmpl-fake-0001",
+        response_id: str | None = None,
         created: int = 1_700_000_000,
         finish_reason: str = "stop",
         system_fingerprint: str | None = "fp_fake",
         delay: float = 0.0,
     ) -> None:
-        """``response_model`` None echoes the request's model; a real API answers with a dated
+        """As in the real API, ``prompt_tokens`` includes ``cached_tokens`` and ``completion_tokens``
+        includes ``reasoning_tokens`` (both reported again under ``*_tokens_details``).
+
+        ``response_model`` None echoes the request's model; a real API answers with a dated
         snapshot (``gpt-4o-mini`` → ``gpt-4o-mini-2024-07-18``), which instrumentations record as the
         response model, separately from the request model."""
         super().__init__(reply=reply, delay=delay)
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = completion_tokens
+        self.cached_tokens = cached_tokens
+        self.reasoning_tokens = reasoning_tokens
         self.response_model = response_model
         self.response_id = response_id
         self.created = created
@@ -51,7 +58,7 @@ class FakeOpenAIServer(FakeLLMServer):
 
     def _complete(self, body: JsonObject) -> JsonObject:
         return {
-            "id": self.response_id,
+            "id": self._response_id(self.response_id, "chatcmpl-fake-"),
             "object": "chat.completion",
             "created": self.created,
             "model": self.response_model or body["model"],
@@ -72,9 +79,9 @@ class FakeOpenAIServer(FakeLLMServer):
                 "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens,
                 "total_tokens": self.prompt_tokens + self.completion_tokens,
-                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "prompt_tokens_details": {"cached_tokens": self.cached_tokens, "audio_tokens": 0},
                 "completion_tokens_details": {
-                    "reasoning_tokens": 0,
+                    "reasoning_tokens": self.reasoning_tokens,
                     "audio_tokens": 0,
                     "accepted_prediction_tokens": 0,
                     "rejected_prediction_tokens": 0,

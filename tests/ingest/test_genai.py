@@ -97,7 +97,10 @@ def test_content_from_span_events() -> None:
         events=[
             ("gen_ai.system.message", {"content": "You are terse."}),
             ("gen_ai.user.message", {"content": "Capital of France?"}),
-            ("gen_ai.choice", {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Paris"}}),
+            (
+                "gen_ai.choice",
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Paris"}},
+            ),
         ],
     )
 
@@ -272,7 +275,9 @@ def test_content_capture_off_keeps_metadata_only() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [-5, 2**40, "many", 3.5, True, [1, 2]], ids=["negative", "huge", "text", "fraction", "bool", "list"]
+    "value",
+    [-5, 2**40, "many", 3.5, True, [1, 2]],
+    ids=["negative", "huge", "text", "fraction", "bool", "list"],
 )
 def test_unusable_token_counts_become_null_not_garbage(value: object) -> None:
     attributes = llm_attributes()
@@ -301,4 +306,6 @@ def test_tool_call_parts_are_kept_as_json() -> None:
 
     row = _one(attributes)
 
-    assert orjson.loads(row["completion"]) == [{"type": "tool_call", "name": "lookup", "arguments": {"id": 7}}]
+    assert orjson.loads(row["completion"]) == [
+        {"type": "tool_call", "name": "lookup", "arguments": {"id": 7}}
+    ]

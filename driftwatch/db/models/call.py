@@ -11,7 +11,8 @@ from driftwatch.db.base import Base, BigIntegerPrimaryKey, UTCDateTime
 
 
 class Call(Base):
-    """One LLM call. ``(trace_id, span_id)`` is unique, so re-sent spans are ignored, not doubled.
+    """One LLM call. ``(trace_id, span_id)`` and the provider's ``response_id`` are unique, so re-sent
+    spans and second reports of the same response are ignored, not doubled.
 
     ``prompt`` is the JSON text of the input messages (``[{"role", "content"}]``); ``completion`` the
     text of the first output message.  Both are null when the instrumentation captured no content.
@@ -20,6 +21,9 @@ class Call(Base):
     __tablename__ = "call"
     __table_args__ = (
         UniqueConstraint("trace_id", "span_id"),
+        # One provider response is one call, even when two instrumentations (say, an SDK's own spans
+        # and OpenInference or Traceloop) each report it in a span of its own, possibly in two traces.
+        UniqueConstraint("response_id"),
         Index("ix_call_task_class_tier_start_time", "task_class", "tier", "start_time"),
         Index("ix_call_start_time_id", "start_time", "id"),
     )
@@ -36,6 +40,7 @@ class Call(Base):
     operation: Mapped[str | None] = mapped_column(String(64))
     provider: Mapped[str | None] = mapped_column(String(128))
     model: Mapped[str | None] = mapped_column(String(255))
+    response_id: Mapped[str | None] = mapped_column(String(255))
     input_tokens: Mapped[int | None] = mapped_column(Integer)
     output_tokens: Mapped[int | None] = mapped_column(Integer)
     cost_usd: Mapped[float | None] = mapped_column(Float)

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("operation", sa.String(length=64), nullable=True),
         sa.Column("provider", sa.String(length=128), nullable=True),
         sa.Column("model", sa.String(length=255), nullable=True),
+        sa.Column("response_id", sa.String(length=255), nullable=True),
         sa.Column("input_tokens", sa.Integer(), nullable=True),
         sa.Column("output_tokens", sa.Integer(), nullable=True),
         sa.Column("cost_usd", sa.Float(), nullable=True),
@@ -58,6 +59,7 @@ def upgrade() -> None:
         sa.Column("status_message", sa.Text(), nullable=True),
         sa.Column("source", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_call")),
+        sa.UniqueConstraint("response_id", name=op.f("uq_call_response_id")),
         sa.UniqueConstraint("trace_id", "span_id", name=op.f("uq_call_trace_id_span_id")),
     )
     with op.batch_alter_table("call", schema=None) as batch_op:
