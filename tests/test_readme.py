@@ -25,7 +25,9 @@ def _commands(group: click.Group, prefix: str = "driftwatch") -> list[str]:
 
 def test_every_setting_is_documented() -> None:
     missing = [
-        f"DRIFTWATCH_{name.upper()}" for name in Settings.model_fields if f"DRIFTWATCH_{name.upper()}" not in README
+        f"DRIFTWATCH_{name.upper()}"
+        for name in Settings.model_fields
+        if f"DRIFTWATCH_{name.upper()}" not in README
     ]
 
     assert missing == []
