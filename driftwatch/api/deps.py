@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from driftwatch.auth.keys import KeyVerifier
@@ -23,14 +24,18 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
-def require_api_key(request: Request) -> None:
+_bearer = HTTPBearer(auto_error=False, description="An API key from `driftwatch keys create`.")
+
+
+def require_api_key(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
     verifier: KeyVerifier | None = request.app.state.key_verifier
     if verifier is None:
         return
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    if credentials is None or not credentials.credentials.strip():
         raise Unauthorized("this server requires an API key: send 'Authorization: Bearer <key>'")
-    if not verifier.is_valid(key.strip()):
+    if not verifier.is_valid(credentials.credentials.strip()):
         raise Unauthorized("unknown or revoked API key")
 
 
