@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 import uvicorn
+from sqlalchemy import Engine
 
 from driftwatch.auth import keys
 from driftwatch.config import Settings, load_policy, load_settings
@@ -29,6 +32,17 @@ def _settings() -> Settings:
         return load_settings()
     except DriftwatchError as error:
         raise click.ClickException(error.detail) from error
+
+
+@contextmanager
+def _migrated_engine() -> Iterator[Engine]:
+    """An engine on an up-to-date schema, disposed afterwards so no connection outlives the command."""
+    engine = build_engine(_settings().database_url)
+    try:
+        migrations.upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @main.command()
@@ -69,9 +83,8 @@ def serve(host: str | None, port: int | None) -> None:
 @main.command()
 def migrate() -> None:
     """Apply every pending schema migration to DRIFTWATCH_DATABASE_URL."""
-    settings = _settings()
-    migrations.upgrade(build_engine(settings.database_url))
-    click.echo("schema is up to date")
+    with _migrated_engine():
+        click.echo("schema is up to date")
 
 
 @main.group(name="keys")
@@ -83,9 +96,7 @@ def keys_group() -> None:
 @click.argument("name")
 def keys_create(name: str) -> None:
     """Create a key called NAME and print it (the only time it is shown)."""
-    engine = build_engine(_settings().database_url)
-    migrations.upgrade(engine)
-    with session_factory(engine).begin() as session:
+    with _migrated_engine() as engine, session_factory(engine).begin() as session:
         created = keys.create_key(session, name)
     click.echo(created.key)
     click.echo(f"created key {created.id} ({name}); store it now, it cannot be shown again", err=True)
@@ -94,9 +105,7 @@ def keys_create(name: str) -> None:
 @keys_group.command(name="list")
 def keys_list() -> None:
     """List keys: id, name, shown prefix, created, revoked."""
-    engine = build_engine(_settings().database_url)
-    migrations.upgrade(engine)
-    with session_factory(engine)() as session:
+    with _migrated_engine() as engine, session_factory(engine)() as session:
         for key in keys.list_keys(session):
             revoked = key.revoked_at.isoformat() if key.revoked_at else "active"
             click.echo(f"{key.id}\t{key.name}\t{key.prefix}…\t{key.created_at.isoformat()}\t{revoked}")
@@ -106,10 +115,8 @@ def keys_list() -> None:
 @click.argument("key_id", type=int)
 def keys_revoke(key_id: int) -> None:
     """Revoke the key with id KEY_ID (takes effect within 10 seconds on every replica)."""
-    engine = build_engine(_settings().database_url)
-    migrations.upgrade(engine)
     try:
-        with session_factory(engine).begin() as session:
+        with _migrated_engine() as engine, session_factory(engine).begin() as session:
             keys.revoke_key(session, key_id)
     except DriftwatchError as error:
         raise click.ClickException(error.detail) from error

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from driftwatch.errors import DriftwatchError
+from driftwatch.ingest.routes import protobuf_error_response, wants_protobuf_error
 
 
 def error_response(
@@ -18,7 +19,10 @@ def error_response(
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DriftwatchError)
-    async def _driftwatch_error(_request: Request, error: DriftwatchError) -> JSONResponse:
+    async def _driftwatch_error(request: Request, error: DriftwatchError) -> Response:
+        # Errors raised before the route runs (authentication) still owe an exporter its protobuf Status.
+        if wants_protobuf_error(request):
+            return protobuf_error_response(error)
         return error_response(error.status_code, error.error, error.detail, error.headers)
 
     @app.exception_handler(RequestValidationError)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import orjson
 from sqlalchemy import and_, func, or_, select
@@ -47,10 +47,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         start_time, call_id = orjson.loads(raw)
         moment = datetime.fromisoformat(start_time)
-        if moment.tzinfo is None or not isinstance(call_id, int):
+        # bool is an int subclass, and an id past BIGINT would fail in the database instead of here.
+        if moment.tzinfo is None or type(call_id) is not int or not 0 <= call_id < 2**63:
             raise ValueError("malformed")
-        return moment, call_id
-    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
+        return moment.astimezone(UTC), call_id
+    except (binascii.Error, ValueError, TypeError, OverflowError, orjson.JSONDecodeError):
         raise BadRequest("invalid cursor: pass back next_cursor exactly as it was returned") from None
 
 

@@ -17,6 +17,8 @@ from driftwatch.ingest.service import IngestService
 
 router = APIRouter(tags=["ingest"])
 
+OTLP_PATHS = frozenset({"/v1/traces"})
+
 _MEDIA_TYPES: dict[Encoding, str] = {"protobuf": "application/x-protobuf", "json": "application/json"}
 _OTLP_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"description": "ExportTraceServiceResponse, with partial_success when spans were rejected"},
@@ -56,13 +58,7 @@ async def export_traces(request: Request) -> Response:
         request.app.state.metrics.requests_refused.labels(status=str(error.status_code)).inc()
         if encoding != "protobuf":
             raise
-        status = Status(code=_grpc_code(error.status_code), message=error.detail)
-        return Response(
-            status.SerializeToString(),
-            status_code=error.status_code,
-            media_type=_MEDIA_TYPES["protobuf"],
-            headers=error.headers,
-        )
+        return protobuf_error_response(error)
     return Response(
         encode_response(result.rejected, result.errors, encoding), media_type=_MEDIA_TYPES[encoding]
     )
@@ -78,6 +74,22 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if len(chunks) > limit:
             raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
     return bytes(chunks)
+
+
+def wants_protobuf_error(request: Request) -> bool:
+    """An OTLP export sent as protobuf expects its error as a protobuf ``google.rpc.Status``."""
+    media_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    return request.url.path in OTLP_PATHS and media_type == _MEDIA_TYPES["protobuf"]
+
+
+def protobuf_error_response(error: DriftwatchError) -> Response:
+    status = Status(code=_grpc_code(error.status_code), message=error.detail)
+    return Response(
+        status.SerializeToString(),
+        status_code=error.status_code,
+        media_type=_MEDIA_TYPES["protobuf"],
+        headers=error.headers,
+    )
 
 
 def _grpc_code(status_code: int) -> int:

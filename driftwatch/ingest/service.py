@@ -43,7 +43,9 @@ class IngestService:
 
     def admit(self) -> None:
         """Refuse a request before reading its body when too many are already in progress."""
-        if self._in_flight >= self._max_concurrent or self._writer.full:
+        if self._writer.full:
+            raise Overloaded("write queue full; retry later", retry_after_seconds=self._retry_after_seconds)
+        if self._in_flight >= self._max_concurrent:
             raise Overloaded(
                 "too many export requests in progress", retry_after_seconds=self._retry_after_seconds
             )

@@ -11,6 +11,7 @@ from driftwatch.api.deps import SessionDep
 from driftwatch.api.schemas import CallOut, CallPage, ClassList, ClassOut
 from driftwatch.calls import repository
 from driftwatch.calls.repository import CallFilter
+from driftwatch.errors import Unprocessable
 
 router = APIRouter(tags=["calls"])
 
@@ -19,7 +20,13 @@ def _utc(moment: datetime | None) -> datetime | None:
     # A timestamp without an offset is read as UTC, the only zone driftwatch stores.
     if moment is None:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # e.g. 9999-12-31T23:00:00-05:00 lies past the last representable instant.
+        raise Unprocessable(f"timestamp {moment.isoformat()} is out of range") from None
 
 
 @router.get("/v1/calls", response_model=CallPage, summary="List stored calls, newest first")

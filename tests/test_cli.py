@@ -1,0 +1,283 @@
+"""The ``driftwatch`` command on real databases: migrate, keys, and a real ``serve`` process."""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import Engine, inspect
+
+from driftwatch import cli
+from driftwatch.auth.keys import KeyVerifier
+from driftwatch.cli import main
+from driftwatch.db.engine import build_engine
+from tests.support.otlp import export_request, make_span
+
+SCHEMA = {"alembic_version", "api_key", "call", "class_hour"}
+
+
+@pytest.fixture(autouse=True)
+def _dispose_cli_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The commands leave their engine's pooled connections open (see
+    test_cli_commands_close_their_database_connections); close them here so a psycopg ResourceWarning
+    from a garbage-collected connection cannot fail whichever test happens to run when it is collected."""
+    engines: list[Engine] = []
+
+    def tracked(url: str) -> Engine:
+        engines.append(build_engine(url))
+        return engines[-1]
+
+    monkeypatch.setattr(cli, "build_engine", tracked)
+    yield
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
+    engine = build_engine(sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+def _run(url: str, *args: str, env: dict[str, str] | None = None) -> Result:
+    environment = {"DRIFTWATCH_DATABASE_URL": url, **(env or {})}
+    return CliRunner().invoke(main, list(args), env=environment, catch_exceptions=False)
+
+
+def _created_key(result: Result) -> tuple[int, str]:
+    """The key is the only line on stdout; its id is in the message on stderr."""
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip()
+    key_id = int(result.stderr.split("created key ", 1)[1].split(" ", 1)[0])
+    return key_id, key
+
+
+def test_migrate_creates_the_schema(sqlite_url: str, sqlite_engine: Engine) -> None:
+    result = _run(sqlite_url, "migrate")
+
+    assert result.exit_code == 0, result.output
+    assert "schema is up to date" in result.stdout
+    assert set(inspect(sqlite_engine).get_table_names()) == SCHEMA
+
+
+def test_migrate_twice_is_harmless(sqlite_url: str) -> None:
+    assert _run(sqlite_url, "migrate").exit_code == 0
+    assert _run(sqlite_url, "migrate").exit_code == 0
+
+
+def test_a_created_key_verifies_and_is_printed_alone_on_stdout(
+    sqlite_url: str, sqlite_engine: Engine
+) -> None:
+    result = _run(sqlite_url, "keys", "create", "checkout-app")
+
+    key_id, key = _created_key(result)
+    assert key.startswith("dw_")
+    assert "\n" not in key
+    assert "checkout-app" in result.stderr
+    assert "cannot be shown again" in result.stderr
+    assert KeyVerifier(sqlite_engine, ttl_seconds=0).is_valid(key)
+    assert key_id >= 1
+
+
+def test_keys_list_shows_a_key_without_its_secret(sqlite_url: str) -> None:
+    key_id, key = _created_key(_run(sqlite_url, "keys", "create", "checkout-app"))
+
+    result = _run(sqlite_url, "keys", "list")
+
+    assert result.exit_code == 0, result.output
+    [line] = result.stdout.strip().splitlines()
+    columns = line.split("\t")
+    assert columns[0] == str(key_id)
+    assert columns[1] == "checkout-app"
+    assert columns[2] == f"{key[:12]}…"
+    assert columns[4] == "active"
+    assert key not in result.output
+
+
+def test_keys_revoke_stops_the_key_and_list_shows_when(sqlite_url: str, sqlite_engine: Engine) -> None:
+    revoked_id, revoked = _created_key(_run(sqlite_url, "keys", "create", "old"))
+    _, kept = _created_key(_run(sqlite_url, "keys", "create", "new"))
+
+    result = _run(sqlite_url, "keys", "revoke", str(revoked_id))
+
+    assert result.exit_code == 0, result.output
+    assert f"revoked key {revoked_id}" in result.stdout
+    verifier = KeyVerifier(sqlite_engine, ttl_seconds=0)
+    assert not verifier.is_valid(revoked)
+    assert verifier.is_valid(kept)
+    statuses = {
+        line.split("\t")[1]: line.split("\t")[4]
+        for line in _run(sqlite_url, "keys", "list").stdout.splitlines()
+    }
+    assert statuses["new"] == "active"
+    assert statuses["old"] != "active"
+
+
+@pytest.mark.parametrize("again", [False, True], ids=["unknown-id", "already-revoked"])
+def test_revoking_a_key_that_is_not_active_fails_clearly(sqlite_url: str, again: bool) -> None:
+    key_id, _ = _created_key(_run(sqlite_url, "keys", "create", "app"))
+    if again:
+        assert _run(sqlite_url, "keys", "revoke", str(key_id)).exit_code == 0
+    else:
+        key_id += 1000
+
+    result = _run(sqlite_url, "keys", "revoke", str(key_id))
+
+    assert result.exit_code != 0
+    assert f"no active API key with id {key_id}" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_non_numeric_key_id_is_a_usage_error(sqlite_url: str) -> None:
+    result = _run(sqlite_url, "keys", "revoke", "abc")
+
+    assert result.exit_code == 2
+    assert "KEY_ID" in result.stderr
+
+
+def test_an_invalid_setting_is_reported_without_a_traceback(sqlite_url: str) -> None:
+    result = _run(sqlite_url, "migrate", env={"DRIFTWATCH_PORT": "not-a-port"})
+
+    assert result.exit_code != 0
+    assert "DRIFTWATCH_" in result.stderr
+    assert "port" in result.stderr
+
+
+def test_keys_on_the_postgresql_store(database_url: str, engine: Engine) -> None:
+    # Runs on both test stores; the point is PostgreSQL, which the other CLI tests do not reach.
+    key_id, key = _created_key(_run(database_url, "keys", "create", "pg-app"))
+    assert KeyVerifier(engine, ttl_seconds=0).is_valid(key)
+    assert f"{key_id}\tpg-app\t" in _run(database_url, "keys", "list").stdout
+
+    assert _run(database_url, "migrate").exit_code == 0
+    assert _run(database_url, "keys", "revoke", str(key_id)).exit_code == 0
+
+    assert not KeyVerifier(engine, ttl_seconds=0).is_valid(key)
+
+
+def test_cli_commands_close_their_database_connections(
+    database_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "build_engine", build_engine)  # the real one, without the clean-up above
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        assert _run(database_url, "keys", "list").exit_code == 0
+        gc.collect()
+
+    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("tiers: [cheap, mid\nmodel_tiers: {", "cannot read policy file"),
+        ("tiers: [cheap, premium]\ntierz: [cheap]\n", "tierz"),
+        ("prices:\n  my-model: {input_per_mtok: -1, output_per_mtok: 1}\n", "input_per_mtok"),
+    ],
+    ids=["invalid-yaml", "unknown-field", "negative-price"],
+)
+def test_serve_with_a_broken_policy_file_exits_naming_the_file(
+    tmp_path: Path, sqlite_url: str, content: str, expected: str
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(content, encoding="utf-8")
+
+    result = _run(sqlite_url, "serve", "--port", "1", env={"DRIFTWATCH_POLICY_FILE": str(policy)})
+
+    assert result.exit_code != 0
+    assert str(policy) in result.stderr
+    assert expected in result.stderr
+    assert not (tmp_path / "cli.db").exists()  # refused before touching the store
+
+
+def test_serve_with_a_missing_policy_file_exits_naming_the_file(tmp_path: Path, sqlite_url: str) -> None:
+    missing = tmp_path / "nowhere.yaml"
+
+    result = _run(sqlite_url, "serve", env={"DRIFTWATCH_POLICY_FILE": str(missing)})
+
+    assert result.exit_code != 0
+    assert str(missing) in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_healthy(process: subprocess.Popen[str], base_url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited early with {process.returncode}: {process.communicate()}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("serve did not become healthy in time")
+
+
+def test_serve_runs_migrates_ingests_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DRIFTWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
+        "DRIFTWATCH_HOST": "127.0.0.1",
+    }
+    env.pop("DRIFTWATCH_POLICY_FILE", None)
+    env.pop("DRIFTWATCH_REQUIRE_AUTH", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "driftwatch.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_healthy(process, base_url)
+        spans = [make_span() for _ in range(3)]
+
+        exported = httpx.post(
+            f"{base_url}/v1/traces",
+            content=export_request(spans).SerializeToString(),
+            headers={"content-type": "application/x-protobuf"},
+        )
+        calls = httpx.get(f"{base_url}/v1/calls").json()["items"]
+
+        assert exported.status_code == 200
+        assert sorted(call["span_id"] for call in calls) == sorted(span.span_id.hex() for span in spans)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    # uvicorn re-raises a captured SIGTERM once its graceful shutdown (lifespan included) is done, so
+    # a supervisor sees the conventional "terminated by SIGTERM" status rather than 0.
+    assert process.returncode in (0, -signal.SIGTERM), stderr
+    assert f"listening on http://127.0.0.1:{port}" in stdout
+    assert "Traceback" not in stderr
+    assert (tmp_path / "served.db").exists()
