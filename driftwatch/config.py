@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from driftwatch.errors import ConfigError
@@ -61,6 +62,21 @@ class Settings(BaseSettings):
         64, gt=0, description="Requests served at once; more get 503 (bounds memory under overload)."
     )
 
+    scheduler: bool = Field(
+        True, description="Run the scheduled jobs (sample, evaluate, …) inside `driftwatch serve`."
+    )
+    sample_interval_seconds: float = Field(10.0, gt=0, description="How often new calls are sampled.")
+    evaluate_interval_seconds: float = Field(
+        10.0, gt=0, description="How often due samples are claimed and shadow-evaluated."
+    )
+    evaluate_batch: int = Field(500, gt=0, description="Samples one evaluation run claims at most.")
+    evaluate_max_in_flight: int = Field(
+        256, gt=0, description="Shadow evaluations in flight at once per process (providers limit too)."
+    )
+    evaluate_lease_seconds: float = Field(
+        600.0, gt=0, description="After this long a claimed sample whose worker vanished is claimed again."
+    )
+
     def auth_required(self) -> bool:
         """Auth is on when asked for, or whenever the server can be reached from another machine."""
         return self.require_auth or not _is_loopback(self.host)
@@ -98,6 +114,82 @@ class Classification(BaseModel):
     )
 
 
+class ProviderConfig(BaseModel):
+    """How to reach the model of one tier (for shadow replays and LLM judges)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["openai", "anthropic", "replay"] = Field(
+        description="openai: any OpenAI-compatible chat-completions API (OpenAI, Azure-style gateways, "
+        "vLLM, Ollama, OpenRouter, LiteLLM proxy); anthropic: the Messages API; replay: recorded answers."
+    )
+    model: str
+    base_url: str | None = Field(None, description="API base URL; the SDK's default when absent.")
+    api_key_env: str | None = Field(
+        None, description="Environment variable holding the API key (never the key itself in the file)."
+    )
+    dataset: Path | None = Field(None, description="replay: JSONL of recorded answers.")
+    max_concurrency: int = Field(16, gt=0, description="Requests in flight to this provider at once.")
+    timeout_seconds: float = Field(60.0, gt=0)
+    max_retries: int = Field(4, ge=0, description="Retries on 429/5xx/timeouts, exponential backoff.")
+
+
+JudgeKind = Literal["exact", "json", "embedding", "llm_pairwise"]
+
+
+class JudgeConfig(BaseModel):
+    """One judge in a class's chain. Unused options are ignored by the other kinds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: JudgeKind
+    keys: tuple[str, ...] | None = Field(None, description="json: fields compared (default: all).")
+    min_agreement: float = Field(1.0, ge=0, le=1, description="json: share of fields that must agree.")
+    accept_above: float = Field(0.9, ge=-1, le=1, description="embedding: similarity that accepts.")
+    reject_below: float = Field(0.6, ge=-1, le=1, description="embedding: similarity that rejects.")
+    tier: str | None = Field(None, description="llm_pairwise: tier whose model judges (default: top).")
+
+
+class ClassShadowConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rate: float | None = Field(None, ge=0, le=1, description="Share of calls sampled.")
+    daily_budget_usd: float | None = Field(None, ge=0, description="Shadow + judge spend per UTC day.")
+    judges: tuple[JudgeConfig, ...] | None = None
+
+
+class ShadowConfig(BaseModel):
+    """Sampling, budgets and judges; per-class entries override the defaults field by field."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rate: float = Field(0.05, ge=0, le=1, description="Default share of each class's calls sampled.")
+    daily_budget_usd: float = Field(5.0, ge=0, description="Default per-class daily budget in dollars.")
+    sampled_tiers: tuple[str, ...] | None = Field(
+        None, description="Tiers whose calls are sampled (default: every tier below the reference)."
+    )
+    reference_tier: str | None = Field(None, description="Tier replays run on (default: the top tier).")
+    judges: tuple[JudgeConfig, ...] = (JudgeConfig(kind="exact"), JudgeConfig(kind="llm_pairwise"))
+    grace_seconds: float = Field(
+        30.0, ge=0, description="Wait after a call before replaying it, so content sent as logs arrives."
+    )
+    classes: dict[str, ClassShadowConfig] = Field(default_factory=dict)
+
+    def rate_for(self, task_class: str) -> float:
+        override = self.classes.get(task_class)
+        return self.rate if override is None or override.rate is None else override.rate
+
+    def budget_for(self, task_class: str) -> float:
+        override = self.classes.get(task_class)
+        if override is None or override.daily_budget_usd is None:
+            return self.daily_budget_usd
+        return override.daily_budget_usd
+
+    def judges_for(self, task_class: str) -> tuple[JudgeConfig, ...]:
+        override = self.classes.get(task_class)
+        return self.judges if override is None or override.judges is None else override.judges
+
+
 class Policy(BaseModel):
     """The policy file: what tiers exist, which model is on which tier, what models cost."""
 
@@ -125,6 +217,10 @@ class Policy(BaseModel):
     )
     prices: dict[str, ModelPrice] = Field(default_factory=dict, description="Overrides DEFAULT_PRICES.")
     classification: Classification = Classification()
+    providers: dict[str, ProviderConfig] = Field(
+        default_factory=dict, description="Tier → provider used for shadow replays and LLM judges."
+    )
+    shadow: ShadowConfig = ShadowConfig()
 
     @field_validator("tiers")
     @classmethod
@@ -132,6 +228,32 @@ class Policy(BaseModel):
         if not tiers or len(set(tiers)) != len(tiers):
             raise ValueError("tiers must be a non-empty list of distinct names, cheapest first")
         return tiers
+
+    @model_validator(mode="after")
+    def _tiers_known(self) -> Policy:
+        known = set(self.tiers)
+        named = {*self.providers, *(self.shadow.sampled_tiers or ())}
+        if "model_tiers" in self.model_fields_set:  # the default map names the default tiers
+            named |= set(self.model_tiers.values())
+        named |= {self.shadow.reference_tier} if self.shadow.reference_tier else set()
+        named |= {judge.tier for judge in self._all_judges() if judge.tier}
+        if unknown := sorted(named - known):
+            raise ValueError(f"unknown tier(s) {unknown}; tiers are {list(self.tiers)}")
+        return self
+
+    def _all_judges(self) -> list[JudgeConfig]:
+        chains = [self.shadow.judges, *(c.judges for c in self.shadow.classes.values() if c.judges)]
+        return [judge for chain in chains for judge in chain]
+
+    @property
+    def reference_tier(self) -> str:
+        return self.shadow.reference_tier or self.tiers[-1]
+
+    @property
+    def sampled_tiers(self) -> tuple[str, ...]:
+        if self.shadow.sampled_tiers is not None:
+            return self.shadow.sampled_tiers
+        return self.tiers[: self.tiers.index(self.reference_tier)]
 
     def price_table(self) -> dict[str, ModelPrice]:
         return {**DEFAULT_PRICES, **self.prices}

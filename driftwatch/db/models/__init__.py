@@ -3,5 +3,20 @@
 from driftwatch.db.models.api_key import ApiKey
 from driftwatch.db.models.call import Call
 from driftwatch.db.models.class_hour import ClassHour
+from driftwatch.db.models.content_event import ContentEvent
+from driftwatch.db.models.evaluation import Evaluation
+from driftwatch.db.models.job_state import JobState
+from driftwatch.db.models.shadow_sample import SampleStatus, ShadowSample
+from driftwatch.db.models.shadow_spend import ShadowSpend
 
-__all__ = ["ApiKey", "Call", "ClassHour"]
+__all__ = [
+    "ApiKey",
+    "Call",
+    "ClassHour",
+    "ContentEvent",
+    "Evaluation",
+    "JobState",
+    "SampleStatus",
+    "ShadowSample",
+    "ShadowSpend",
+]

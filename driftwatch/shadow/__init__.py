@@ -1,0 +1,1 @@
+"""Shadow evaluation: replay sampled calls on the reference tier and judge the difference."""

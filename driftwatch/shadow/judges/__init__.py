@@ -1,0 +1,1 @@
+"""Judges: decide whether a cheaper tier's answer was acceptable next to the reference tier's."""

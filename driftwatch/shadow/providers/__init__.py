@@ -1,0 +1,1 @@
+"""LLM providers driftwatch calls for shadow replays and LLM judges."""

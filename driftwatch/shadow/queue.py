@@ -1,0 +1,156 @@
+"""The ``shadow_sample`` table as a work queue: claim with a lease, then move each row to its end.
+
+Claiming is a conditional UPDATE … RETURNING, so of two workers racing for one row exactly one gets
+it, on SQLite and PostgreSQL alike; on PostgreSQL the candidate SELECT also uses
+``FOR UPDATE SKIP LOCKED`` so replicas skip each other's rows instead of queueing behind them.
+Every transition is conditional on ``claimed_by``: a worker whose lease expired and was taken over
+cannot overwrite the new owner's result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from driftwatch.db.models import Call, SampleStatus, ShadowSample
+from driftwatch.shadow import budget
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedSample:
+    sample_id: int
+    call_id: int
+    task_class: str
+    tier: str
+    reference_tier: str
+    attempts: int
+    trace_id: str
+    span_id: str
+    model: str | None
+    prompt: str | None
+    completion: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    call_cost_usd: float | None
+
+
+def _claimable(now: datetime) -> object:
+    pending = and_(ShadowSample.status == SampleStatus.PENDING, ShadowSample.not_before <= now)
+    abandoned = and_(ShadowSample.status == SampleStatus.RUNNING, ShadowSample.lease_until < now)
+    return or_(pending, abandoned)
+
+
+def claim(
+    session: Session,
+    worker: str,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    task_class: str | None = None,
+) -> list[ClaimedSample]:
+    """Claim up to ``limit`` due samples, oldest first. A sample whose worker died is claimed again
+    and that worker's budget reservation released."""
+    candidates = (
+        select(ShadowSample.id)
+        .where(_claimable(now))  # type: ignore[arg-type]
+        .order_by(ShadowSample.not_before, ShadowSample.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if task_class is not None:
+        candidates = candidates.where(ShadowSample.task_class == task_class)
+    ids = list(session.scalars(candidates))
+    if not ids:
+        return []
+    abandoned = session.execute(
+        select(
+            ShadowSample.id, ShadowSample.task_class, ShadowSample.reserved_day, ShadowSample.reserved_usd
+        ).where(ShadowSample.id.in_(ids), ShadowSample.status == SampleStatus.RUNNING)
+    ).all()
+    claimed_ids = list(
+        session.scalars(
+            update(ShadowSample)
+            .where(ShadowSample.id.in_(ids), _claimable(now))  # type: ignore[arg-type]
+            .values(
+                status=SampleStatus.RUNNING,
+                claimed_by=worker,
+                lease_until=now + lease,
+                attempts=ShadowSample.attempts + 1,
+                reserved_usd=0.0,
+                reserved_day=None,
+                updated_at=now,
+            )
+            .returning(ShadowSample.id)
+        )
+    )
+    for sample_id, task, day, amount in abandoned:
+        if sample_id in claimed_ids:  # another worker may have won the row between the two statements
+            budget.release(session, task, day, amount)
+    rows = session.execute(
+        select(ShadowSample, Call)
+        .join(Call, Call.id == ShadowSample.call_id)
+        .where(ShadowSample.id.in_(claimed_ids))
+        .order_by(ShadowSample.not_before, ShadowSample.id)
+    ).all()
+    return [
+        ClaimedSample(
+            sample_id=sample.id,
+            call_id=call.id,
+            task_class=sample.task_class,
+            tier=sample.tier,
+            reference_tier=sample.reference_tier,
+            attempts=sample.attempts,
+            trace_id=call.trace_id,
+            span_id=call.span_id,
+            model=call.model,
+            prompt=call.prompt,
+            completion=call.completion,
+            input_tokens=call.input_tokens,
+            output_tokens=call.output_tokens,
+            call_cost_usd=call.cost_usd,
+        )
+        for sample, call in rows
+    ]
+
+
+def _owned(sample_id: int, worker: str) -> object:
+    return and_(
+        ShadowSample.id == sample_id,
+        ShadowSample.status == SampleStatus.RUNNING,
+        ShadowSample.claimed_by == worker,
+    )
+
+
+def transition(
+    session: Session,
+    sample_id: int,
+    worker: str,
+    now: datetime,
+    status: SampleStatus,
+    *,
+    error: str | None = None,
+    not_before: datetime | None = None,
+    reserved: tuple[str, float] | None = None,
+) -> bool:
+    """Move an owned sample on; False when this worker no longer owns it (its lease was taken)."""
+    values: dict[str, object] = {"status": status, "updated_at": now, "last_error": error}
+    if status is not SampleStatus.RUNNING:
+        values |= {"lease_until": None}
+    if not_before is not None:
+        values["not_before"] = not_before
+    if reserved is not None:
+        values |= {"reserved_day": reserved[0], "reserved_usd": reserved[1]}
+    moved = session.execute(
+        update(ShadowSample).where(_owned(sample_id, worker)).values(values)  # type: ignore[arg-type]
+    )
+    return bool(moved.rowcount)  # type: ignore[attr-defined]
+
+
+def reservation_of(session: Session, sample_id: int) -> tuple[str | None, float]:
+    day, amount = session.execute(
+        select(ShadowSample.reserved_day, ShadowSample.reserved_usd).where(ShadowSample.id == sample_id)
+    ).one()
+    return day, amount

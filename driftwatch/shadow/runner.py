@@ -1,0 +1,279 @@
+"""The evaluation runner: claim due samples, replay each on the reference tier, judge, commit.
+
+One :meth:`ShadowRunner.run_once` is one unit of work.  Provider and judge calls run concurrently on
+the event loop (bounded by ``max_in_flight``; each provider also limits itself), while database work
+runs on a small thread pool so commits never stall the calls in flight.  Each sample's result is
+committed on its own, with its cost, the moment it is known.
+
+Guarantees: a sample's evaluation is recorded at most once (every transition is conditional on the
+worker still owning the sample, and ``evaluation.sample_id`` is unique); a crash loses nothing (an
+expired lease makes the sample claimable again and releases the dead worker's reservation).  What a
+crash can cost is one repeated provider call: the money is spent before the result is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from driftwatch.config import Policy
+from driftwatch.db.dialect_insert import insert_ignoring_conflicts
+from driftwatch.db.engine import is_sqlite, session_factory
+from driftwatch.db.models import Evaluation, SampleStatus
+from driftwatch.db.models.evaluation import SHADOW_SOURCE
+from driftwatch.pricing import PriceTable
+from driftwatch.shadow import budget, queue
+from driftwatch.shadow.estimate import (
+    UnreplayablePrompt,
+    estimate_replay,
+    replay_request,
+    worst_case_reference,
+)
+from driftwatch.shadow.judges.base import Judge, JudgeCase, Verdict
+from driftwatch.shadow.providers.base import Completion, CompletionRequest, Provider, ProviderError
+from driftwatch.shadow.queue import ClaimedSample
+
+logger = logging.getLogger(__name__)
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerOptions:
+    worker_id: str
+    batch_size: int = 500
+    max_in_flight: int = 256
+    lease: timedelta = timedelta(minutes=10)
+    max_attempts: int = 5
+    retry_base: timedelta = timedelta(seconds=30)
+
+
+@dataclass(slots=True)
+class RunSummary:
+    claimed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    spent_usd: float = 0.0
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{outcome} {count}" for outcome, count in sorted(self.outcomes.items()))
+        return f"claimed {self.claimed}: {parts or 'nothing due'}; spent ${self.spent_usd:.4f}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    request: CompletionRequest
+    case: JudgeCase
+    provider: Provider
+    judge: Judge
+    replay_estimate_usd: float
+    judge_estimate_usd: float
+
+    @property
+    def estimate_usd(self) -> float:
+        return self.replay_estimate_usd + self.judge_estimate_usd
+
+
+class ShadowRunner:
+    def __init__(
+        self,
+        engine: Engine,
+        policy: Policy,
+        providers: Mapping[str, Provider],
+        judges_for: Callable[[str], Judge],
+        prices: PriceTable,
+        options: RunnerOptions,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._sessions = session_factory(engine)
+        self._policy = policy
+        self._providers = providers
+        self._judges_for = judges_for
+        self._prices = prices
+        self._options = options
+        self._clock = clock
+        # SQLite has one writer at a time: more threads would only queue on its lock.
+        self._database = ThreadPoolExecutor(1 if is_sqlite(engine) else 4, thread_name_prefix="runner-db")
+
+    def close(self) -> None:
+        self._database.shutdown(wait=True)
+
+    async def run_once(self, task_class: str | None = None) -> RunSummary:
+        options = self._options
+        claimed = await self._in_transaction(
+            queue.claim, options.worker_id, self._clock(), options.batch_size, options.lease, task_class
+        )
+        summary = RunSummary(claimed=len(claimed))
+        in_flight = asyncio.Semaphore(options.max_in_flight)
+
+        async def bounded(sample: ClaimedSample) -> None:
+            async with in_flight:
+                await self._evaluate(sample, summary)
+
+        await asyncio.gather(*(bounded(sample) for sample in claimed))
+        return summary
+
+    async def _evaluate(self, sample: ClaimedSample, summary: RunSummary) -> None:
+        try:
+            plan = self._plan(sample)
+        except UnreplayablePrompt as error:
+            await self._finish(sample, SampleStatus.UNEVALUABLE, str(error), summary)
+            return
+        except LookupError as error:
+            await self._finish(sample, SampleStatus.FAILED, str(error), summary)
+            return
+        day = budget.budget_day(self._clock())
+        if not await self._in_transaction(self._reserve, sample, day, plan.estimate_usd):
+            limit = self._policy.shadow.budget_for(sample.task_class)
+            await self._finish(
+                sample, SampleStatus.SKIPPED_BUDGET, f"daily budget of ${limit:.2f} is spent", summary
+            )
+            return
+        spent = 0.0
+        try:
+            answer = await plan.provider.complete(plan.request)
+            spent = self._replay_cost(plan, answer)
+            verdict = await plan.judge.judge(
+                JudgeCase(sample.task_class, plan.case.messages, plan.case.candidate, answer.text)
+            )
+        except ProviderError as error:
+            await self._in_transaction(self._retry_or_fail, sample, error, spent)
+            summary.count("retried" if self._will_retry(sample, error) else SampleStatus.FAILED)
+            summary.spent_usd += spent
+            return
+        spent += verdict.cost_usd
+        await self._in_transaction(self._record, sample, answer, verdict, spent)
+        summary.spent_usd += spent
+        summary.count({True: "acceptable", False: "unacceptable", None: "undecided"}[verdict.acceptable])
+
+    def _plan(self, sample: ClaimedSample) -> _Plan:
+        if not sample.prompt:
+            raise UnreplayablePrompt("no prompt captured for this call: enable content capture")
+        if sample.completion is None:
+            raise UnreplayablePrompt("no completion captured for this call: enable content capture")
+        provider = self._providers.get(sample.reference_tier)
+        if provider is None:
+            raise LookupError(f"no provider configured for tier {sample.reference_tier!r}")
+        request = replay_request(sample.prompt, sample.completion, sample.output_tokens)
+        judge = self._judges_for(sample.task_class)
+        try:
+            replay = estimate_replay(request, sample.input_tokens, provider.model, self._prices)
+        except KeyError:
+            raise LookupError(
+                f"no price for reference model {provider.model!r}: add it to the policy's prices"
+            ) from None
+        case = JudgeCase(sample.task_class, request.messages, sample.completion, "")
+        judge_estimate = judge.estimated_cost_usd(
+            JudgeCase(sample.task_class, request.messages, sample.completion, worst_case_reference(request))
+        )
+        return _Plan(request, case, provider, judge, replay.cost_usd, judge_estimate)
+
+    def _replay_cost(self, plan: _Plan, answer: Completion) -> float:
+        actual = self._prices.cost(answer.model, answer.input_tokens, answer.output_tokens)
+        if actual is None:  # a provider that reports no usage or an unpriced model name
+            actual = self._prices.cost(plan.provider.model, answer.input_tokens, answer.output_tokens)
+        # Still unknown: charge the reservation's upper estimate, so the budget errs on the safe side.
+        return plan.replay_estimate_usd if actual is None else actual
+
+    def _will_retry(self, sample: ClaimedSample, error: ProviderError) -> bool:
+        return error.retryable and sample.attempts < self._options.max_attempts
+
+    # Each of these runs in its own transaction on the database thread pool.
+
+    def _reserve(self, session: Session, sample: ClaimedSample, day: str, amount: float) -> bool:
+        limit = self._policy.shadow.budget_for(sample.task_class)
+        if not budget.reserve(session, sample.task_class, day, amount, limit):
+            return False
+        if queue.transition(
+            session,
+            sample.sample_id,
+            self._options.worker_id,
+            self._clock(),
+            SampleStatus.RUNNING,
+            reserved=(day, amount),
+        ):
+            return True
+        session.rollback()  # lost the sample to another worker: keep no reservation for it
+        return False
+
+    def _retry_or_fail(
+        self, session: Session, sample: ClaimedSample, error: ProviderError, spent: float
+    ) -> None:
+        now = self._clock()
+        day, reserved = queue.reservation_of(session, sample.sample_id)
+        if self._will_retry(sample, error):
+            delay = self._options.retry_base * 2 ** (sample.attempts - 1)
+            status, not_before = SampleStatus.PENDING, now + delay
+        else:
+            status, not_before = SampleStatus.FAILED, None
+        owned = queue.transition(
+            session,
+            sample.sample_id,
+            self._options.worker_id,
+            now,
+            status,
+            error=str(error)[:2000],
+            not_before=not_before,
+            reserved=(day or "", 0.0) if day else None,
+        )
+        budget.settle(session, sample.task_class, day, reserved if owned else 0.0, spent)
+
+    def _record(
+        self, session: Session, sample: ClaimedSample, answer: Completion, verdict: Verdict, spent: float
+    ) -> None:
+        now = self._clock()
+        day, reserved = queue.reservation_of(session, sample.sample_id)
+        if not queue.transition(session, sample.sample_id, self._options.worker_id, now, SampleStatus.DONE):
+            # Our lease was taken over and our reservation released: count the money, not the result.
+            budget.settle(session, sample.task_class, day, 0.0, spent)
+            return
+        session.execute(
+            insert_ignoring_conflicts(session, Evaluation).values(
+                source=SHADOW_SOURCE,
+                sample_id=sample.sample_id,
+                call_id=sample.call_id,
+                trace_id=sample.trace_id,
+                span_id=sample.span_id,
+                task_class=sample.task_class,
+                tier=sample.tier,
+                model=sample.model,
+                reference_tier=sample.reference_tier,
+                reference_model=answer.model,
+                acceptable=verdict.acceptable,
+                score=verdict.score,
+                judge=verdict.judge,
+                rationale=verdict.rationale[:4000],
+                shadow_cost_usd=spent - verdict.cost_usd,
+                judge_cost_usd=verdict.cost_usd,
+                evaluated_at=now,
+                created_at=now,
+            )
+        )
+        budget.settle(session, sample.task_class, day, reserved, spent)
+
+    async def _finish(
+        self, sample: ClaimedSample, status: SampleStatus, reason: str, summary: RunSummary
+    ) -> None:
+        def finish(session: Session) -> None:
+            queue.transition(
+                session, sample.sample_id, self._options.worker_id, self._clock(), status, error=reason
+            )
+
+        await self._in_transaction(finish)
+        summary.count(status)
+
+    async def _in_transaction(self, work: Callable[..., R], *args: object) -> R:
+        def run() -> R:
+            with self._sessions.begin() as session:
+                return work(session, *args)
+
+        return await asyncio.get_running_loop().run_in_executor(self._database, run)

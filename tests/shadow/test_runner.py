@@ -1,0 +1,294 @@
+"""The evaluation runner on both stores: results, budgets, retries, crashes and competing workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from driftwatch.config import Policy, ShadowConfig
+from driftwatch.db.engine import session_factory
+from driftwatch.db.models import Evaluation, SampleStatus, ShadowSample, ShadowSpend
+from driftwatch.pricing import DEFAULT_PRICES, PriceTable
+from driftwatch.sampling.service import run_sampling
+from driftwatch.shadow import queue
+from driftwatch.shadow.judges.base import Judge
+from driftwatch.shadow.providers.base import ProviderError
+from driftwatch.shadow.runner import RunnerOptions, ShadowRunner
+from tests.shadow.calls import NOW, seed_calls
+from tests.shadow.memory import EqualityJudge, ScriptedProvider
+
+PRICES = PriceTable(DEFAULT_PRICES)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW + timedelta(minutes=5)  # past the sampling grace period
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _policy(**shadow: object) -> Policy:
+    return Policy(shadow=ShadowConfig.model_validate({"rate": 1.0, **shadow}))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def _runner(
+    engine: Engine,
+    clock: Clock,
+    provider: ScriptedProvider,
+    policy: Policy | None = None,
+    judge: Judge | None = None,
+    **options: object,
+) -> ShadowRunner:
+    chosen_judge: Judge = judge or EqualityJudge()
+    return ShadowRunner(
+        engine,
+        policy or _policy(),
+        {"premium": provider},
+        lambda _task_class: chosen_judge,
+        PRICES,
+        RunnerOptions(**{"worker_id": "w1", "retry_base": timedelta(seconds=10), **options}),  # type: ignore[arg-type]
+        clock,
+    )
+
+
+@pytest.fixture
+def runners() -> Iterator[list[ShadowRunner]]:
+    made: list[ShadowRunner] = []
+    yield made
+    for runner in made:
+        runner.close()
+
+
+def _sample(engine: Engine, policy: Policy | None = None) -> None:
+    with session_factory(engine).begin() as session:
+        run_sampling(session, policy or _policy(), NOW)
+
+
+def _statuses(engine: Engine) -> dict[str, int]:
+    with session_factory(engine)() as session:
+        rows = session.execute(select(ShadowSample.status, func.count()).group_by(ShadowSample.status)).all()
+    return {status: count for status, count in rows}
+
+
+def _evaluations(engine: Engine) -> list[Evaluation]:
+    with session_factory(engine)() as session:
+        return list(session.scalars(select(Evaluation).order_by(Evaluation.id)))
+
+
+def _spend(engine: Engine) -> tuple[float, float]:
+    with session_factory(engine)() as session:
+        spend = session.scalars(select(ShadowSpend)).one()
+        return spend.spent_usd, spend.reserved_usd
+
+
+def test_each_sample_gets_one_judged_evaluation_with_its_cost(
+    engine: Engine, clock: Clock, runners: list[ShadowRunner]
+) -> None:
+    seed_calls(engine, 3, tier="cheap", completion="PARIS")
+    seed_calls(engine, 2, tier="cheap", completion="Lyon")
+    _sample(engine)
+    provider = ScriptedProvider()
+    runner = _runner(engine, clock, provider, judge=EqualityJudge(cost_usd=0.001))
+    runners.append(runner)
+
+    summary = asyncio.run(runner.run_once())
+    again = asyncio.run(runner.run_once())
+
+    assert summary.claimed == 5 and again.claimed == 0
+    assert summary.outcomes == {"acceptable": 3, "unacceptable": 2}
+    evaluations = _evaluations(engine)
+    assert [evaluation.acceptable for evaluation in evaluations].count(True) == 3
+    for evaluation in evaluations:
+        assert evaluation.source == "shadow"
+        assert (evaluation.tier, evaluation.reference_tier) == ("cheap", "premium")
+        assert (evaluation.model, evaluation.reference_model) == ("claude-haiku-4-5", "claude-opus-4-7")
+        assert evaluation.judge_cost_usd == pytest.approx(0.001)
+        assert evaluation.shadow_cost_usd > 0
+    spent, reserved = _spend(engine)
+    assert spent == pytest.approx(sum(e.shadow_cost_usd + e.judge_cost_usd for e in evaluations))
+    assert reserved == pytest.approx(0.0, abs=1e-12)
+    assert _statuses(engine) == {SampleStatus.DONE: 5}
+    # The replay is the call's own prompt, with room for a longer answer than the cheap one gave.
+    assert provider.requests[0].messages[0].content == "what is the capital of france?"
+    assert provider.requests[0].max_output_tokens >= 512
+
+
+def test_calls_without_captured_content_are_reported_unevaluable(
+    engine: Engine, clock: Clock, runners: list[ShadowRunner]
+) -> None:
+    seed_calls(engine, 2, tier="cheap", prompt=None)
+    seed_calls(engine, 1, tier="cheap", completion=None)
+    _sample(engine)
+    provider = ScriptedProvider()
+    runners.append(runner := _runner(engine, clock, provider))
+
+    summary = asyncio.run(runner.run_once())
+
+    assert summary.outcomes == {SampleStatus.UNEVALUABLE: 3}
+    assert provider.requests == []
+    with session_factory(engine)() as session:
+        errors = set(session.scalars(select(ShadowSample.last_error)))
+    assert all("enable content capture" in (error or "") for error in errors)
+
+
+def test_a_spent_budget_skips_samples_and_is_never_exceeded(
+    engine: Engine, clock: Clock, runners: list[ShadowRunner]
+) -> None:
+    seed_calls(engine, 20, tier="cheap")
+    _sample(engine)
+    # Each evaluation reserves a little under $0.02 at Opus prices (512 output tokens allowed) and
+    # spends far less, so $0.05 admits a handful and refuses the rest.
+    policy = _policy(daily_budget_usd=0.05)
+    runners.append(runner := _runner(engine, clock, ScriptedProvider(), policy=policy))
+
+    summary = asyncio.run(runner.run_once())
+
+    statuses = _statuses(engine)
+    assert statuses[SampleStatus.SKIPPED_BUDGET] > 0 and statuses[SampleStatus.DONE] > 0
+    assert summary.outcomes[SampleStatus.SKIPPED_BUDGET] == statuses[SampleStatus.SKIPPED_BUDGET]
+    spent, reserved = _spend(engine)
+    assert spent <= 0.05 and reserved == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_zero_budget_runs_nothing(engine: Engine, clock: Clock, runners: list[ShadowRunner]) -> None:
+    seed_calls(engine, 3, tier="cheap")
+    _sample(engine)
+    provider = ScriptedProvider()
+    runners.append(runner := _runner(engine, clock, provider, policy=_policy(daily_budget_usd=0.0)))
+    asyncio.run(runner.run_once())
+    assert provider.requests == []
+    assert _statuses(engine) == {SampleStatus.SKIPPED_BUDGET: 3}
+
+
+def test_a_retryable_provider_failure_waits_and_then_succeeds(
+    engine: Engine, clock: Clock, runners: list[ShadowRunner]
+) -> None:
+    seed_calls(engine, 1, tier="cheap")
+    _sample(engine)
+    provider = ScriptedProvider(failures=[ProviderError("429 rate limited", retryable=True, status_code=429)])
+    runners.append(runner := _runner(engine, clock, provider))
+
+    first = asyncio.run(runner.run_once())
+    too_soon = asyncio.run(runner.run_once())
+    clock.now += timedelta(seconds=11)
+    later = asyncio.run(runner.run_once())
+
+    assert first.outcomes == {"retried": 1}
+    assert too_soon.claimed == 0
+    assert later.outcomes == {"acceptable": 1}
+    assert _spend(engine)[1] == pytest.approx(0.0, abs=1e-12)  # the failed attempt's reservation went back
+
+
+def test_a_sample_fails_for_good_after_its_attempts_or_on_a_permanent_error(
+    engine: Engine, clock: Clock, runners: list[ShadowRunner]
+) -> None:
+    seed_calls(engine, 1, tier="cheap")
+    _sample(engine)
+    failures = [ProviderError("500", retryable=True, status_code=500) for _ in range(3)]
+    runners.append(runner := _runner(engine, clock, ScriptedProvider(failures=failures), max_attempts=2))
+    asyncio.run(runner.run_once())
+    clock.now += timedelta(minutes=1)
+    asyncio.run(runner.run_once())
+    assert _statuses(engine) == {SampleStatus.FAILED: 1}
+
+    seed_calls(engine, 1, tier="cheap")
+    _sample(engine)
+    permanent = ScriptedProvider(
+        failures=[ProviderError("401 invalid key", retryable=False, status_code=401)]
+    )
+    runners.append(second := _runner(engine, clock, permanent))
+    asyncio.run(second.run_once())
+    assert _statuses(engine) == {SampleStatus.FAILED: 2}
+    with session_factory(engine)() as session:
+        assert "401 invalid key" in set(session.scalars(select(ShadowSample.last_error)))
+
+
+def test_a_dead_workers_samples_are_taken_over_once_its_lease_expires(
+    engine: Engine, clock: Clock, runners: list[ShadowRunner]
+) -> None:
+    seed_calls(engine, 4, tier="cheap")
+    _sample(engine)
+    # A worker claims everything and reserves budget for one sample, then dies.
+    with session_factory(engine).begin() as session:
+        claimed = queue.claim(session, "dead", clock(), 10, timedelta(minutes=10))
+    from driftwatch.shadow import budget
+
+    with session_factory(engine).begin() as session:
+        assert budget.reserve(session, "extraction", budget.budget_day(clock()), 0.5, 5.0)
+        queue.transition(
+            session,
+            claimed[0].sample_id,
+            "dead",
+            clock(),
+            SampleStatus.RUNNING,
+            reserved=(budget.budget_day(clock()), 0.5),
+        )
+    runners.append(runner := _runner(engine, clock, ScriptedProvider(), worker_id="alive"))
+
+    before_expiry = asyncio.run(runner.run_once())
+    clock.now += timedelta(minutes=11)
+    after_expiry = asyncio.run(runner.run_once())
+
+    assert before_expiry.claimed == 0
+    assert after_expiry.claimed == 4
+    assert len(_evaluations(engine)) == 4
+    assert _spend(engine)[1] == pytest.approx(0.0, abs=1e-12)  # the dead worker's reservation is gone
+
+
+def test_competing_workers_never_evaluate_a_sample_twice(
+    engine: Engine, clock: Clock, runners: list[ShadowRunner]
+) -> None:
+    seed_calls(engine, 60, tier="cheap")
+    _sample(engine)
+    providers = [ScriptedProvider(latency_seconds=0.01) for _ in range(3)]
+    for index, provider in enumerate(providers):
+        runners.append(_runner(engine, clock, provider, worker_id=f"w{index}", batch_size=7))
+
+    async def drain() -> None:
+        async def worker(runner: ShadowRunner) -> None:
+            while (await runner.run_once()).claimed:
+                pass
+
+        await asyncio.gather(*(worker(runner) for runner in runners))
+
+    asyncio.run(drain())
+
+    evaluations = _evaluations(engine)
+    assert len(evaluations) == 60
+    assert len({evaluation.sample_id for evaluation in evaluations}) == 60
+    assert sum(len(provider.requests) for provider in providers) == 60
+
+
+def test_provider_calls_in_flight_are_bounded(
+    engine: Engine, clock: Clock, runners: list[ShadowRunner]
+) -> None:
+    seed_calls(engine, 30, tier="cheap")
+    _sample(engine)
+    provider = ScriptedProvider(latency_seconds=0.02)
+    runners.append(runner := _runner(engine, clock, provider, max_in_flight=4))
+    asyncio.run(runner.run_once())
+    assert len(provider.requests) == 30
+    assert provider.max_in_flight <= 4
+
+
+def test_an_unpriced_reference_model_fails_the_sample_with_the_reason(
+    engine: Engine, clock: Clock, runners: list[ShadowRunner]
+) -> None:
+    seed_calls(engine, 1, tier="cheap")
+    _sample(engine)
+    runners.append(runner := _runner(engine, clock, ScriptedProvider(model="house-model-9")))
+    asyncio.run(runner.run_once())
+    with session_factory(engine)() as session:
+        sample = session.scalars(select(ShadowSample)).one()
+    assert sample.status == SampleStatus.FAILED
+    assert "no price for reference model 'house-model-9'" in (sample.last_error or "")
