@@ -1,0 +1,1 @@
+"""Tests of the judges and the judge chain."""
