@@ -14,6 +14,22 @@ class Metrics:
             ["kind"],  # llm, other, shadow, rejected
             registry=self.registry,
         )
+        self.log_records_received = Counter(
+            "driftwatch_ingest_log_records_received",
+            "Log records received on /v1/logs, by what they turned out to be.",
+            ["kind"],  # content, empty, other, shadow, not_captured, rejected
+            registry=self.registry,
+        )
+        self.content_events_stored = Counter(
+            "driftwatch_ingest_content_events_stored",
+            "New GenAI content events committed to wait for their call (re-sent ones excluded).",
+            registry=self.registry,
+        )
+        self.calls_content_filled = Counter(
+            "driftwatch_ingest_calls_content_filled",
+            "Calls whose prompt or completion was filled from content events by the ingest writer.",
+            registry=self.registry,
+        )
         self.calls_stored = Counter(
             "driftwatch_ingest_calls_stored",
             "New call rows committed (duplicates excluded).",
@@ -31,7 +47,9 @@ class Metrics:
             registry=self.registry,
         )
         self.write_queue_spans = Gauge(
-            "driftwatch_ingest_write_queue_spans", "Spans waiting for or in a commit.", registry=self.registry
+            "driftwatch_ingest_write_queue_spans",
+            "Spans and log records waiting for or in a commit.",
+            registry=self.registry,
         )
         self.write_seconds = Histogram(
             "driftwatch_ingest_write_seconds",

@@ -21,10 +21,11 @@ from sqlalchemy import Engine, inspect
 from driftwatch import cli
 from driftwatch.auth.keys import KeyVerifier
 from driftwatch.cli import main
+from driftwatch.db.base import Base
 from driftwatch.db.engine import build_engine
 from tests.support.otlp import export_request, make_span
 
-SCHEMA = {"alembic_version", "api_key", "call", "class_hour"}
+SCHEMA = {"alembic_version", *Base.metadata.tables}
 
 
 @pytest.fixture(autouse=True)

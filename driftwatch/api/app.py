@@ -11,12 +11,13 @@ from sqlalchemy import Engine
 from driftwatch import __version__
 from driftwatch.api.deps import require_api_key
 from driftwatch.api.errors import install_error_handlers
-from driftwatch.api.routes import calls, health, metrics
+from driftwatch.api.routes import calls, evaluations, health, metrics
 from driftwatch.auth.keys import KeyVerifier
 from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import build_engine, is_sqlite, session_factory
 from driftwatch.ingest import routes as ingest_routes
 from driftwatch.ingest.classify import Classifier
+from driftwatch.ingest.logs import ContentEventMapper
 from driftwatch.ingest.records import CallMapper
 from driftwatch.ingest.service import IngestService
 from driftwatch.ingest.writer import CallWriter
@@ -53,7 +54,8 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
     app = FastAPI(
         title="driftwatch",
         version=__version__,
-        description="Keeps tiered LLM routing honest. OTLP/HTTP ingest at /v1/traces; REST API under /v1.",
+        description="Keeps tiered LLM routing honest. OTLP/HTTP ingest at /v1/traces and /v1/logs; "
+        "REST API under /v1.",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -64,6 +66,7 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
     app.state.key_verifier = KeyVerifier(engine) if settings.auth_required() else None
     app.state.ingest = IngestService(
         mapper,
+        ContentEventMapper(capture_content=settings.capture_content),
         writer,
         metrics_registry,
         max_request_bytes=settings.max_request_bytes,
@@ -73,6 +76,6 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
     install_error_handlers(app)
     protected = [Depends(require_api_key)]
     app.include_router(health.router)
-    for router in (ingest_routes.router, calls.router, metrics.router):
+    for router in (ingest_routes.router, calls.router, evaluations.router, metrics.router):
         app.include_router(router, dependencies=protected)
     return app

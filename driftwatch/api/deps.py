@@ -39,4 +39,6 @@ def require_api_key(
         raise Unauthorized("unknown or revoked API key")
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a 200 always means the write is durable
+# (the default "request" scope would run the commit after the client already has its answer).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

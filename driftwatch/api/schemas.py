@@ -9,6 +9,7 @@ import orjson
 from pydantic import BaseModel, Field
 
 from driftwatch.db.models import Call
+from driftwatch.evaluations.quality import ClassQuality
 
 
 class Message(BaseModel):
@@ -61,4 +62,8 @@ class ClassOut(BaseModel):
 
 
 class ClassList(BaseModel):
-    items: list[ClassOut]
+    items: list[ClassOut] = Field(description="Volume per task class and tier (hour granularity)")
+    classes: list[ClassQuality] = Field(
+        description="Per task class: evaluation outcomes in the window and the state of its shadow "
+        "evaluation; also classes that so far only have evaluations from elsewhere"
+    )

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-import orjson
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from driftwatch.db.keyset import Row, newest_first_page, within
 from driftwatch.db.models import Call, ClassHour
 from driftwatch.db.models.class_hour import NO_TIER
-from driftwatch.errors import BadRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +19,21 @@ class CallFilter:
     tier: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+    def apply(
+        self,
+        query: Select[Row],
+        task_class: InstrumentedAttribute[str],
+        tier: InstrumentedAttribute[str | None],
+        moment: InstrumentedAttribute[datetime],
+    ) -> Select[Row]:
+        """Narrow ``query`` to the class, tier and ``[since, until)`` window asked for (the columns
+        named are the entity's own: calls and evaluations are filtered alike)."""
+        if self.task_class is not None:
+            query = query.where(task_class == self.task_class)
+        if self.tier is not None:
+            query = query.where(tier == self.tier)
+        return within(query, moment, self.since, self.until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,46 +49,12 @@ class ClassSummary:
     last_seen: datetime
 
 
-def encode_cursor(call: Call) -> str:
-    raw = orjson.dumps([call.start_time.isoformat(), call.id])
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        start_time, call_id = orjson.loads(raw)
-        moment = datetime.fromisoformat(start_time)
-        # bool is an int subclass, and an id past BIGINT would fail in the database instead of here.
-        if moment.tzinfo is None or type(call_id) is not int or not 0 <= call_id < 2**63:
-            raise ValueError("malformed")
-        return moment.astimezone(UTC), call_id
-    except (binascii.Error, ValueError, TypeError, OverflowError, orjson.JSONDecodeError):
-        raise BadRequest("invalid cursor: pass back next_cursor exactly as it was returned") from None
-
-
 def list_calls(
     session: Session, where: CallFilter, limit: int, cursor: str | None
 ) -> tuple[list[Call], str | None]:
     """Newest first; keyset pagination on (start_time, id), stable while new calls arrive."""
-    query = select(Call)
-    if where.task_class is not None:
-        query = query.where(Call.task_class == where.task_class)
-    if where.tier is not None:
-        query = query.where(Call.tier == where.tier)
-    if where.since is not None:
-        query = query.where(Call.start_time >= where.since)
-    if where.until is not None:
-        query = query.where(Call.start_time < where.until)
-    if cursor is not None:
-        before_time, before_id = decode_cursor(cursor)
-        query = query.where(
-            or_(Call.start_time < before_time, and_(Call.start_time == before_time, Call.id < before_id))
-        )
-    calls = list(session.scalars(query.order_by(Call.start_time.desc(), Call.id.desc()).limit(limit + 1)))
-    if len(calls) > limit:
-        return calls[:limit], encode_cursor(calls[limit - 1])
-    return calls, None
+    query = where.apply(select(Call), Call.task_class, Call.tier, Call.start_time)
+    return newest_first_page(session, query, Call.start_time, Call.id, limit, cursor)
 
 
 def class_summaries(session: Session, since: datetime | None, until: datetime | None) -> list[ClassSummary]:

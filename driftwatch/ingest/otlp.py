@@ -1,8 +1,9 @@
 """Pure OTLP decoding: request bytes → :class:`SpanView` objects, plus the OTLP response encoding.
 
 Handles both OTLP/HTTP encodings: binary protobuf and the OTLP JSON mapping (lowerCamelCase keys,
-hex trace/span ids, int64 as strings, enums as integers).  A span with unusable ids is rejected on its
-own and reported through ``partial_success``; only an undecodable request fails as a whole.
+hex trace/span ids, int64 as strings, enums as integers), for both signals driftwatch takes: traces
+and logs.  A span (or log record) with unusable ids is rejected on its own and reported through
+``partial_success``; only an undecodable request fails as a whole.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import base64
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import orjson
 from google.protobuf.json_format import MessageToJson, ParseDict
 from google.protobuf.json_format import ParseError as JsonParseError
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -27,6 +29,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from driftwatch.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 Encoding = Literal["protobuf", "json"]
+Signal = Literal["traces", "logs"]
+RequestT = TypeVar("RequestT", bound=Message)
 AttributeValue = str | bool | int | float | bytes | list[Any] | dict[str, Any] | None
 
 _CONTENT_TYPES: dict[str, Encoding] = {"application/x-protobuf": "protobuf", "application/json": "json"}
@@ -61,15 +65,22 @@ class SpanView:
 
 
 @dataclass(slots=True)
-class DecodedSpans:
-    spans: list[SpanView] = field(default_factory=list)
+class Rejections:
+    """Items of a request that were unusable: their count and a few of the reasons, for the
+    response's ``partial_success``."""
+
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
 
     def reject(self, reason: str) -> None:
         self.rejected += 1
-        if len(self.errors) < 5:  # the response names a few reasons, not one per span
+        if len(self.errors) < 5:  # the response names a few reasons, not one per item
             self.errors.append(reason)
+
+
+@dataclass(slots=True)
+class DecodedSpans(Rejections):
+    spans: list[SpanView] = field(default_factory=list)
 
 
 def request_encoding(content_type: str | None) -> Encoding:
@@ -102,41 +113,46 @@ def decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
     return data
 
 
-def parse_request(body: bytes, encoding: Encoding) -> ExportTraceServiceRequest:
-    request = ExportTraceServiceRequest()
+def parse_request(body: bytes, encoding: Encoding, request: RequestT) -> RequestT:
+    """Fill ``request`` (an empty ``Export…ServiceRequest``) from the body, or raise :class:`BadRequest`."""
+    kind = type(request).__name__
     if encoding == "protobuf":
         try:
             request.ParseFromString(body)
         except (DecodeError, RuntimeError, ValueError) as error:
-            raise BadRequest(f"undecodable protobuf ExportTraceServiceRequest: {error}") from error
+            raise BadRequest(f"undecodable protobuf {kind}: {error}") from error
         return request
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise BadRequest(f"invalid JSON: {error}") from error
     if not isinstance(document, dict):
-        raise BadRequest("the JSON body must be an ExportTraceServiceRequest object")
+        raise BadRequest(f"the JSON body must be an {kind} object")
     _hex_ids_to_base64(document)
     try:
         ParseDict(document, request, ignore_unknown_fields=True, max_recursion_depth=64)
     except (JsonParseError, RecursionError, ValueError, TypeError) as error:
-        raise BadRequest(f"JSON is not an OTLP ExportTraceServiceRequest: {error}") from error
+        raise BadRequest(f"JSON is not an OTLP {kind}: {error}") from error
     return request
+
+
+_ID_HOLDERS = (("resourceSpans", "scopeSpans", "spans"), ("resourceLogs", "scopeLogs", "logRecords"))
 
 
 def _hex_ids_to_base64(document: dict[str, Any]) -> None:
     """OTLP JSON carries ids as hex, protobuf's JSON mapping expects base64 for ``bytes`` fields.
 
-    An id that is not valid hex becomes empty, so that span (only) is rejected later.
+    An id that is not valid hex becomes empty, so that span or log record (only) is rejected later.
     """
-    for resource_spans in _dicts(document.get("resourceSpans")):
-        for scope_spans in _dicts(resource_spans.get("scopeSpans")):
-            for span in _dicts(scope_spans.get("spans")):
-                for key in ("traceId", "spanId", "parentSpanId"):
-                    _convert_id(span, key)
-                for link in _dicts(span.get("links")):
-                    _convert_id(link, "traceId")
-                    _convert_id(link, "spanId")
+    for resources_key, scopes_key, items_key in _ID_HOLDERS:
+        for resource in _dicts(document.get(resources_key)):
+            for scope in _dicts(resource.get(scopes_key)):
+                for item in _dicts(scope.get(items_key)):
+                    for key in ("traceId", "spanId", "parentSpanId"):
+                        _convert_id(item, key)
+                    for link in _dicts(item.get("links")):
+                        _convert_id(link, "traceId")
+                        _convert_id(link, "spanId")
 
 
 def _dicts(value: Any) -> Iterator[dict[str, Any]]:
@@ -170,11 +186,19 @@ def iter_spans(request: ExportTraceServiceRequest) -> DecodedSpans:
     return decoded
 
 
+def id_problem(trace_id: bytes, span_id: bytes) -> str | None:
+    """Why a trace id / span id pair cannot name a span, or ``None`` when it can."""
+    if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
+        return "trace id must be 16 non-zero bytes"
+    if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
+        return "span id must be 8 non-zero bytes"
+    return None
+
+
 def _span_problem(span: Span) -> str | None:
-    if len(span.trace_id) != 16 or span.trace_id == _ZERO_TRACE_ID:
-        return f"span {span.name[:80]!r}: trace id must be 16 non-zero bytes"
-    if len(span.span_id) != 8 or span.span_id == _ZERO_SPAN_ID:
-        return f"span {span.name[:80]!r}: span id must be 8 non-zero bytes"
+    problem = id_problem(span.trace_id, span.span_id)
+    if problem:
+        return f"span {span.name[:80]!r}: {problem}"
     if span.start_time_unix_nano == 0:
         return f"span {span.name[:80]!r}: start time missing"
     return None
@@ -223,11 +247,12 @@ def any_value(value: AnyValue) -> AttributeValue:
     return None
 
 
-def encode_response(rejected: int, errors: list[str], encoding: Encoding) -> bytes:
-    """An ExportTraceServiceResponse; ``partial_success`` only when something was rejected."""
-    response = ExportTraceServiceResponse()
+def encode_response(signal: Signal, rejected: int, errors: list[str], encoding: Encoding) -> bytes:
+    """The signal's Export…ServiceResponse; ``partial_success`` only when something was rejected."""
+    response = ExportTraceServiceResponse() if signal == "traces" else ExportLogsServiceResponse()
     if rejected:
-        response.partial_success.rejected_spans = rejected
+        field_name = "rejected_spans" if signal == "traces" else "rejected_log_records"
+        setattr(response.partial_success, field_name, rejected)
         response.partial_success.error_message = "; ".join(errors)
     if encoding == "protobuf":
         return response.SerializeToString()

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
-
 from driftwatch.ingest import genai
 from driftwatch.ingest.classify import UNCLASSIFIED, Classifier
-from driftwatch.ingest.otlp import STATUS_CODE_ERROR, DecodedSpans, SpanView
+from driftwatch.ingest.messages import prompt_text
+from driftwatch.ingest.otlp import STATUS_CODE_ERROR, DecodedSpans, Rejections, SpanView
 from driftwatch.pricing import PriceTable
 
 CallRow = dict[str, Any]
@@ -19,15 +18,22 @@ _LATEST_TIME_NS = 253402300799 * 10**9  # 9999-12-31T23:59:59Z: past that a date
 
 
 @dataclass(slots=True)
-class MappedSpans:
+class MappedSpans(Rejections):
     """The calls found in one request, and what happened to every other span in it."""
 
     rows: list[CallRow] = field(default_factory=list)
     nested_spans: int = 0
     other_spans: int = 0
     shadow_spans: int = 0
-    rejected: int = 0
-    errors: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """Spans by what they turned out to be (the ``kind`` label of the received-spans metric)."""
+        return {
+            "llm": len(self.rows),
+            "other": self.other_spans,
+            "shadow": self.shadow_spans,
+            "rejected": self.rejected,
+        }
 
 
 class CallMapper:
@@ -44,12 +50,10 @@ class CallMapper:
             operation = genai.llm_operation(span.attributes)
             if operation is None:
                 mapped.other_spans += 1
-            elif genai.is_shadow(span):
+            elif genai.is_shadow(span.attributes, span.resource):
                 mapped.shadow_spans += 1
             elif not 0 < span.start_time_unix_nano <= _LATEST_TIME_NS:
-                mapped.rejected += 1
-                if len(mapped.errors) < 5:
-                    mapped.errors.append(f"span {span.name[:80]!r}: start time out of range")
+                mapped.reject(f"span {span.name[:80]!r}: start time out of range")
             else:
                 mapped.rows.append(self._row(span, operation, source))
         mapped.rows, mapped.nested_spans = merge_nested_calls(mapped.rows)
@@ -78,9 +82,7 @@ class CallMapper:
             "input_tokens": fields.input_tokens,
             "output_tokens": fields.output_tokens,
             "cost_usd": self._prices.cost(fields.model, fields.input_tokens, fields.output_tokens),
-            "prompt": (
-                orjson.dumps(fields.prompt).decode("utf-8") if store_content and fields.prompt else None
-            ),
+            "prompt": prompt_text(fields.prompt) if store_content else None,
             "completion": fields.completion if store_content else None,
             "status": "error" if _is_error(span) else "ok",
             "status_message": span.status_message or None,

@@ -1,16 +1,28 @@
-"""Ingest service: one OTLP request body in, committed calls and an OTLP response out."""
+"""Ingest service: one OTLP request body in, committed rows and an OTLP response's outcome out.
+
+Both signals take the same path: admitted under the concurrency limit, decoded off the event loop,
+written through the one bounded writer, answered only after the commit.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import anyio
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from prometheus_client import Counter
 
 from driftwatch.errors import Overloaded
-from driftwatch.ingest.otlp import Encoding, decompress, iter_spans, parse_request
+from driftwatch.ingest.logs import ContentEventMapper, MappedLogs
+from driftwatch.ingest.otlp import Encoding, Rejections, Signal, decompress, iter_spans, parse_request
 from driftwatch.ingest.records import CallMapper, MappedSpans
 from driftwatch.ingest.writer import CallWriter
 from driftwatch.metrics import Metrics
+
+MappedT = TypeVar("MappedT", bound=Rejections)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +35,7 @@ class IngestService:
     def __init__(
         self,
         mapper: CallMapper,
+        content_mapper: ContentEventMapper,
         writer: CallWriter,
         metrics: Metrics,
         *,
@@ -31,6 +44,7 @@ class IngestService:
         retry_after_seconds: int,
     ) -> None:
         self._mapper = mapper
+        self._content_mapper = content_mapper
         self._writer = writer
         self._metrics = metrics
         self.max_request_bytes = max_request_bytes
@@ -54,21 +68,38 @@ class IngestService:
     def release(self) -> None:
         self._in_flight -= 1
 
-    async def export(self, body: bytes, encoding: Encoding, content_encoding: str | None) -> ExportResult:
-        mapped = await anyio.to_thread.run_sync(
-            self._decode, body, encoding, content_encoding, limiter=self._decoders
-        )
-        self._count(mapped)
-        await self._writer.write(mapped.rows)
-        return ExportResult(rejected=mapped.rejected, errors=mapped.errors)
+    async def export(
+        self, signal: Signal, body: bytes, encoding: Encoding, content_encoding: str | None
+    ) -> ExportResult:
+        if signal == "traces":
+            spans = await self._decode(self._map_spans, body, encoding, content_encoding)
+            self._count(self._metrics.spans_received, spans.counts())
+            await self._writer.write(spans.rows)
+            return ExportResult(rejected=spans.rejected, errors=spans.errors)
+        logs = await self._decode(self._map_logs, body, encoding, content_encoding)
+        self._count(self._metrics.log_records_received, logs.counts())
+        await self._writer.write((), logs.events)
+        return ExportResult(rejected=logs.rejected, errors=logs.errors)
 
-    def _decode(self, body: bytes, encoding: Encoding, content_encoding: str | None) -> MappedSpans:
-        data = decompress(body, content_encoding, self.max_request_bytes)
-        return self._mapper.map(iter_spans(parse_request(data, encoding)))
+    async def _decode(
+        self,
+        mapping: Callable[[bytes, Encoding], MappedT],
+        body: bytes,
+        encoding: Encoding,
+        content_encoding: str | None,
+    ) -> MappedT:
+        def decode() -> MappedT:
+            return mapping(decompress(body, content_encoding, self.max_request_bytes), encoding)
 
-    def _count(self, mapped: MappedSpans) -> None:
-        received = self._metrics.spans_received
-        received.labels(kind="llm").inc(len(mapped.rows))
-        received.labels(kind="other").inc(mapped.other_spans)
-        received.labels(kind="shadow").inc(mapped.shadow_spans)
-        received.labels(kind="rejected").inc(mapped.rejected)
+        return await anyio.to_thread.run_sync(decode, limiter=self._decoders)
+
+    def _map_spans(self, data: bytes, encoding: Encoding) -> MappedSpans:
+        return self._mapper.map(iter_spans(parse_request(data, encoding, ExportTraceServiceRequest())))
+
+    def _map_logs(self, data: bytes, encoding: Encoding) -> MappedLogs:
+        return self._content_mapper.map(parse_request(data, encoding, ExportLogsServiceRequest()))
+
+    @staticmethod
+    def _count(counter: Counter, counts: dict[str, int]) -> None:
+        for kind, count in counts.items():
+            counter.labels(kind=kind).inc(count)

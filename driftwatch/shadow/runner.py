@@ -2,8 +2,8 @@
 
 One :meth:`ShadowRunner.run_once` is one unit of work.  Provider and judge calls run concurrently on
 the event loop (bounded by ``max_in_flight``; each provider also limits itself), while database work
-runs on a small thread pool so commits never stall the calls in flight.  Each sample's result is
-committed on its own, with its cost, the moment it is known.
+runs on one thread that commits waiting units together (:mod:`group_commit`), so commits never
+stall the calls in flight.  Each sample's result is committed with its cost as soon as it is known.
 
 Guarantees: a sample's evaluation is recorded at most once (every transition is conditional on the
 worker still owning the sample, and ``evaluation.sample_id`` is unique); a crash loses nothing (an
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
 from driftwatch.db.dialect_insert import insert_ignoring_conflicts
-from driftwatch.db.engine import is_sqlite, session_factory
+from driftwatch.db.engine import session_factory
 from driftwatch.db.models import Evaluation, SampleStatus
 from driftwatch.db.models.evaluation import SHADOW_SOURCE
 from driftwatch.pricing import PriceTable
@@ -37,6 +36,7 @@ from driftwatch.shadow.estimate import (
     replay_request,
     worst_case_reference,
 )
+from driftwatch.shadow.group_commit import GroupCommitter
 from driftwatch.shadow.judges.base import Judge, JudgeCase, Verdict
 from driftwatch.shadow.providers.base import Completion, CompletionRequest, Provider, ProviderError
 from driftwatch.shadow.queue import ClaimedSample
@@ -94,18 +94,16 @@ class ShadowRunner:
         options: RunnerOptions,
         clock: Callable[[], datetime],
     ) -> None:
-        self._sessions = session_factory(engine)
+        self._commits = GroupCommitter(session_factory(engine))
         self._policy = policy
         self._providers = providers
         self._judges_for = judges_for
         self._prices = prices
         self._options = options
         self._clock = clock
-        # SQLite has one writer at a time: more threads would only queue on its lock.
-        self._database = ThreadPoolExecutor(1 if is_sqlite(engine) else 4, thread_name_prefix="runner-db")
 
     def close(self) -> None:
-        self._database.shutdown(wait=True)
+        self._commits.close()
 
     async def run_once(self, task_class: str | None = None) -> RunSummary:
         options = self._options
@@ -142,9 +140,15 @@ class ShadowRunner:
         try:
             answer = await plan.provider.complete(plan.request)
             spent = self._replay_cost(plan, answer)
-            verdict = await plan.judge.judge(
-                JudgeCase(sample.task_class, plan.case.messages, plan.case.candidate, answer.text)
-            )
+            try:
+                verdict = await plan.judge.judge(
+                    JudgeCase(sample.task_class, plan.case.messages, plan.case.candidate, answer.text)
+                )
+            except ProviderError:
+                # A judge that failed part-way may have paid for calls it cannot report: charge its
+                # upper estimate, so failed judging can never let spend slip past the budget.
+                spent += plan.judge_estimate_usd
+                raise
         except ProviderError as error:
             await self._in_transaction(self._retry_or_fail, sample, error, spent)
             summary.count("retried" if self._will_retry(sample, error) else SampleStatus.FAILED)
@@ -202,7 +206,7 @@ class ShadowRunner:
             reserved=(day, amount),
         ):
             return True
-        session.rollback()  # lost the sample to another worker: keep no reservation for it
+        budget.release(session, sample.task_class, day, amount)  # lost the sample to another worker
         return False
 
     def _retry_or_fail(
@@ -272,8 +276,4 @@ class ShadowRunner:
         summary.count(status)
 
     async def _in_transaction(self, work: Callable[..., R], *args: object) -> R:
-        def run() -> R:
-            with self._sessions.begin() as session:
-                return work(session, *args)
-
-        return await asyncio.get_running_loop().run_in_executor(self._database, run)
+        return await self._commits.run(work, *args)

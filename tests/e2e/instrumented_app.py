@@ -2,19 +2,26 @@
 
     python -m tests.e2e.instrumented_app INSTRUMENTATION LLM_BASE_URL
 
-The exporter is configured only through the standard OTEL_* environment variables, as in production.
-The task class and tier travel as W3C baggage, copied onto every span by the BaggageSpanProcessor.
+The exporters are configured only through the standard OTEL_* environment variables, as in production;
+log records (where instrumentations in event mode put content) are exported when
+``OTEL_LOGS_EXPORTER=otlp``.  The task class and tier travel as W3C baggage, copied onto every span by the
+BaggageSpanProcessor.
 Each run is its own process: instrumentations patch the client globally and some cannot undo it.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+from typing import Any
 
-from opentelemetry import baggage, context, trace
+from opentelemetry import _logs, baggage, context, trace
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.processor.baggage import ALLOW_ALL_BAGGAGE_KEYS, BaggageSpanProcessor
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
@@ -22,9 +29,11 @@ INSTRUMENTORS = {
     "openai-v2": "opentelemetry.instrumentation.openai_v2:OpenAIInstrumentor",
     "openinference-openai": "openinference.instrumentation.openai:OpenAIInstrumentor",
     "traceloop-openai": "opentelemetry.instrumentation.openai:OpenAIInstrumentor",
+    "traceloop-openai-events": "opentelemetry.instrumentation.openai:OpenAIInstrumentor",
     "openinference-anthropic": "openinference.instrumentation.anthropic:AnthropicInstrumentor",
     "traceloop-anthropic": "opentelemetry.instrumentation.anthropic:AnthropicInstrumentor",
 }
+INSTRUMENTOR_OPTIONS: dict[str, dict[str, Any]] = {"traceloop-openai-events": {"use_attributes": False}}
 SYSTEM_PROMPT = "Classify the sentiment of the review. Answer with one word: positive or negative."
 USER_PROMPT = "The battery lasts all day and the screen is gorgeous."
 
@@ -34,8 +43,13 @@ def main(instrumentation: str, llm_base_url: str) -> None:
     provider.add_span_processor(BaggageSpanProcessor(ALLOW_ALL_BAGGAGE_KEYS))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # endpoint from OTEL_EXPORTER_*
     trace.set_tracer_provider(provider)
+    logger_provider = LoggerProvider()
+    if os.environ.get("OTEL_LOGS_EXPORTER") == "otlp":
+        logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
+    _logs.set_logger_provider(logger_provider)
     module_name, class_name = INSTRUMENTORS[instrumentation].split(":")
-    getattr(importlib.import_module(module_name), class_name)().instrument(tracer_provider=provider)
+    instrumentor = getattr(importlib.import_module(module_name), class_name)
+    instrumentor(**INSTRUMENTOR_OPTIONS.get(instrumentation, {})).instrument(tracer_provider=provider)
 
     routed = baggage.set_baggage("driftwatch.task_class", "sentiment")
     routed = baggage.set_baggage("driftwatch.tier", "cheap", routed)
@@ -63,7 +77,8 @@ def main(instrumentation: str, llm_base_url: str) -> None:
             )
     finally:
         context.detach(token)
-    provider.shutdown()  # flushes the batch: the process exits only after the export was answered
+    provider.shutdown()  # flushes the batches: the process exits only after the exports were answered
+    logger_provider.shutdown()
 
 
 if __name__ == "__main__":

@@ -34,10 +34,16 @@ CONTENT_ENV = {
 }
 
 
-def run_app(instrumentation: str, llm_base_url: str, server: ServerThread, **extra_env: str) -> None:
+def run_app(
+    instrumentation: str,
+    llm_base_url: str,
+    server: ServerThread,
+    content_env: dict[str, str] | None = None,
+    **extra_env: str,
+) -> None:
     env = {
         **os.environ,
-        **CONTENT_ENV[instrumentation],
+        **(CONTENT_ENV[instrumentation] if content_env is None else content_env),
         "OTEL_EXPORTER_OTLP_ENDPOINT": server.base_url,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_SERVICE_NAME": "review-router",
@@ -120,3 +126,33 @@ def test_exporter_carries_the_api_key_in_otel_headers(start_server: StartServer,
         "items"
     ]
     assert len(calls) == 1
+
+
+# Content that travels only in OTLP log records: the app's logs exporter must point at driftwatch too.
+LOG_CONTENT_ENV = {
+    # The official instrumentation in event mode, OTEL_SEMCONV_STABILITY_OPT_IN unset.
+    "openai-v2": {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "EVENT_ONLY"},
+    # Traceloop with use_attributes=False: gen_ai.system.message, gen_ai.user.message, gen_ai.choice.
+    "traceloop-openai-events": {"TRACELOOP_TRACE_CONTENT": "true"},
+}
+
+
+@pytest.mark.parametrize("instrumentation", sorted(LOG_CONTENT_ENV))
+def test_content_sent_only_as_log_records_reaches_the_call(
+    instrumentation: str, server: ServerThread
+) -> None:
+    with FakeOpenAIServer(reply="positive", response_model="gpt-4o-mini-2024-07-18") as llm:
+        run_app(
+            instrumentation, llm.base_url, server, LOG_CONTENT_ENV[instrumentation], OTEL_LOGS_EXPORTER="otlp"
+        )
+
+    calls = httpx.get(f"{server.base_url}/v1/calls").json()["items"]
+
+    assert len(calls) == 1
+    call = calls[0]
+    assert (call["task_class"], call["model"]) == ("sentiment", "gpt-4o-mini-2024-07-18")
+    assert call["prompt"] == [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": USER_PROMPT},
+    ]
+    assert call["completion"] == "positive"

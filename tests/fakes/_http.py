@@ -29,6 +29,9 @@ JsonObject = dict[str, Any]
 Reply = str | Callable[[JsonObject], str]
 """The assistant's text: fixed, or computed from the request body (e.g. to answer per model)."""
 
+ToolCall = tuple[str, JsonObject]
+"""A function the fake assistant calls: its name and its arguments."""
+
 
 @dataclass(frozen=True)
 class RecordedRequest:
@@ -43,15 +46,10 @@ class RecordedRequest:
 
 
 @dataclass
-class _Failure:
-    status: int
-    retry_after: float | None
-
-
-@dataclass
 class _Response:
     status: int
-    body: JsonObject
+    body: JsonObject | str
+    """A JSON object, or a raw string sent as is (to script a malformed body)."""
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -91,7 +89,8 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
         )
         response = fake._handle(request)
-        payload = json.dumps(response.body).encode()
+        raw_body = response.body
+        payload = (raw_body if isinstance(raw_body, str) else json.dumps(raw_body)).encode()
         self.send_response(response.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -123,8 +122,10 @@ class FakeLLMServer:
         """Seconds to sleep before answering, for client-timeout tests."""
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
-        self._failures: list[_Failure] = []
+        self._scripted: list[_Response] = []
         self._answers = 0
+        self._in_flight = 0
+        self._max_in_flight = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -190,28 +191,69 @@ class FakeLLMServer:
         with self._lock:
             return list(self._requests)
 
-    def fail_next(self, status: int = 500, *, times: int = 1, retry_after: float | None = None) -> None:
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests this fake was answering at one moment (delay included), for
+        client-side concurrency-limit tests."""
+        with self._lock:
+            return self._max_in_flight
+
+    def fail_next(
+        self,
+        status: int = 500,
+        *,
+        times: int = 1,
+        retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         """Answer the next ``times`` requests with an error ``status`` in the provider's error shape.
 
-        ``retry_after`` adds a ``Retry-After`` header (seconds), which the SDKs honour when retrying.
+        ``retry_after`` adds a ``Retry-After`` header (seconds), which the SDKs honour when retrying;
+        ``headers`` adds any others (``retry-after-ms``, a ``Retry-After`` HTTP date).
         Failed requests are recorded like any other.
         """
+        extra = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+        extra.update(headers or {})
+        self.respond_next(status, self._error_body(status, "injected failure"), times=times, headers=extra)
+
+    def respond_next(
+        self,
+        status: int,
+        body: JsonObject | str,
+        *,
+        times: int = 1,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests with exactly this ``status`` and ``body``, whatever was asked.
+
+        A ``str`` body is sent as is under ``Content-Type: application/json``, so a test can script a
+        malformed answer; a dict is a hand-made answer (empty ``choices``, an odd shape).
+        """
+        response = _Response(status, body, dict(headers or {}))
         with self._lock:
-            self._failures.extend(_Failure(status, retry_after) for _ in range(times))
+            self._scripted.extend(response for _ in range(times))
 
     # -- request handling --------------------------------------------------------------------------
 
     def _handle(self, request: RecordedRequest) -> _Response:
         with self._lock:
             self._requests.append(request)
-            failure = self._failures.pop(0) if self._failures else None
-        if self.delay:
-            time.sleep(self.delay)
+            scripted = self._scripted.pop(0) if self._scripted else None
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            return self._answer(request, scripted)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer(self, request: RecordedRequest, scripted: _Response | None) -> _Response:
         if request.method != "POST" or request.path != self.route:
             return _Response(404, self._error_body(404, f"no route {request.method} {request.path}"))
-        if failure is not None:
-            headers = {} if failure.retry_after is None else {"Retry-After": f"{failure.retry_after:g}"}
-            return _Response(failure.status, self._error_body(failure.status, "injected failure"), headers)
+        if scripted is not None:
+            return scripted
         if request.body.get("stream"):
             return _Response(400, self._error_body(400, "the fake does not stream"))
         if not isinstance(request.body.get("model"), str):

@@ -9,7 +9,9 @@ Same purpose and API as ``FakeOpenAIServer``, in the Anthropic wire shape::
 
 from __future__ import annotations
 
-from tests.fakes._http import FakeLLMServer, JsonObject, Reply
+from collections.abc import Sequence
+
+from tests.fakes._http import FakeLLMServer, JsonObject, Reply, ToolCall
 
 
 class FakeAnthropicServer(FakeLLMServer):
@@ -28,13 +30,18 @@ class FakeAnthropicServer(FakeLLMServer):
         response_model: str | None = None,
         response_id: str | None = None,
         stop_reason: str = "end_turn",
+        tool_calls: Sequence[ToolCall] = (),
         delay: float = 0.0,
     ) -> None:
         """As in the real API, ``input_tokens`` excludes the cache tokens: the prompt's total is
         ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens``.
 
-        ``response_model`` None echoes the request's model."""
+        ``response_model`` None echoes the request's model.
+
+        ``tool_calls`` (name, input) adds ``tool_use`` blocks after the text block (left out when the
+        reply is ``""``), with ``stop_reason`` ``tool_use``."""
         super().__init__(reply=reply, delay=delay)
+        self.tool_calls = tuple(tool_calls)
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
         self.cache_read_input_tokens = cache_read_input_tokens
@@ -43,14 +50,23 @@ class FakeAnthropicServer(FakeLLMServer):
         self.response_id = response_id
         self.stop_reason = stop_reason
 
+    def _content(self, body: JsonObject) -> list[JsonObject]:
+        text = self._reply_text(body)
+        blocks: list[JsonObject] = [{"type": "text", "text": text}] if text or not self.tool_calls else []
+        blocks += [
+            {"type": "tool_use", "id": f"toolu_fake{index}", "name": name, "input": arguments}
+            for index, (name, arguments) in enumerate(self.tool_calls)
+        ]
+        return blocks
+
     def _complete(self, body: JsonObject) -> JsonObject:
         return {
             "id": self._response_id(self.response_id, "msg_fake"),
             "type": "message",
             "role": "assistant",
             "model": self.response_model or body["model"],
-            "content": [{"type": "text", "text": self._reply_text(body)}],
-            "stop_reason": self.stop_reason,
+            "content": self._content(body),
+            "stop_reason": "tool_use" if self.tool_calls else self.stop_reason,
             "stop_sequence": None,
             "usage": {
                 "input_tokens": self.input_tokens,

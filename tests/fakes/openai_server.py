@@ -12,7 +12,10 @@ and assert exact tokens, cost and content::
 
 from __future__ import annotations
 
-from tests.fakes._http import FakeLLMServer, JsonObject, Reply
+import json
+from collections.abc import Sequence
+
+from tests.fakes._http import FakeLLMServer, JsonObject, Reply, ToolCall
 
 
 class FakeOpenAIServer(FakeLLMServer):
@@ -33,6 +36,7 @@ class FakeOpenAIServer(FakeLLMServer):
         created: int = 1_700_000_000,
         finish_reason: str = "stop",
         system_fingerprint: str | None = "fp_fake",
+        tool_calls: Sequence[ToolCall] = (),
         delay: float = 0.0,
     ) -> None:
         """As in the real API, ``prompt_tokens`` includes ``cached_tokens`` and ``completion_tokens``
@@ -40,8 +44,12 @@ class FakeOpenAIServer(FakeLLMServer):
 
         ``response_model`` None echoes the request's model; a real API answers with a dated
         snapshot (``gpt-4o-mini`` → ``gpt-4o-mini-2024-07-18``), which instrumentations record as the
-        response model, separately from the request model."""
+        response model, separately from the request model.
+
+        ``tool_calls`` (name, arguments) makes the assistant call functions; its ``content`` is then
+        the reply, or null when the reply is ``""``, as the real API answers a bare tool call."""
         super().__init__(reply=reply, delay=delay)
+        self.tool_calls = tuple(tool_calls)
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = completion_tokens
         self.cached_tokens = cached_tokens
@@ -56,6 +64,25 @@ class FakeOpenAIServer(FakeLLMServer):
     def base_url(self) -> str:
         return f"{self.url}/v1"
 
+    def _message(self, body: JsonObject) -> JsonObject:
+        message: JsonObject = {
+            "role": "assistant",
+            "content": self._reply_text(body),
+            "refusal": None,
+            "annotations": [],
+        }
+        if self.tool_calls:
+            message["content"] = message["content"] or None
+            message["tool_calls"] = [
+                {
+                    "id": f"call_fake{index}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(arguments)},
+                }
+                for index, (name, arguments) in enumerate(self.tool_calls)
+            ]
+        return message
+
     def _complete(self, body: JsonObject) -> JsonObject:
         return {
             "id": self._response_id(self.response_id, "chatcmpl-fake-"),
@@ -65,14 +92,9 @@ class FakeOpenAIServer(FakeLLMServer):
             "choices": [
                 {
                     "index": 0,
-                    "message": {
-                        "role": "assistant",
-                        "content": self._reply_text(body),
-                        "refusal": None,
-                        "annotations": [],
-                    },
+                    "message": self._message(body),
                     "logprobs": None,
-                    "finish_reason": self.finish_reason,
+                    "finish_reason": "tool_calls" if self.tool_calls else self.finish_reason,
                 }
             ],
             "usage": {

@@ -12,6 +12,7 @@ from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.otlp import iter_spans
 from driftwatch.ingest.records import CallMapper, CallRow, MappedSpans
 from driftwatch.pricing import PriceTable
+from driftwatch.shadow.providers.base import SHADOW_MARKER_ATTRIBUTE
 from tests.support.otlp import export_request, llm_attributes, make_span
 
 
@@ -256,14 +257,28 @@ def test_spans_that_are_not_llm_calls_are_counted_not_mapped(attributes: dict[st
     assert mapped.other_spans == 1
 
 
-def test_driftwatch_shadow_calls_are_not_traffic() -> None:
+@pytest.mark.parametrize(
+    ("marker", "on_resource", "shadow"),
+    [
+        (True, False, True),
+        ("true", False, True),  # W3C baggage copied onto the span is always a string
+        ("TRUE", False, True),
+        (1, False, True),
+        (True, True, True),  # OTEL_RESOURCE_ATTRIBUTES=driftwatch.shadow=true
+        ("false", False, False),
+        (False, False, False),
+        (0, True, False),
+        ("", False, False),
+    ],
+)
+def test_driftwatch_shadow_calls_are_not_traffic(marker: object, on_resource: bool, shadow: bool) -> None:
     attributes = llm_attributes()
-    attributes["driftwatch.shadow"] = True
+    resource: dict[str, Any] = {"service.name": "driftwatch"}
+    (resource if on_resource else attributes)[SHADOW_MARKER_ATTRIBUTE] = marker
 
-    mapped = _map(attributes)
+    mapped = _map(attributes, resource=resource)
 
-    assert mapped.rows == []
-    assert mapped.shadow_spans == 1
+    assert (len(mapped.rows), mapped.shadow_spans) == ((0, 1) if shadow else (1, 0))
 
 
 def test_content_capture_off_keeps_metadata_only() -> None:

@@ -8,60 +8,26 @@ so the test can watch the queue through ``/metrics`` while the writer waits.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 
 import httpx
 import pytest
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from sqlalchemy import Engine, select
-from sqlalchemy.engine import make_url
 
 from driftwatch.db.models import Call
 from tests.conftest import StartServer
+from tests.support.databases import blocked_store
 from tests.support.otlp import export_request, make_span, to_otlp_json
-from tests.support.server import ServerThread
+from tests.support.server import ServerThread, metric_value
 
 PROTOBUF = {"content-type": "application/x-protobuf"}
 UNAVAILABLE = 14  # google.rpc.Code
 WAIT_SECONDS = 20  # generous deadline for polls; the happy path takes milliseconds
-
-
-@contextmanager
-def blocked_store(engine: Engine, database_url: str) -> Iterator[Callable[[], None]]:
-    """Block every write to ``call`` until the yielded ``release()`` is called (or the block ends)."""
-    if engine.dialect.name == "sqlite":
-        path = make_url(database_url).database
-        assert path is not None
-        blocker = sqlite3.connect(path, isolation_level=None)
-        blocker.execute("BEGIN IMMEDIATE")
-
-        def release() -> None:
-            if blocker.in_transaction:
-                blocker.execute("ROLLBACK")
-
-        try:
-            yield release
-        finally:
-            release()
-            blocker.close()
-        return
-    with engine.connect() as connection:
-        connection.exec_driver_sql("LOCK TABLE call IN EXCLUSIVE MODE")
-
-        def release_lock() -> None:
-            if connection.in_transaction():
-                connection.rollback()
-
-        try:
-            yield release_lock
-        finally:
-            release_lock()
 
 
 def _body(spans: list[Span]) -> bytes:
@@ -72,17 +38,10 @@ def _export(server: ServerThread, spans: list[Span]) -> httpx.Response:
     return httpx.post(f"{server.base_url}/v1/traces", content=_body(spans), headers=PROTOBUF, timeout=60)
 
 
-def _metric(server: ServerThread, line_prefix: str) -> float:
-    for line in httpx.get(f"{server.base_url}/metrics").text.splitlines():
-        if line.startswith(line_prefix + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
-
-
 def _wait_queued(server: ServerThread, spans: int) -> None:
     """Wait until the writer holds exactly ``spans`` spans (waiting for or in a commit)."""
     deadline = time.monotonic() + WAIT_SECONDS
-    while (queued := _metric(server, "driftwatch_ingest_write_queue_spans")) != spans:
+    while (queued := metric_value(server, "driftwatch_ingest_write_queue_spans")) != spans:
         assert time.monotonic() < deadline, f"write queue holds {queued} spans, expected {spans}"
         time.sleep(0.01)
 
@@ -162,7 +121,7 @@ def test_a_full_write_queue_answers_503_then_recovers_and_stores_every_acknowled
     assert max(stored.values()) == 1
     classes = httpx.get(f"{server.base_url}/v1/classes").json()["items"]
     assert sum(item["calls"] for item in classes) == len(stored)  # the rollup counted nothing twice
-    assert _metric(server, 'driftwatch_ingest_requests_refused_total{status="503"}') == 3
+    assert metric_value(server, 'driftwatch_ingest_requests_refused_total{status="503"}') == 3
 
 
 def test_a_refusal_because_the_queue_is_full_says_so(

@@ -10,6 +10,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from sqlalchemy import Engine, func, select
 
 from driftwatch.db.models import Call
+from driftwatch.shadow.providers.base import SHADOW_MARKER_ATTRIBUTE
 from tests.support.otlp import export_request, llm_attributes, make_span, to_otlp_json
 from tests.support.server import ServerThread
 
@@ -131,3 +132,23 @@ def test_gzip_bomb_is_413_without_inflating_it(start_server) -> None:  # type: i
     )
 
     assert response.status_code == 413
+
+
+def test_driftwatchs_own_shadow_calls_are_counted_never_stored(server: ServerThread, engine: Engine) -> None:
+    marked = {**llm_attributes(), SHADOW_MARKER_ATTRIBUTE: "true"}  # as baggage puts it on the span
+    spans = [make_span(marked), make_span()]
+
+    response = httpx.post(
+        f"{server.base_url}/v1/traces", content=export_request(spans).SerializeToString(), headers=PROTOBUF
+    )
+    from_a_shadow_service = httpx.post(
+        f"{server.base_url}/v1/traces",
+        content=export_request([make_span()], resource={SHADOW_MARKER_ATTRIBUTE: True}).SerializeToString(),
+        headers=PROTOBUF,
+    )
+
+    assert (response.status_code, from_a_shadow_service.status_code) == (200, 200)
+    assert _stored(engine) == 1
+    metrics = httpx.get(f"{server.base_url}/metrics").text
+    assert 'driftwatch_ingest_spans_received_total{kind="shadow"} 2.0' in metrics
+    assert 'driftwatch_ingest_spans_received_total{kind="llm"} 1.0' in metrics

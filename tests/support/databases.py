@@ -7,8 +7,9 @@ create databases (default: the local trust-auth server on 127.0.0.1:5432).
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,3 +50,35 @@ def empty_all_tables(engine: Engine) -> None:
 
 def engine_for(url: str) -> Engine:
     return build_engine(url)
+
+
+@contextmanager
+def blocked_store(engine: Engine, database_url: str) -> Iterator[Callable[[], None]]:
+    """Block every write to ``call`` until the yielded ``release()`` is called (or the block ends)."""
+    if engine.dialect.name == "sqlite":
+        path = make_url(database_url).database
+        assert path is not None
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+
+        def release() -> None:
+            if blocker.in_transaction:
+                blocker.execute("ROLLBACK")
+
+        try:
+            yield release
+        finally:
+            release()
+            blocker.close()
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("LOCK TABLE call IN EXCLUSIVE MODE")
+
+        def release_lock() -> None:
+            if connection.in_transaction():
+                connection.rollback()
+
+        try:
+            yield release_lock
+        finally:
+            release_lock()

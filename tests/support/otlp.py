@@ -1,4 +1,4 @@
-"""Build OTLP trace requests the way exporters do, in protobuf and in the OTLP JSON encoding."""
+"""Build OTLP trace and log requests the way exporters do, in protobuf and in the OTLP JSON encoding."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from typing import Any
 
 import orjson
 from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
@@ -114,15 +117,71 @@ def export_request(spans: list[Span], resource: dict[str, Any] | None = None) ->
     )
 
 
-def to_otlp_json(request: ExportTraceServiceRequest) -> bytes:
+def make_log_record(
+    event_name: str,
+    body: Any = None,
+    *,
+    span: Span | None = None,
+    attributes: dict[str, Any] | None = None,
+    time_ns: int = 0,
+    observed_ns: int | None = None,
+) -> LogRecord:
+    """A log record as the OTel SDK exports an event: ``event_name`` set, ids of the span it was
+    emitted in (none when ``span`` is None), an observed time, usually no ``time_unix_nano``."""
+    record = LogRecord(
+        event_name=event_name,
+        time_unix_nano=time_ns,
+        observed_time_unix_nano=observed_ns if observed_ns is not None else START_NS + next(_counter),
+        attributes=key_values(attributes or {}),
+    )
+    if span is not None:
+        record.trace_id = span.trace_id
+        record.span_id = span.span_id
+        record.flags = 1
+    if body is not None:
+        record.body.CopyFrom(any_value(body))
+    return record
+
+
+def logs_request(
+    records: list[LogRecord], resource: dict[str, Any] | None = None
+) -> ExportLogsServiceRequest:
+    return ExportLogsServiceRequest(
+        resource_logs=[
+            ResourceLogs(
+                resource=Resource(attributes=key_values(resource or {"service.name": "router-app"})),
+                scope_logs=[ScopeLogs(log_records=records)],
+            )
+        ]
+    )
+
+
+def genai_events(span: Span, *, system: str, user: str, reply: str) -> list[LogRecord]:
+    """What openai-v2 (semconv 1.30 path) and Traceloop with ``use_attributes=False`` send for one call."""
+    return [
+        make_log_record("gen_ai.system.message", {"content": system}, span=span),
+        make_log_record("gen_ai.user.message", {"content": user}, span=span),
+        make_log_record(
+            "gen_ai.choice",
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply}},
+            span=span,
+        ),
+    ]
+
+
+_ID_HOLDERS = (("resourceSpans", "scopeSpans", "spans"), ("resourceLogs", "scopeLogs", "logRecords"))
+
+
+def to_otlp_json(request: Message) -> bytes:
     """The OTLP JSON encoding: protobuf's JSON mapping, but trace and span ids as hex, not base64."""
     document = MessageToDict(request)
-    for resource_spans in document.get("resourceSpans", []):
-        for scope_spans in resource_spans.get("scopeSpans", []):
-            for span in scope_spans.get("spans", []):
-                for key in ("traceId", "spanId", "parentSpanId"):
-                    if key in span:
-                        span[key] = _base64_to_hex(span[key])
+    for resources_key, scopes_key, items_key in _ID_HOLDERS:
+        for resource in document.get(resources_key, []):
+            for scope in resource.get(scopes_key, []):
+                for item in scope.get(items_key, []):
+                    for key in ("traceId", "spanId", "parentSpanId"):
+                        if key in item:
+                            item[key] = _base64_to_hex(item[key])
     return orjson.dumps(document)
 
 

@@ -6,6 +6,7 @@ import threading
 import time
 from types import TracebackType
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
@@ -34,3 +35,11 @@ class ServerThread:
     ) -> None:
         self._server.should_exit = True
         self._thread.join(10)
+
+
+def metric_value(server: ServerThread, line_prefix: str) -> float:
+    """The value of one sample on the server's ``/metrics`` (0 when it has none yet)."""
+    for line in httpx.get(f"{server.base_url}/metrics").text.splitlines():
+        if line.startswith(line_prefix + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0

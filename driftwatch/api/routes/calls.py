@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from driftwatch.api.deps import SessionDep
 from driftwatch.api.schemas import CallOut, CallPage, ClassList, ClassOut
 from driftwatch.calls import repository
 from driftwatch.calls.repository import CallFilter
 from driftwatch.errors import Unprocessable
+from driftwatch.evaluations import service as evaluations_service
 
 router = APIRouter(tags=["calls"])
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def as_utc(moment: datetime | None) -> datetime | None:
     # A timestamp without an offset is read as UTC, the only zone driftwatch stores.
     if moment is None:
         return None
@@ -29,29 +30,51 @@ def _utc(moment: datetime | None) -> datetime | None:
         raise Unprocessable(f"timestamp {moment.isoformat()} is out of range") from None
 
 
+class Listing:
+    """The query of a newest-first list: task class, tier, a time window, and which page of it."""
+
+    def __init__(
+        self,
+        task_class: str | None = None,
+        tier: str | None = None,
+        since: Annotated[datetime | None, Query(description="Inclusive, ISO 8601 (UTC if no offset)")] = None,
+        until: Annotated[datetime | None, Query(description="Exclusive, ISO 8601 (UTC if no offset)")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: str | None = None,
+    ) -> None:
+        self.where = CallFilter(task_class, tier, as_utc(since), as_utc(until))
+        self.limit = limit
+        self.cursor = cursor
+
+
+ListingDep = Annotated[Listing, Depends()]
+
+
 @router.get("/v1/calls", response_model=CallPage, summary="List stored calls, newest first")
-def list_calls(
-    session: SessionDep,
-    task_class: str | None = None,
-    tier: str | None = None,
-    since: Annotated[datetime | None, Query(description="Inclusive, ISO 8601 (UTC if no offset)")] = None,
-    until: Annotated[datetime | None, Query(description="Exclusive, ISO 8601 (UTC if no offset)")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
-) -> CallPage:
-    calls, next_cursor = repository.list_calls(
-        session, CallFilter(task_class, tier, _utc(since), _utc(until)), limit, cursor
-    )
+def list_calls(session: SessionDep, listing: ListingDep) -> CallPage:
+    calls, next_cursor = repository.list_calls(session, listing.where, listing.limit, listing.cursor)
     return CallPage(items=[CallOut.from_row(call) for call in calls], next_cursor=next_cursor)
 
 
 @router.get(
-    "/v1/classes", response_model=ClassList, summary="Volume, tokens and spend per task class and tier"
+    "/v1/classes",
+    response_model=ClassList,
+    summary="Volume, tokens and spend per task class and tier; evaluation outcomes and shadow state per class",
 )
 def list_classes(
+    request: Request,
     session: SessionDep,
-    since: Annotated[datetime | None, Query(description="Inclusive, hour granularity")] = None,
-    until: Annotated[datetime | None, Query(description="Exclusive, hour granularity")] = None,
+    since: Annotated[
+        datetime | None, Query(description="Inclusive; hour granularity for volume, exact for evaluations")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Exclusive; hour granularity for volume, exact for evaluations")
+    ] = None,
 ) -> ClassList:
-    summaries = repository.class_summaries(session, _utc(since), _utc(until))
-    return ClassList(items=[ClassOut.model_validate(summary, from_attributes=True) for summary in summaries])
+    summaries, quality = evaluations_service.class_overview(
+        session, request.app.state.policy, as_utc(since), as_utc(until), datetime.now(UTC)
+    )
+    return ClassList(
+        items=[ClassOut.model_validate(summary, from_attributes=True) for summary in summaries],
+        classes=quality,
+    )

@@ -223,7 +223,6 @@ class LlmPairwiseJudge:
         return CompletionRequest(
             messages=(Message("system", SYSTEM_PROMPT), Message("user", prompt)),
             max_output_tokens=self._max_output_tokens,
-            temperature=0.0,
             json_mode=True,
         )
 

@@ -29,7 +29,8 @@ class CompletionRequest:
 
     messages: tuple[Message, ...]
     max_output_tokens: int = 1024
-    temperature: float | None = 0.0
+    # None leaves the model its default: reasoning models (GPT-5, o-series) refuse any other value.
+    temperature: float | None = None
     json_mode: bool = False
 
 

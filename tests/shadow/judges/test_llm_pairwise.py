@@ -127,7 +127,7 @@ def test_the_prompt_carries_the_conversation_and_strict_instructions() -> None:
     prompt = request.messages[1].content
     assert "[system]\nAnswer briefly.\n\n[user]\nCapital of France?" in prompt
     assert slots(request) == (RIGHT, WRONG)
-    assert (request.temperature, request.json_mode) == (0.0, True)
+    assert (request.temperature, request.json_mode) == (None, True)
 
 
 def test_long_context_and_answers_are_cut_in_the_middle() -> None:

@@ -1,0 +1,53 @@
+"""``POST /v1/evaluations`` (verdicts from elsewhere) and ``GET /v1/evaluations`` (every verdict)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from driftwatch.api.deps import SessionDep
+from driftwatch.api.routes.calls import ListingDep
+from driftwatch.evaluations import service
+from driftwatch.evaluations.repository import EvaluationFilter
+from driftwatch.evaluations.schemas import (
+    MAX_BATCH,
+    EvaluationBatch,
+    EvaluationPage,
+    EvaluationReceipt,
+    StoredOutcome,
+)
+
+router = APIRouter(tags=["evaluations"])
+
+
+@router.post(
+    "/v1/evaluations",
+    response_model=EvaluationReceipt,
+    summary="Receive quality verdicts from elsewhere (human review, task success, user feedback)",
+    responses={
+        200: {"description": "Valid new items stored; duplicates counted; invalid items listed"},
+        413: {"description": f"More than {MAX_BATCH} evaluations in one request"},
+        422: {"description": "Not JSON, or not an object with an evaluations list"},
+    },
+)
+def post_evaluations(request: Request, session: SessionDep, batch: EvaluationBatch) -> EvaluationReceipt:
+    """Items are checked one by one: the valid ones are stored, each invalid one is listed with its
+    index and what was wrong, and one already stored (same ``source`` and ``id``) counts as a
+    duplicate, so re-sending a batch is harmless."""
+    return service.receive(session, batch, request.app.state.policy.tiers, datetime.now(UTC))
+
+
+@router.get("/v1/evaluations", response_model=EvaluationPage, summary="List evaluations, newest first")
+def list_evaluations(
+    session: SessionDep,
+    listing: ListingDep,
+    source: str | None = None,
+    outcome: Annotated[
+        StoredOutcome | None, Query(description="acceptable, unacceptable or undecided")
+    ] = None,
+) -> EvaluationPage:
+    where = EvaluationFilter(**asdict(listing.where), source=source, outcome=outcome)
+    return service.list_page(session, where, listing.limit, listing.cursor)

@@ -1,0 +1,1 @@
+"""Quality evidence per task class: evaluations received from elsewhere, listed, and summed per class."""

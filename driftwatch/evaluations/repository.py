@@ -1,0 +1,118 @@
+"""Queries over ``evaluation``, and the per-class counts of the shadow queue that explain them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from driftwatch.calls.repository import CallFilter
+from driftwatch.db.dialect_insert import dialect_insert
+from driftwatch.db.keyset import newest_first_page, within
+from driftwatch.db.models import Call, Evaluation, ShadowSample
+from driftwatch.evaluations.schemas import StoredOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationFilter(CallFilter):
+    """The filters of the calls list (task class, tier, time window), plus source and outcome."""
+
+    source: str | None = None
+    outcome: StoredOutcome | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedCall:
+    id: int
+    tier: str | None
+    model: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeCounts:
+    """Evaluations of one task class, tier and source: all of them, the decided ones, the acceptable."""
+
+    task_class: str
+    tier: str | None
+    source: str
+    total: int
+    decided: int
+    acceptable: int
+
+
+def calls_by_span(session: Session, spans: Collection[tuple[str, str]]) -> dict[tuple[str, str], LinkedCall]:
+    """The stored calls among ``(trace_id, span_id)`` pairs (one indexed lookup for a whole batch)."""
+    if not spans:
+        return {}
+    rows = session.execute(
+        select(Call.trace_id, Call.span_id, Call.id, Call.tier, Call.model).where(
+            tuple_(Call.trace_id, Call.span_id).in_(sorted(spans))
+        )
+    )
+    return {(trace, span): LinkedCall(call_id, tier, model) for trace, span, call_id, tier, model in rows}
+
+
+def insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert the rows whose ``(source, external_id)`` is new; returns how many were new.
+
+    ``ON CONFLICT DO NOTHING`` makes a re-sent verdict a no-op on SQLite and PostgreSQL alike, also
+    when two requests carry it at once.  Rows go in key order, so concurrent batches that overlap
+    take their locks in the same order and cannot deadlock.
+    """
+    if not rows:
+        return 0
+    ordered = sorted(rows, key=lambda row: (row["source"], row["external_id"]))
+    statement = (
+        dialect_insert(session, Evaluation)
+        .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        .returning(Evaluation.id)
+    )
+    return len(session.execute(statement, ordered).all())
+
+
+def list_evaluations(
+    session: Session, where: EvaluationFilter, limit: int, cursor: str | None
+) -> tuple[list[Evaluation], str | None]:
+    """Newest first by ``evaluated_at``; keyset pagination, stable while new evaluations arrive."""
+    query = where.apply(select(Evaluation), Evaluation.task_class, Evaluation.tier, Evaluation.evaluated_at)
+    if where.source is not None:
+        query = query.where(Evaluation.source == where.source)
+    if where.outcome == "undecided":
+        query = query.where(Evaluation.acceptable.is_(None))
+    elif where.outcome is not None:
+        query = query.where(Evaluation.acceptable == (where.outcome == "acceptable"))
+    return newest_first_page(session, query, Evaluation.evaluated_at, Evaluation.id, limit, cursor)
+
+
+def outcome_counts(session: Session, since: datetime | None, until: datetime | None) -> list[OutcomeCounts]:
+    """One aggregate over the window: a row per task class, tier and source, never a row per verdict."""
+    query = select(
+        Evaluation.task_class,
+        Evaluation.tier,
+        Evaluation.source,
+        func.count(),
+        func.count(Evaluation.acceptable),
+        func.coalesce(func.sum(case((Evaluation.acceptable.is_(True), 1), else_=0)), 0),
+    ).group_by(Evaluation.task_class, Evaluation.tier, Evaluation.source)
+    query = within(query, Evaluation.evaluated_at, since, until)
+    return [
+        OutcomeCounts(task_class, tier, source, int(total), int(decided), int(acceptable))
+        for task_class, tier, source, total, decided, acceptable in session.execute(query)
+    ]
+
+
+def sample_counts(session: Session) -> dict[str, dict[str, int]]:
+    """task class → shadow samples per status, all time (the queue's current state)."""
+    rows = session.execute(
+        select(ShadowSample.task_class, ShadowSample.status, func.count()).group_by(
+            ShadowSample.task_class, ShadowSample.status
+        )
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for task_class, status, count in rows:
+        counts.setdefault(task_class, {})[status] = int(count)
+    return counts

@@ -1,0 +1,136 @@
+"""Receiving evaluations from elsewhere, and listing every evaluation back.
+
+A batch is checked item by item: good items are stored, bad ones are reported with their index and
+what was wrong, and items already stored (same source and id) count as duplicates, not errors, so a
+client can re-send a whole batch after a timeout without thinking.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from driftwatch.calls import repository as calls_repository
+from driftwatch.calls.repository import ClassSummary
+from driftwatch.config import Policy
+from driftwatch.errors import PayloadTooLarge
+from driftwatch.evaluations import repository
+from driftwatch.evaluations.quality import (
+    ClassQuality,
+    ShadowStatus,
+    class_evaluations,
+    empty_evaluations,
+    sample_counts,
+)
+from driftwatch.evaluations.repository import EvaluationFilter, LinkedCall
+from driftwatch.evaluations.schemas import (
+    MAX_BATCH,
+    EvaluationBatch,
+    EvaluationIn,
+    EvaluationOut,
+    EvaluationPage,
+    EvaluationReceipt,
+    Rejection,
+)
+from driftwatch.shadow import budget
+
+
+def receive(
+    session: Session, batch: EvaluationBatch, tiers: tuple[str, ...], now: datetime
+) -> EvaluationReceipt:
+    """Store the valid, new items of ``batch``; flushes only (the request's session commits)."""
+    if len(batch.evaluations) > MAX_BATCH:
+        raise PayloadTooLarge(
+            f"{len(batch.evaluations)} evaluations in one request; send at most {MAX_BATCH} per request"
+        )
+    context = {"now": now, "tiers": tiers}
+    valid: list[EvaluationIn] = []
+    rejected: list[Rejection] = []
+    for index, item in enumerate(batch.evaluations):
+        try:
+            valid.append(EvaluationIn.model_validate(item, context=context))
+        except ValidationError as error:
+            rejected.append(Rejection(index=index, id=_item_id(item), error=_describe(error)))
+    calls = repository.calls_by_span(
+        session, {(item.trace_id, item.span_id) for item in valid if item.trace_id and item.span_id}
+    )
+    rows = [_row(item, calls.get((item.trace_id or "", item.span_id or "")), now) for item in valid]
+    accepted = repository.insert_new(session, rows)
+    return EvaluationReceipt(accepted=accepted, duplicates=len(rows) - accepted, rejected=rejected)
+
+
+def list_page(session: Session, where: EvaluationFilter, limit: int, cursor: str | None) -> EvaluationPage:
+    rows, next_cursor = repository.list_evaluations(session, where, limit, cursor)
+    return EvaluationPage(items=[EvaluationOut.from_row(row) for row in rows], next_cursor=next_cursor)
+
+
+def class_overview(
+    session: Session, policy: Policy, since: datetime | None, until: datetime | None, now: datetime
+) -> tuple[list[ClassSummary], list[ClassQuality]]:
+    """Volume per class and tier, and per class what the evaluations say and how shadowing goes.
+
+    Every number comes from an aggregate query (rollup, GROUP BY, one day's spend rows), so this
+    stays fast on stores of millions of calls and evaluations.  ``since``/``until`` bound the volume
+    (by hour) and the evaluations (by ``evaluated_at``); sample counts are the queue as it stands,
+    spend is today's (UTC).
+    """
+    volume = calls_repository.class_summaries(session, since, until)
+    evaluations = class_evaluations(repository.outcome_counts(session, since, until), policy.tiers)
+    samples = repository.sample_counts(session)
+    day = budget.budget_day(now)
+    spend = budget.spend_on(session, day)
+    classes = sorted({*(row.task_class for row in volume), *evaluations, *samples, *spend})
+    quality = []
+    for task_class in classes:
+        spent, reserved = spend.get(task_class, (0.0, 0.0))
+        shadow = ShadowStatus(
+            rate=policy.shadow.rate_for(task_class),
+            daily_budget_usd=policy.shadow.budget_for(task_class),
+            day=day,
+            spent_today_usd=spent,
+            reserved_today_usd=reserved,
+            samples=sample_counts(samples.get(task_class, {})),
+        )
+        evaluation = evaluations.get(task_class) or empty_evaluations()
+        quality.append(ClassQuality(task_class=task_class, evaluation=evaluation, shadow=shadow))
+    return volume, quality
+
+
+def _row(item: EvaluationIn, call: LinkedCall | None, now: datetime) -> dict[str, Any]:
+    # A verdict on a stored call is about that call's tier and model unless the client says otherwise.
+    return {
+        "source": item.source,
+        "external_id": item.id,
+        "call_id": call.id if call else None,
+        "trace_id": item.trace_id,
+        "span_id": item.span_id,
+        "task_class": item.task_class,
+        "tier": item.tier or (call.tier if call else None),
+        "model": item.model or (call.model if call else None),
+        "acceptable": item.outcome == "acceptable",
+        "score": item.score,
+        "rationale": item.rationale,
+        "shadow_cost_usd": 0.0,
+        "judge_cost_usd": 0.0,
+        "evaluated_at": item.timestamp or now,
+        "created_at": now,
+    }
+
+
+def _item_id(item: Any) -> str | None:
+    """The id to name a rejected item by, when it has a usable one."""
+    candidate = item.get("id") if isinstance(item, dict) else None
+    return candidate if isinstance(candidate, str) and len(candidate) <= 255 else None
+
+
+def _describe(error: ValidationError) -> str:
+    """``field: message`` per problem, the way the API words request validation errors."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+        if problem["loc"]
+        else problem["msg"]
+        for problem in error.errors()
+    )

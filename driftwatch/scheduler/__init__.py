@@ -1,0 +1,1 @@
+"""Scheduled jobs: each run is one unit of work, safe to run on several replicas at once."""

@@ -1,0 +1,118 @@
+"""The jobs, by name, runnable from the scheduler and from ``driftwatch jobs run NAME``.
+
+Each job is safe to run on several replicas at once: ``sample`` serialises on its ``job_state`` row
+and inserts with conflicts ignored, ``evaluate`` claims rows with a lease (SKIP LOCKED on
+PostgreSQL), and ``reconcile-content`` is idempotent.  Every run is recorded in ``job_state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+
+from driftwatch.config import Policy, Settings
+from driftwatch.db.engine import is_sqlite, session_factory
+from driftwatch.db.job_states import record_finish, record_start
+from driftwatch.ingest import content
+from driftwatch.sampling.service import run_sampling
+from driftwatch.shadow.runner import RunnerOptions
+from driftwatch.shadow.setup import shadow_runner
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    engine: Engine
+    settings: Settings
+    policy: Policy
+    clock: Callable[[], datetime] = utc_now
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    worker_id: str = field(default_factory=default_worker_id)
+    task_class: str | None = None
+
+
+def sample(context: JobContext) -> str:
+    # PostgreSQL writers commit concurrently, so ids up to a full round of writer batches may still
+    # appear behind the cursor; SQLite has one writer and commits ids in order.
+    sqlite = is_sqlite(context.engine)
+    lookback = 0 if sqlite else max(3, context.settings.writer_threads) * context.settings.write_batch_spans
+    with session_factory(context.engine).begin() as session:
+        return run_sampling(session, context.policy, context.clock(), lookback_ids=lookback).summary()
+
+
+def evaluate(context: JobContext) -> str:
+    settings = context.settings
+    options = RunnerOptions(
+        worker_id=context.worker_id,
+        batch_size=settings.evaluate_batch,
+        max_in_flight=settings.evaluate_max_in_flight,
+        lease=timedelta(seconds=settings.evaluate_lease_seconds),
+    )
+
+    async def once() -> str:
+        async with shadow_runner(
+            context.engine, context.policy, options, context.clock, context.environ
+        ) as runner:
+            return (await runner.run_once(context.task_class)).summary()
+
+    return asyncio.run(once())
+
+
+def reconcile_content(context: JobContext) -> str:
+    with session_factory(context.engine).begin() as session:
+        result = content.reconcile_content(
+            session, context.clock(), capture_content=context.settings.capture_content
+        )
+    return (
+        f"filled {result.calls_filled} calls from {result.events_attached} content events, "
+        f"expired {result.events_expired}"
+    )
+
+
+JOBS: dict[str, Callable[[JobContext], str]] = {
+    "reconcile-content": reconcile_content,
+    "sample": sample,
+    "evaluate": evaluate,
+}
+# Jobs that replay calls need a provider for the reference tier; the others always run.
+SHADOW_JOBS = ("sample", "evaluate")
+
+
+def job_intervals(settings: Settings) -> dict[str, float]:
+    """Seconds between runs inside ``driftwatch serve``. Content is reconciled as often as calls are
+    sampled, well inside the sampling grace period, so a replay finds the content that arrived late."""
+    return {
+        "reconcile-content": settings.sample_interval_seconds,
+        "sample": settings.sample_interval_seconds,
+        "evaluate": settings.evaluate_interval_seconds,
+    }
+
+
+def run_job(name: str, context: JobContext) -> str:
+    """Run one job once and record it; the summary says what it did. Errors are recorded, then raised."""
+    job = JOBS[name]
+    sessions = session_factory(context.engine)
+    with sessions.begin() as session:
+        record_start(session, name, context.clock())
+    try:
+        summary = job(context)
+    except Exception as error:
+        with sessions.begin() as session:
+            record_finish(session, name, context.clock(), "error", f"{type(error).__name__}: {error}")
+        raise
+    with sessions.begin() as session:
+        record_finish(session, name, context.clock(), "ok", summary)
+    return summary

@@ -1,0 +1,1 @@
+"""Statistics over evaluation outcomes: pure functions, no session, no I/O."""
