@@ -190,6 +190,39 @@ class ShadowConfig(BaseModel):
         return self.judges if override is None or override.judges is None else override.judges
 
 
+class ClassConfig(BaseModel):
+    """Routing and decision settings of one task class."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tier: str | None = Field(None, description="Tier routers start the class on (default: default_tier).")
+    auto_promote: bool = Field(False, description="Move the class one tier up when it degrades.")
+    auto_demote: bool = Field(False, description="Apply demotion recommendations without a person.")
+    acceptance_floor: float | None = Field(
+        None, gt=0, lt=1, description="Declared acceptance rate (SLO) the detector tests against."
+    )
+
+
+class DecisionConfig(BaseModel):
+    """Thresholds of the sequential tests and the rules that act on them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alpha: float = Field(0.01, gt=0, lt=1, description="False alarms allowed per horizon, all classes.")
+    horizon_samples: int = Field(10_000, gt=0, description="Samples per class the alpha covers.")
+    baseline_samples: int = Field(
+        2_000, ge=100, description="Evaluations that form a baseline when no acceptance_floor is set."
+    )
+    cooldown_hours: float = Field(24.0, ge=0, description="Least time between two tier changes.")
+    demotion_rate: float = Field(
+        0.02, ge=0, le=1, description="Share of higher-tier calls replayed one tier down (parity)."
+    )
+    parity_acceptance: float = Field(
+        0.95, gt=0, lt=1, description="Lower 95% bound the cheaper tier's acceptance must reach."
+    )
+    parity_min_samples: int = Field(200, gt=0, description="Reverse evaluations before parity is judged.")
+
+
 class Policy(BaseModel):
     """The policy file: what tiers exist, which model is on which tier, what models cost."""
 
@@ -221,6 +254,13 @@ class Policy(BaseModel):
         default_factory=dict, description="Tier → provider used for shadow replays and LLM judges."
     )
     shadow: ShadowConfig = ShadowConfig()
+    classes: dict[str, ClassConfig] = Field(default_factory=dict)
+    default_tier: str | None = Field(None, description="Tier of classes not listed (default: cheapest).")
+    tier_models: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model routers use per tier (default: the tier's provider model).",
+    )
+    decisions: DecisionConfig = DecisionConfig()
 
     @field_validator("tiers")
     @classmethod
@@ -232,7 +272,8 @@ class Policy(BaseModel):
     @model_validator(mode="after")
     def _tiers_known(self) -> Policy:
         known = set(self.tiers)
-        named = {*self.providers, *(self.shadow.sampled_tiers or ())}
+        named = {*self.providers, *(self.shadow.sampled_tiers or ()), *self.tier_models}
+        named |= {c.tier for c in self.classes.values() if c.tier} | {self.default_tier or self.tiers[0]}
         if "model_tiers" in self.model_fields_set:  # the default map names the default tiers
             named |= set(self.model_tiers.values())
         named |= {self.shadow.reference_tier} if self.shadow.reference_tier else set()
@@ -248,6 +289,26 @@ class Policy(BaseModel):
     @property
     def reference_tier(self) -> str:
         return self.shadow.reference_tier or self.tiers[-1]
+
+    def class_config(self, task_class: str) -> ClassConfig:
+        return self.classes.get(task_class) or ClassConfig()
+
+    def configured_tier(self, task_class: str) -> str:
+        return self.class_config(task_class).tier or self.default_tier or self.tiers[0]
+
+    def model_for(self, tier: str) -> str | None:
+        if tier in self.tier_models:
+            return self.tier_models[tier]
+        provider = self.providers.get(tier)
+        return provider.model if provider else None
+
+    def tier_above(self, tier: str) -> str | None:
+        index = self.tiers.index(tier)
+        return self.tiers[index + 1] if index + 1 < len(self.tiers) else None
+
+    def tier_below(self, tier: str) -> str | None:
+        index = self.tiers.index(tier)
+        return self.tiers[index - 1] if index > 0 else None
 
     @property
     def sampled_tiers(self) -> tuple[str, ...]:

@@ -3,9 +3,14 @@
 from driftwatch.db.models.api_key import ApiKey
 from driftwatch.db.models.call import Call
 from driftwatch.db.models.class_hour import ClassHour
+from driftwatch.db.models.class_policy import ClassPolicy
 from driftwatch.db.models.content_event import ContentEvent
+from driftwatch.db.models.decision import Decision
+from driftwatch.db.models.detector_state import DetectorRow
 from driftwatch.db.models.evaluation import Evaluation
 from driftwatch.db.models.job_state import JobState
+from driftwatch.db.models.outbox_event import OutboxEvent
+from driftwatch.db.models.recommendation import Recommendation
 from driftwatch.db.models.shadow_sample import SampleStatus, ShadowSample
 from driftwatch.db.models.shadow_spend import ShadowSpend
 
@@ -13,9 +18,14 @@ __all__ = [
     "ApiKey",
     "Call",
     "ClassHour",
+    "ClassPolicy",
     "ContentEvent",
+    "Decision",
+    "DetectorRow",
     "Evaluation",
     "JobState",
+    "OutboxEvent",
+    "Recommendation",
     "SampleStatus",
     "ShadowSample",
     "ShadowSpend",

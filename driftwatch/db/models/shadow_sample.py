@@ -37,7 +37,10 @@ class ShadowSample(Base):
     call_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("call.id", ondelete="CASCADE"))
     task_class: Mapped[str] = mapped_column(String(255))
     tier: Mapped[str] = mapped_column(String(64))
+    # forward: the call's answer is the candidate, replayed on the higher reference_tier (drift).
+    # reverse: the call's answer is the reference, replayed on the cheaper reference_tier (demotion).
     reference_tier: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(8), default="forward", server_default="forward")
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime] = mapped_column(UTCDateTime)

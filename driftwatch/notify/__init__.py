@@ -1,0 +1,1 @@
+"""Notifications: the durable outbox of events, and their delivery to webhooks."""

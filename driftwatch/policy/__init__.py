@@ -1,0 +1,1 @@
+"""Decisions: routing tiers per class, promotions, demotion recommendations, and their audit log."""
