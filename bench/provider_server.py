@@ -12,43 +12,67 @@ import argparse
 import asyncio
 import itertools
 import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
+import orjson
 import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 _IDS = itertools.count(1)
 
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-def build_app(latency: float, answer: str) -> Starlette:
-    async def chat_completions(request: Request) -> JSONResponse:
-        body = await request.json()
+
+def build_app(latency: float, answer: str) -> App:
+    """A bare ASGI app (no framework: the server shares the benchmark's two cores, so the less CPU it
+    spends per request the more the benchmark measures the client) answering ``POST
+    /v1/chat/completions`` with a real chat-completions body, and 404 to anything else."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if scope["method"] != "POST" or scope["path"] != "/v1/chat/completions":
+            await _respond(send, 404, b'{"error": {"message": "not found"}}')
+            return
+        request = orjson.loads(body)
         await asyncio.sleep(latency)
-        prompt_chars = sum(len(str(message.get("content", ""))) for message in body["messages"])
-        return JSONResponse(
-            {
-                "id": f"chatcmpl-bench-{next(_IDS)}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": body["model"],
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": answer},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": prompt_chars // 4 + 1,
-                    "completion_tokens": len(answer) // 4 + 1,
-                    "total_tokens": prompt_chars // 4 + len(answer) // 4 + 2,
-                },
-            }
-        )
+        prompt_chars = sum(len(str(message.get("content", ""))) for message in request["messages"])
+        completion = {
+            "id": f"chatcmpl-bench-{next(_IDS)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_chars // 4 + 1,
+                "completion_tokens": len(answer) // 4 + 1,
+                "total_tokens": prompt_chars // 4 + len(answer) // 4 + 2,
+            },
+        }
+        await _respond(send, 200, orjson.dumps(completion))
 
-    return Starlette(routes=[Route("/v1/chat/completions", chat_completions, methods=["POST"])])
+    return app
+
+
+async def _respond(send: Send, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def main() -> None:

@@ -6,13 +6,17 @@ real runner: the OpenAI SDK over HTTP, the exact-label judge, a budget reservati
 evaluation per sample.  Reports evaluations/s (overall and after the first second) and the process's
 resident memory over the run (flat memory means the peak does not grow with the number of samples).
 
-    python bench/shadow.py --samples 12000 --in-flight 512 [--postgresql]
+    python bench/shadow.py --samples 12000 --in-flight 512 [--postgresql] [--provider replay]
+
+``--provider replay`` swaps the HTTP provider for a :class:`ReplayProvider` sleeping ``--latency``:
+the runner's and the store's own ceiling, without the SDK and HTTP.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import os
 import platform
@@ -22,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -33,8 +38,12 @@ from driftwatch.config import Policy
 from driftwatch.db import migrate
 from driftwatch.db.engine import build_engine, session_factory
 from driftwatch.db.models import Call, Evaluation
+from driftwatch.pricing import PriceTable
 from driftwatch.sampling.service import run_sampling
-from driftwatch.shadow.runner import RunnerOptions
+from driftwatch.shadow.judges.chain import build_judge_chain
+from driftwatch.shadow.providers.base import Message
+from driftwatch.shadow.providers.replay import ReplayProvider
+from driftwatch.shadow.runner import RunnerOptions, ShadowRunner
 from driftwatch.shadow.setup import shadow_runner
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,8 +77,11 @@ def _store(postgresql: bool, folder: Path) -> Engine:
     return engine
 
 
+QUESTION = "What is the capital of France? One word."
+
+
 def _seed(engine: Engine, samples: int, policy: Policy) -> None:
-    prompt = orjson.dumps([{"role": "user", "content": "What is the capital of France? One word."}])
+    prompt = orjson.dumps([{"role": "user", "content": QUESTION}])
     now = datetime.datetime.now(datetime.UTC)
     rows = [
         {
@@ -102,11 +114,41 @@ def _evaluations(engine: Engine) -> int:
         return session.scalar(select(func.count()).select_from(Evaluation)) or 0
 
 
+@contextlib.asynccontextmanager
+async def _runner(
+    engine: Engine,
+    policy: Policy,
+    options: RunnerOptions,
+    clock: Callable[[], datetime.datetime],
+    args: argparse.Namespace,
+) -> AsyncIterator[ShadowRunner]:
+    """The runner as ``driftwatch evaluate`` builds it, or (``--provider replay``) the same runner on a
+    :class:`ReplayProvider` that sleeps ``--latency`` instead of calling over HTTP: the runner's and the
+    store's own ceiling."""
+    if args.provider != "replay":
+        async with shadow_runner(engine, policy, options, clock, os.environ) as runner:
+            yield runner
+        return
+    provider = ReplayProvider.from_mapping(
+        {(Message("user", QUESTION),): "Paris"},
+        model="gpt-4o",
+        latency_seconds=args.latency,
+        max_concurrency=args.in_flight,
+    )
+    prices = PriceTable(policy.price_table())
+    judge = build_judge_chain(policy.shadow.judges_for("any"), {"premium": provider}, "premium", prices)
+    runner = ShadowRunner(engine, policy, {"premium": provider}, lambda _: judge, prices, options, clock)
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
 async def _drain(engine: Engine, policy: Policy, args: argparse.Namespace) -> dict[str, float]:
     options = RunnerOptions(worker_id="bench", batch_size=args.batch, max_in_flight=args.in_flight)
     clock = lambda: datetime.datetime.now(datetime.UTC)  # noqa: E731
     rss: list[float] = [_rss_mib()]
-    async with shadow_runner(engine, policy, options, clock, os.environ) as runner:
+    async with _runner(engine, policy, options, clock, args) as runner:
         started = time.perf_counter()
 
         async def watch() -> None:
@@ -144,6 +186,12 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=512)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--postgresql", action="store_true")
+    parser.add_argument(
+        "--provider",
+        choices=("openai", "replay"),
+        default="openai",
+        help="openai: the OpenAI SDK over HTTP to bench/provider_server.py; replay: no HTTP, the runner alone",
+    )
     args = parser.parse_args()
 
     port = _free_port()
@@ -187,7 +235,7 @@ def main() -> None:
     store = "postgresql" if args.postgresql else "sqlite"
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"store {store}; provider latency {args.latency}s; in flight {args.in_flight}"
+        f"store {store}; provider {args.provider}, latency {args.latency}s; in flight {args.in_flight}"
     )
     for name, value in figures.items():
         print(f"{name}: {value:,.1f}")

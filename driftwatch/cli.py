@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
 
 import click
 import uvicorn
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from driftwatch.auth import keys
-from driftwatch.config import Settings, load_policy, load_settings
+from driftwatch.config import Policy, Settings, load_policy, load_settings
 from driftwatch.db import migrate as migrations
 from driftwatch.db.engine import build_engine, session_factory
 from driftwatch.db.job_states import list_job_states
 from driftwatch.errors import DriftwatchError
+from driftwatch.policy import control, snapshot, tables
+from driftwatch.sampling.plan import PlanQuery, describe, make_plan
 from driftwatch.scheduler.jobs import JOBS, SHADOW_JOBS, JobContext, job_intervals, run_job
 from driftwatch.scheduler.service import JobScheduler
 
@@ -34,6 +40,13 @@ def main() -> None:
 def _settings() -> Settings:
     try:
         return load_settings()
+    except DriftwatchError as error:
+        raise click.ClickException(error.detail) from error
+
+
+def _policy(settings: Settings) -> Policy:
+    try:
+        return load_policy(settings.policy_file)
     except DriftwatchError as error:
         raise click.ClickException(error.detail) from error
 
@@ -62,10 +75,7 @@ def serve(host: str | None, port: int | None) -> None:
     settings = _settings()
     overrides = {name: value for name, value in (("host", host), ("port", port)) if value is not None}
     settings = settings.model_copy(update=overrides)
-    try:
-        policy = load_policy(settings.policy_file)
-    except DriftwatchError as error:
-        raise click.ClickException(error.detail) from error
+    policy = _policy(settings)
     engine = build_engine(settings.database_url)
     migrations.upgrade(engine)
     if settings.auth_required():
@@ -114,10 +124,7 @@ def migrate() -> None:
 
 def _job_context(task_class: str | None = None) -> tuple[JobContext, Engine]:
     settings = _settings()
-    try:
-        policy = load_policy(settings.policy_file)
-    except DriftwatchError as error:
-        raise click.ClickException(error.detail) from error
+    policy = _policy(settings)
     engine = build_engine(settings.database_url)
     migrations.upgrade(engine)
     return JobContext(engine, settings, policy, task_class=task_class), engine
@@ -150,6 +157,30 @@ def evaluate(once: bool, task_class: str | None) -> None:
         pass
     finally:
         engine.dispose()
+
+
+@main.command()
+@click.option("--baseline", type=float, required=True, help="The class's acceptance rate now, e.g. 0.95.")
+@click.option("--drop", type=float, required=True, help="The smallest drop to catch, e.g. 0.05.")
+@click.option("--within", required=True, help="Catch it within this long: 7d, 36h, 2w.")
+@click.option("--task-class", default=None, help="Price samples at this class's tokens per call and judges.")
+@click.option("--alpha", type=float, default=None, help="False alarms allowed per horizon (default: policy).")
+@click.option("--classes", type=int, default=None, help="Classes sharing alpha (default: the classes known).")
+@click.option("--input-tokens", type=int, default=None, help="Tokens per call in (default: class or 1000).")
+@click.option("--output-tokens", type=int, default=None, help="Tokens per call out (default: class or 300).")
+def plan(**options: Any) -> None:
+    """How many shadow samples per day a class needs to detect a drop from --baseline by --drop within
+    --within (9 times in 10, at the configured false-alarm rate), and what they cost at current prices."""
+    context, engine = _job_context()
+    try:
+        with session_factory(engine)() as session:
+            costed = make_plan(session, context.policy, context.clock(), PlanQuery(**options))
+    except DriftwatchError as error:
+        raise click.ClickException(error.detail) from error
+    finally:
+        engine.dispose()
+    for line in describe(costed):
+        click.echo(line)
 
 
 @main.group(name="jobs")
@@ -220,6 +251,97 @@ def keys_revoke(key_id: int) -> None:
     except DriftwatchError as error:
         raise click.ClickException(error.detail) from error
     click.echo(f"revoked key {key_id}")
+
+
+@main.group(name="policy")
+def policy_group() -> None:
+    """The routing policy routers read, and manual control: pin, unpin, accept, reject."""
+
+
+@contextmanager
+def _policy_session() -> Iterator[tuple[Session, Policy]]:
+    """One transaction on the configured store, and the policy file; refusals exit 1 with the reason."""
+    try:
+        policy = load_policy(_settings().policy_file)
+        with _migrated_engine() as engine, session_factory(engine).begin() as session:
+            yield session, policy
+    except DriftwatchError as error:
+        raise click.ClickException(error.detail) from error
+
+
+_actor_option = click.option(
+    "--actor",
+    default=lambda: os.environ.get("USER") or "cli",
+    show_default="$USER, else cli",
+    help="Who decides, for the audit log.",
+)
+
+
+@policy_group.command(name="show")
+@click.option("--json", "as_json", is_flag=True, help="Print the document GET /v1/policy serves.")
+def policy_show(as_json: bool) -> None:
+    """Each known task class's tier and model, pin and cool-down; the default for other classes."""
+    with _policy_session() as (session, policy):
+        document = snapshot.build_policy(session, policy, datetime.now(UTC))
+    click.echo(document.model_dump_json(indent=2) if as_json else tables.policy_table(document))
+
+
+@policy_group.command(name="pin")
+@click.argument("task_class")
+@click.argument("tier")
+@_actor_option
+def policy_pin(task_class: str, tier: str, actor: str) -> None:
+    """Put TASK_CLASS on TIER and pin it there: automatic promotion and demotion leave it alone."""
+    with _policy_session() as (session, policy):
+        change = control.pin(session, policy, task_class, tier, actor, datetime.now(UTC))
+    click.echo(f"{task_class} pinned to {change.route.tier} (decision {change.decision_id})")
+
+
+@policy_group.command(name="unpin")
+@click.argument("task_class")
+@_actor_option
+def policy_unpin(task_class: str, actor: str) -> None:
+    """Unpin TASK_CLASS: it stays on its tier, and automatic decisions apply to it again."""
+    with _policy_session() as (session, policy):
+        change = control.unpin(session, policy, task_class, actor, datetime.now(UTC))
+    done = "was not pinned" if change.decision_id is None else f"unpinned (decision {change.decision_id})"
+    click.echo(f"{task_class} {done}; on {change.route.tier}")
+
+
+@policy_group.command(name="accept")
+@click.argument("recommendation_id", type=int)
+@_actor_option
+def policy_accept(recommendation_id: int, actor: str) -> None:
+    """Accept the open demotion recommendation RECOMMENDATION_ID: its class moves to the cheaper tier."""
+    with _policy_session() as (session, policy):
+        answer = control.accept(session, policy, recommendation_id, actor, datetime.now(UTC))
+    rec = answer.recommendation
+    click.echo(f"accepted {rec.id}: {rec.task_class} moved from {rec.from_tier} to {answer.route.tier}")
+
+
+@policy_group.command(name="reject")
+@click.argument("recommendation_id", type=int)
+@click.option("--reason", default=None, help="Why, for the audit log.")
+@_actor_option
+def policy_reject(recommendation_id: int, reason: str | None, actor: str) -> None:
+    """Reject the open demotion recommendation RECOMMENDATION_ID; its class stays where it is."""
+    with _policy_session() as (session, policy):
+        answer = control.reject(session, policy, recommendation_id, actor, datetime.now(UTC), reason)
+    click.echo(f"rejected {answer.recommendation.id}: {answer.recommendation.task_class} stays")
+
+
+@policy_group.command(name="recommendations")
+@click.option(
+    "--status", type=click.Choice(["open", "accepted", "rejected", "superseded", "all"]), default="open"
+)
+@click.option("--task-class", default=None, help="Only this task class.")
+@click.option("--json", "as_json", is_flag=True, help="Print the items GET /v1/recommendations serves.")
+def policy_recommendations(status: str, task_class: str | None, as_json: bool) -> None:
+    """Demotion recommendations, newest first (open ones by default), with projected net savings."""
+    chosen = None if status == "all" else status
+    with _policy_session() as (session, _):
+        page = control.list_recommendations(session, status=chosen, task_class=task_class, limit=1000)
+    click.echo(page.model_dump_json(indent=2) if as_json else tables.recommendation_table(page.items))
 
 
 if __name__ == "__main__":

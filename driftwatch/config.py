@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     evaluate_lease_seconds: float = Field(
         600.0, gt=0, description="After this long a claimed sample whose worker vanished is claimed again."
     )
+    decide_interval_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How often detectors take in new evaluations and degraded classes are acted on.",
+    )
+    recommend_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often classes on a higher tier are checked for demotion parity."
+    )
 
     def auth_required(self) -> bool:
         """Auth is on when asked for, or whenever the server can be reached from another machine."""

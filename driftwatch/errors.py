@@ -37,6 +37,13 @@ class NotFound(DriftwatchError):
     error = "not_found"
 
 
+class Conflict(DriftwatchError):
+    """The request clashes with the current state (e.g. a recommendation already decided)."""
+
+    status_code = 409
+    error = "conflict"
+
+
 class PayloadTooLarge(DriftwatchError):
     status_code = 413
     error = "payload_too_large"

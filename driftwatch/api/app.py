@@ -11,7 +11,8 @@ from sqlalchemy import Engine
 from driftwatch import __version__
 from driftwatch.api.deps import require_api_key
 from driftwatch.api.errors import install_error_handlers
-from driftwatch.api.routes import calls, evaluations, health, metrics
+from driftwatch.api.routes import calls, decisions, evaluations, health, metrics, plan
+from driftwatch.api.routes import policy as policy_routes
 from driftwatch.auth.keys import KeyVerifier
 from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import build_engine, is_sqlite, session_factory
@@ -22,6 +23,7 @@ from driftwatch.ingest.records import CallMapper
 from driftwatch.ingest.service import IngestService
 from driftwatch.ingest.writer import CallWriter
 from driftwatch.metrics import Metrics
+from driftwatch.policy.snapshot import PolicyDocuments
 from driftwatch.pricing import PriceTable
 
 
@@ -64,6 +66,7 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
     app.state.sessions = session_factory(engine)
     app.state.metrics = metrics_registry
     app.state.key_verifier = KeyVerifier(engine) if settings.auth_required() else None
+    app.state.policy_documents = PolicyDocuments(policy)  # GET /v1/policy, rebuilt on change
     app.state.ingest = IngestService(
         mapper,
         ContentEventMapper(capture_content=settings.capture_content),
@@ -78,4 +81,7 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
     app.include_router(health.router)
     for router in (ingest_routes.router, calls.router, evaluations.router, metrics.router):
         app.include_router(router, dependencies=protected)
+    app.include_router(decisions.router, dependencies=protected)
+    app.include_router(plan.router, dependencies=protected)
+    app.include_router(policy_routes.router, dependencies=protected)
     return app

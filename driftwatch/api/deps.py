@@ -35,8 +35,19 @@ def require_api_key(
         return
     if credentials is None or not credentials.credentials.strip():
         raise Unauthorized("this server requires an API key: send 'Authorization: Bearer <key>'")
-    if not verifier.is_valid(credentials.credentials.strip()):
+    name = verifier.key_name(credentials.credentials.strip())
+    if name is None:
         raise Unauthorized("unknown or revoked API key")
+    request.state.api_key_name = name
+
+
+def request_actor(request: Request) -> str:
+    """Who acts, for the audit log: the API key's name when auth is on, else "api"."""
+    name: str | None = getattr(request.state, "api_key_name", None)
+    return name or "api"
+
+
+ActorDep = Annotated[str, Depends(request_actor)]
 
 
 # scope="function": commit before the response is sent, so a 200 always means the write is durable

@@ -72,10 +72,14 @@ class KeyVerifier:
     def __init__(self, engine: Engine, ttl_seconds: float = 10.0) -> None:
         self._engine = engine
         self._ttl = ttl_seconds
-        self._cache: dict[str, tuple[bool, float]] = {}
+        self._cache: dict[str, tuple[str | None, float]] = {}
         self._lock = threading.Lock()
 
     def is_valid(self, key: str) -> bool:
+        return self.key_name(key) is not None
+
+    def key_name(self, key: str) -> str | None:
+        """The name of the active key ``key`` (who acts, in the audit log), or None when it is not one."""
         key_digest = digest(key)
         now = time.monotonic()
         with self._lock:
@@ -83,14 +87,11 @@ class KeyVerifier:
         if cached and cached[1] > now:
             return cached[0]
         with Session(self._engine) as session:
-            valid = (
-                session.scalar(
-                    select(ApiKey.id).where(ApiKey.digest == key_digest, ApiKey.revoked_at.is_(None))
-                )
-                is not None
+            name = session.scalar(
+                select(ApiKey.name).where(ApiKey.digest == key_digest, ApiKey.revoked_at.is_(None))
             )
         with self._lock:
             if len(self._cache) > 10_000:  # invalid keys from a scanner must not grow memory
                 self._cache.clear()
-            self._cache[key_digest] = (valid, now + self._ttl)
-        return valid
+            self._cache[key_digest] = (name, now + self._ttl)
+        return name

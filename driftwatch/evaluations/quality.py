@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field, computed_field
 
 from driftwatch.db.models import SampleStatus
 from driftwatch.evaluations.repository import OutcomeCounts
+from driftwatch.policy.decision_schemas import ClassDetection
+from driftwatch.policy.score_drift import ScoreDrift
 from driftwatch.stats.proportions import Interval, wilson_interval
 
 
@@ -60,6 +62,12 @@ class ClassQuality(BaseModel):
     task_class: str
     evaluation: ClassEvaluations
     shadow: ShadowStatus
+    detection: ClassDetection | None = Field(
+        None, description="The drift detector on the class's current tier; null if not tracked yet."
+    )
+    scores: ScoreDrift | None = Field(
+        None, description="Judge scores since the detector's window started vs before; null if none."
+    )
 
 
 def class_evaluations(counts: Iterable[OutcomeCounts], tiers: Sequence[str]) -> dict[str, ClassEvaluations]:

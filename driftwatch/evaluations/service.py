@@ -35,6 +35,8 @@ from driftwatch.evaluations.schemas import (
     EvaluationReceipt,
     Rejection,
 )
+from driftwatch.policy.detectors import class_statuses
+from driftwatch.policy.score_drift import score_drifts
 from driftwatch.shadow import budget
 
 
@@ -83,6 +85,8 @@ def class_overview(
     day = budget.budget_day(now)
     spend = budget.spend_on(session, day)
     classes = sorted({*(row.task_class for row in volume), *evaluations, *samples, *spend})
+    detection = {status.task_class: status for status in class_statuses(session, policy)}
+    scores = score_drifts(session, detection.values())
     quality = []
     for task_class in classes:
         spent, reserved = spend.get(task_class, (0.0, 0.0))
@@ -95,7 +99,15 @@ def class_overview(
             samples=sample_counts(samples.get(task_class, {})),
         )
         evaluation = evaluations.get(task_class) or empty_evaluations()
-        quality.append(ClassQuality(task_class=task_class, evaluation=evaluation, shadow=shadow))
+        quality.append(
+            ClassQuality(
+                task_class=task_class,
+                evaluation=evaluation,
+                shadow=shadow,
+                detection=detection.get(task_class),
+                scores=scores.get(task_class),
+            )
+        )
     return volume, quality
 
 

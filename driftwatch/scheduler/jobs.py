@@ -2,7 +2,8 @@
 
 Each job is safe to run on several replicas at once: ``sample`` serialises on its ``job_state`` row
 and inserts with conflicts ignored, ``evaluate`` claims rows with a lease (SKIP LOCKED on
-PostgreSQL), and ``reconcile-content`` is idempotent.  Every run is recorded in ``job_state``.
+PostgreSQL), ``reconcile-content`` is idempotent, and ``decide`` and ``recommend`` hold their
+``job_state`` row for the whole transaction in which they decide.  Every run is recorded in ``job_state``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import is_sqlite, session_factory
 from driftwatch.db.job_states import record_finish, record_start
 from driftwatch.ingest import content
+from driftwatch.policy.decide import run_decide
+from driftwatch.policy.recommendations import run_recommendations
 from driftwatch.sampling.service import run_sampling
 from driftwatch.shadow.runner import RunnerOptions
 from driftwatch.shadow.setup import shadow_runner
@@ -82,10 +85,22 @@ def reconcile_content(context: JobContext) -> str:
     )
 
 
+def decide(context: JobContext) -> str:
+    with session_factory(context.engine).begin() as session:
+        return run_decide(session, context.policy, context.clock()).summary()
+
+
+def recommend(context: JobContext) -> str:
+    with session_factory(context.engine).begin() as session:
+        return run_recommendations(session, context.policy, context.clock()).summary()
+
+
 JOBS: dict[str, Callable[[JobContext], str]] = {
     "reconcile-content": reconcile_content,
     "sample": sample,
     "evaluate": evaluate,
+    "decide": decide,
+    "recommend": recommend,
 }
 # Jobs that replay calls need a provider for the reference tier; the others always run.
 SHADOW_JOBS = ("sample", "evaluate")
@@ -98,6 +113,8 @@ def job_intervals(settings: Settings) -> dict[str, float]:
         "reconcile-content": settings.sample_interval_seconds,
         "sample": settings.sample_interval_seconds,
         "evaluate": settings.evaluate_interval_seconds,
+        "decide": settings.decide_interval_seconds,
+        "recommend": settings.recommend_interval_seconds,
     }
 
 

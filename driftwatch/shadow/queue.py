@@ -16,7 +16,10 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from driftwatch.db.models import Call, SampleStatus, ShadowSample
+from driftwatch.sampling.rules import SampleDirection
 from driftwatch.shadow import budget
+from driftwatch.shadow.judges.base import JudgeCase
+from driftwatch.shadow.providers.base import Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,34 @@ class ClaimedSample:
     input_tokens: int | None
     output_tokens: int | None
     call_cost_usd: float | None
+    direction: str = SampleDirection.FORWARD
+
+    @property
+    def reverse(self) -> bool:
+        return self.direction == SampleDirection.REVERSE
+
+    def judge_case(self, messages: tuple[Message, ...], replayed: str) -> JudgeCase:
+        """Forward: the call's answer (candidate) against the replay on a higher tier (reference).
+        Reverse: the replay on the cheaper tier (candidate) against the call's own answer (reference)."""
+        answered = self.completion or ""
+        if self.reverse:
+            return JudgeCase(self.task_class, messages, replayed, answered)
+        return JudgeCase(self.task_class, messages, answered, replayed)
+
+    def evaluated_as(self, replay_model: str) -> dict[str, str | None]:
+        """The evaluation row's tier and model (the candidate's) and its reference tier and model.
+
+        A reverse evaluation is about the cheaper tier, so its ``tier`` is that tier: the detectors,
+        which read evaluations of a class's current tier, never mistake it for evidence on the call's.
+        """
+        call, replay = (self.tier, self.model), (self.reference_tier, replay_model)
+        (tier, model), (reference_tier, reference_model) = (replay, call) if self.reverse else (call, replay)
+        return {
+            "tier": tier,
+            "model": model,
+            "reference_tier": reference_tier,
+            "reference_model": reference_model,
+        }
 
 
 def _claimable(now: datetime) -> object:
@@ -111,6 +142,7 @@ def claim(
             input_tokens=call.input_tokens,
             output_tokens=call.output_tokens,
             call_cost_usd=call.cost_usd,
+            direction=sample.direction,
         )
         for sample, call in rows
     ]

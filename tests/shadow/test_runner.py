@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 
 from driftwatch.config import Policy, ShadowConfig
 from driftwatch.db.engine import session_factory
-from driftwatch.db.models import Evaluation, SampleStatus, ShadowSample, ShadowSpend
+from driftwatch.db.models import Evaluation, OutboxEvent, SampleStatus, ShadowSample, ShadowSpend
 from driftwatch.pricing import DEFAULT_PRICES, PriceTable
 from driftwatch.sampling.service import run_sampling
 from driftwatch.shadow import queue
@@ -292,3 +292,23 @@ def test_an_unpriced_reference_model_fails_the_sample_with_the_reason(
         sample = session.scalars(select(ShadowSample)).one()
     assert sample.status == SampleStatus.FAILED
     assert "no price for reference model 'house-model-9'" in (sample.last_error or "")
+
+
+def _events(engine: Engine) -> list[tuple[str, str | None]]:
+    with session_factory(engine)() as session:
+        rows = session.execute(select(OutboxEvent.event_type, OutboxEvent.task_class)).all()
+    return [(event_type, task_class) for event_type, task_class in rows]
+
+
+def test_a_spent_budget_and_missing_content_are_announced_once_per_class_and_day(
+    engine: Engine, clock: Clock, runners: list[ShadowRunner]
+) -> None:
+    seed_calls(engine, 4, tier="cheap", task_class="summaries")
+    seed_calls(engine, 3, tier="cheap", task_class="chat", prompt=None)
+    _sample(engine)
+    policy = _policy(daily_budget_usd=0.0)
+    runners.append(runner := _runner(engine, clock, ScriptedProvider(), policy=policy))
+
+    asyncio.run(runner.run_once())
+
+    assert sorted(_events(engine)) == [("budget.exhausted", "summaries"), ("class.unevaluable", "chat")]

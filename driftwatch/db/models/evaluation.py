@@ -26,6 +26,8 @@ class Evaluation(Base):
         UniqueConstraint("source", "external_id"),
         Index("ix_evaluation_task_class_tier_evaluated_at", "task_class", "tier", "evaluated_at"),
         Index("ix_evaluation_evaluated_at_id", "evaluated_at", "id"),
+        # The decide job reads each (class, tier) in id order from its cursor.
+        Index("ix_evaluation_task_class_tier_id", "task_class", "tier", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntegerPrimaryKey, primary_key=True, autoincrement=True)

@@ -17,6 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("evaluation", schema=None) as batch_op:
+        batch_op.create_index("ix_evaluation_task_class_tier_id", ["task_class", "tier", "id"], unique=False)
 
     op.create_table(
         "class_policy",
@@ -104,6 +106,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("evaluation", schema=None) as batch_op:
+        batch_op.drop_index("ix_evaluation_task_class_tier_id")
 
     with op.batch_alter_table("shadow_sample", schema=None) as batch_op:
         batch_op.drop_column("direction")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import anthropic
-import httpx
+import httpx2
 from anthropic.types import Message as AnthropicMessage
 from anthropic.types import MessageParam
 
@@ -29,8 +29,8 @@ class AnthropicProvider(SdkProvider[anthropic.AsyncAnthropic]):
     kind = "anthropic"
     default_base_url = ANTHROPIC_BASE_URL
 
-    def _open(self, limits: httpx.Limits, **options: Any) -> anthropic.AsyncAnthropic:
-        http_client = anthropic.DefaultAsyncHttpxClient(limits=limits, timeout=options["timeout"])  # type: ignore[arg-type]
+    def _open(self, transport: httpx2.AsyncBaseTransport, **options: Any) -> anthropic.AsyncAnthropic:
+        http_client = anthropic.DefaultAsyncHttpxClient(transport=transport, timeout=options["timeout"])
         return anthropic.AsyncAnthropic(http_client=http_client, **options)
 
     async def _attempt(self, request: CompletionRequest) -> Completion:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-import httpx
+import httpx2
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessage, ChatCompletionMessageParam
 
@@ -33,8 +33,8 @@ class OpenAICompatibleProvider(SdkProvider[openai.AsyncOpenAI]):
     kind = "openai"
     default_base_url = OPENAI_BASE_URL
 
-    def _open(self, limits: httpx.Limits, **options: Any) -> openai.AsyncOpenAI:
-        http_client = openai.DefaultAsyncHttpxClient(limits=limits, timeout=options["timeout"])  # type: ignore[arg-type]
+    def _open(self, transport: httpx2.AsyncBaseTransport, **options: Any) -> openai.AsyncOpenAI:
+        http_client = openai.DefaultAsyncHttpxClient(transport=transport, timeout=options["timeout"])
         return openai.AsyncOpenAI(http_client=http_client, **options)
 
     async def _attempt(self, request: CompletionRequest) -> Completion:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar
 
-import httpx
+import httpx2
 
 from driftwatch.shadow.providers.base import SHADOW_MARKER_HEADER, Completion, CompletionRequest
 from driftwatch.shadow.providers.retry import CallGate, RetryPolicy
+from driftwatch.shadow.providers.sharded_pool import ShardedTransport
 
 
 class _Client(Protocol):
@@ -48,10 +49,11 @@ class SdkProvider(Generic[ClientT]):
         # gateways that export their own spans that this call is driftwatch's, not traffic. An explicit
         # timeout also keeps the anthropic SDK from refusing a large non-streaming `max_tokens`.
         # One kept-alive connection per concurrent request: the SDKs' default pool keeps only 100 (or
-        # 20) alive, so at higher concurrency every call would open and tear down a TCP connection.
-        limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
+        # 20) alive, so at higher concurrency every call would open and tear down a TCP connection. The
+        # connections live in several small pools (see ``sharded_pool``) so that keeping many is cheap.
+        limits = httpx2.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
         self._client = self._open(
-            limits,
+            ShardedTransport(limits),
             api_key=api_key,
             base_url=base_url or self.default_base_url,
             max_retries=0,
@@ -71,8 +73,8 @@ class SdkProvider(Generic[ClientT]):
     async def aclose(self) -> None:
         await self._client.close()
 
-    def _open(self, limits: httpx.Limits, **options: Any) -> ClientT:
-        """The SDK's async client on a connection pool with ``limits``, built from ``options`` (its
+    def _open(self, transport: httpx2.AsyncBaseTransport, **options: Any) -> ClientT:
+        """The SDK's async client sending through ``transport``, built from ``options`` (its
         constructor's keyword arguments)."""
         raise NotImplementedError
 

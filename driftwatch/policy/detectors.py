@@ -1,0 +1,248 @@
+"""Each task class's drift detector on its current tier: fed from the evaluation table, persisted in
+``detector_state`` (one row per class and tier), and read back as a status for the API.
+
+What a detector consumes: every *decided* evaluation (``acceptable`` not null) of its class and tier,
+in id order, whatever its source — a human review counts exactly like a shadow result.  Evaluations
+of other tiers (e.g. reverse-direction samples while the class sits higher) wait on their own tier's
+row.  Its reference rate is the class's declared ``acceptance_floor`` when there is one; otherwise
+the first ``baseline_samples`` outcomes form a baseline whose one-sided lower 95% bound is the
+reference (``stats/reference.py``), and the detector starts on the outcomes *after* the baseline, so
+the same data never both sets the bar and is tested against it.
+
+A run consumes at most ``limit`` outcomes per class, and never carries a detector past ``horizon``
+samples: the decision job checks the statistic at the horizon and only then restarts it, so a
+backlog drains over a few ticks without ever skipping a check the e-BH guarantee relies on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from driftwatch.config import Policy
+from driftwatch.db.models import Decision, DetectorRow, Evaluation
+from driftwatch.policy.decision_schemas import ClassDetection
+from driftwatch.policy.routing import current_route, known_classes, routes
+from driftwatch.stats.detector import AlarmThreshold, DetectorState, Status, assess, update
+from driftwatch.stats.reference import baseline_reference
+
+MAX_EVALUATIONS_PER_RUN = 50_000
+FLOOR, BASELINE = "floor", "baseline"
+
+
+@dataclass(slots=True)
+class Tracked:
+    """A class's detector row with its statistic unpacked; ``state`` is None until a reference exists."""
+
+    row: DetectorRow
+    state: DetectorState | None
+    accepted: int  # accepted outcomes among ``state.n``, for the acceptance rate of the window
+    consumed: int = 0
+
+
+def new_classes(session: Session, after_id: int) -> tuple[set[str], int]:
+    """Classes with decided evaluations past ``after_id`` (some may not be in traffic: external
+    verdicts), and the newest evaluation id, so the next run looks only at what is new."""
+    newest = session.scalar(select(func.max(Evaluation.id))) or 0
+    found = session.scalars(
+        select(Evaluation.task_class)
+        .where(Evaluation.id > after_id, Evaluation.id <= newest, Evaluation.acceptable.is_not(None))
+        .distinct()
+    )
+    return set(found), max(newest, after_id)
+
+
+def advance(
+    session: Session, policy: Policy, now: datetime, extra: set[str], *, limit: int = MAX_EVALUATIONS_PER_RUN
+) -> list[Tracked]:
+    """Feed each class's detector on its current tier the evaluations that arrived since its last run.
+
+    Locks each class's routing row (``current_route``) so the tier cannot change under the decision
+    the caller is about to take.  Flushes only.
+    """
+    tracked_classes = set(session.scalars(select(DetectorRow.task_class).distinct()))
+    result = []
+    for task_class in sorted(set(known_classes(session, policy)) | tracked_classes | extra):
+        tier = current_route(session, policy, task_class).tier
+        tracked = _load(session, policy, task_class, tier, now)
+        _consume(session, policy, tracked, limit)
+        result.append(tracked)
+    session.flush()
+    return result
+
+
+def restart(tracked: Tracked, now: datetime, *, alarmed: bool) -> None:
+    """Start a fresh detector on the same reference: after an alarm (the statistic has done its job)
+    or at the horizon (the false-alarm bound covers ``horizon`` samples per detector run)."""
+    row = tracked.row
+    tracked.state = DetectorState(row.reference_rate) if row.reference_rate is not None else None
+    tracked.accepted = 0
+    row.started_at = now
+    row.alarmed_at = now if alarmed else None
+    _store(tracked)
+
+
+def _load(session: Session, policy: Policy, task_class: str, tier: str, now: datetime) -> Tracked:
+    row = session.get(DetectorRow, (task_class, tier))
+    if row is None:
+        row = DetectorRow(task_class=task_class, tier=tier, baseline_accepted=0, baseline_total=0)
+        row.samples, row.last_evaluation_id, row.started_at = 0, 0, now
+        session.add(row)
+    tracked = _unpack(row)
+    floor = policy.class_config(task_class).acceptance_floor
+    if floor is not None and (row.reference_source != FLOOR or row.reference_rate != floor):
+        row.reference_rate, row.reference_source = floor, FLOOR  # a floor declared or changed
+        restart(tracked, now, alarmed=False)
+    elif floor is None and row.reference_source == FLOOR:
+        # The floor was removed from the policy: learn a baseline from here on instead.
+        row.reference_rate, row.reference_source = None, None
+        row.baseline_accepted = row.baseline_total = 0
+        restart(tracked, now, alarmed=False)
+    elif row.started_at < (arrived := _arrived(session, task_class, tier, row.started_at)):
+        # The class came back to this tier (a demotion after parity): a fresh statistic, so an
+        # old alarm's window cannot carry over.  Outcomes not yet consumed (the reverse-direction
+        # samples that showed parity) still count.  Never start before the move, should clocks differ.
+        restart(tracked, max(now, arrived), alarmed=False)
+    return tracked
+
+
+def _arrived(session: Session, task_class: str, tier: str, default: datetime) -> datetime:
+    moved = session.scalar(
+        select(func.max(Decision.created_at)).where(
+            Decision.task_class == task_class, Decision.to_tier == tier, Decision.from_tier != tier
+        )
+    )
+    return moved or default
+
+
+def _consume(session: Session, policy: Policy, tracked: Tracked, limit: int) -> None:
+    row, decisions = tracked.row, policy.decisions
+    baseline_left = 0 if row.reference_rate is not None else decisions.baseline_samples - row.baseline_total
+    room = decisions.horizon_samples - (tracked.state.n if tracked.state else 0)
+    wanted = min(limit, baseline_left + room)
+    if wanted <= 0:
+        return
+    fetched = session.execute(
+        select(Evaluation.id, Evaluation.acceptable)
+        .where(
+            Evaluation.task_class == row.task_class,
+            Evaluation.tier == row.tier,
+            Evaluation.acceptable.is_not(None),
+            Evaluation.id > row.last_evaluation_id,
+        )
+        .order_by(Evaluation.id)
+        .limit(wanted)
+    ).all()
+    if not fetched:
+        return
+    outcomes = [bool(acceptable) for _, acceptable in fetched]
+    position = 0
+    while position < len(outcomes) and row.reference_rate is None:
+        take = min(decisions.baseline_samples - row.baseline_total, len(outcomes) - position)
+        row.baseline_total += take
+        row.baseline_accepted += sum(outcomes[position : position + take])
+        position += take
+        if row.baseline_total >= decisions.baseline_samples:
+            _settle_baseline(tracked, decisions.baseline_samples)
+    if tracked.state is not None and position < len(outcomes):
+        rest = outcomes[position:]
+        tracked.state = update(tracked.state, rest)
+        tracked.accepted += sum(rest)
+    row.last_evaluation_id = fetched[-1][0]
+    tracked.consumed += len(outcomes)
+    _store(tracked)
+
+
+def _settle_baseline(tracked: Tracked, needed: int) -> None:
+    row = tracked.row
+    reference = baseline_reference(row.baseline_accepted, row.baseline_total, min_samples=needed)
+    if reference.rate is None:
+        # Nothing accepted in a whole baseline: there is no rate to fall from.  Collect a new one.
+        row.baseline_accepted = row.baseline_total = 0
+        return
+    row.reference_rate, row.reference_source = reference.rate, BASELINE
+    tracked.state, tracked.accepted = DetectorState(reference.rate), 0
+
+
+def _unpack(row: DetectorRow) -> Tracked:
+    if row.reference_rate is None:
+        return Tracked(row, None, 0)
+    if row.state is None:
+        return Tracked(row, DetectorState(row.reference_rate), 0)
+    data = orjson.loads(row.state)
+    return Tracked(row, DetectorState.from_dict(data), int(data.get("accepted", 0)))
+
+
+def _store(tracked: Tracked) -> None:
+    # The accepted count rides along with the detector's own fields: from_dict ignores extra keys.
+    state, row = tracked.state, tracked.row
+    row.state = orjson.dumps({**state.to_dict(), "accepted": tracked.accepted}).decode() if state else None
+    row.samples = state.n if state else 0
+
+
+def class_statuses(session: Session, policy: Policy) -> list[ClassDetection]:
+    """Each class's detector on its current tier, as the API and dashboard show it (reads only).
+
+    The alarm threshold counts the classes that have a reference, as the decision job's e-BH does;
+    a class whose last alarm was left standing (pinned, cooling down) reads "degraded" until its
+    fresh detector reaches the horizon.
+    """
+    tiers = {route.task_class: route.tier for route in routes(session, policy)}
+    rows = {(row.task_class, row.tier): row for row in session.scalars(select(DetectorRow))}
+    for task_class, _ in rows:
+        tiers.setdefault(task_class, policy.configured_tier(task_class))
+    current = {name: (tier, rows.get((name, tier))) for name, tier in sorted(tiers.items())}
+    active = sum(1 for _, row in current.values() if row is not None and row.reference_rate is not None)
+    decisions = policy.decisions
+    threshold = AlarmThreshold(decisions.horizon_samples, decisions.alpha, max(1, active))
+    return [_status(policy, name, tier, row, threshold) for name, (tier, row) in current.items()]
+
+
+def _status(
+    policy: Policy, task_class: str, tier: str, row: DetectorRow | None, threshold: AlarmThreshold
+) -> ClassDetection:
+    floor = policy.class_config(task_class).acceptance_floor
+    needed = None if floor is not None else policy.decisions.baseline_samples
+    tracked = _unpack(row) if row is not None else None
+    if tracked is None or tracked.state is None:
+        collected = row.baseline_total if row else 0
+        waiting = f"baseline {collected} of {needed}" if needed else "no evaluations yet"
+        return ClassDetection(
+            task_class=task_class,
+            tier=tier,
+            status=Status.NOT_ENOUGH_SAMPLES.value,
+            message=waiting,
+            samples=0,
+            e_value=None,
+            evidence=None,
+            reference_rate=floor,
+            reference_source=FLOOR if floor is not None else None,
+            baseline_samples=collected,
+            baseline_needed=needed,
+            window_start=row.started_at if row else None,
+            alarmed_at=row.alarmed_at if row else None,
+        )
+    assert row is not None
+    assessment = assess(tracked.state, threshold, flagged=True if row.alarmed_at else None)
+    message = assessment.message
+    if row.alarmed_at is not None:
+        message = f"alarm at {row.alarmed_at.isoformat()}; {assessment.samples} samples since"
+    return ClassDetection(
+        task_class=task_class,
+        tier=tier,
+        status=assessment.status.value,
+        message=message,
+        samples=assessment.samples,
+        e_value=assessment.e_value,
+        evidence=assessment.evidence,
+        reference_rate=row.reference_rate,
+        reference_source=row.reference_source,
+        baseline_samples=row.baseline_total,
+        baseline_needed=needed,
+        window_start=row.started_at,
+        alarmed_at=row.alarmed_at,
+    )

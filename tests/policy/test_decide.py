@@ -1,0 +1,261 @@
+"""The decide job on SQLite and PostgreSQL: detectors fed from stored evaluations, alarms acted on once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+import orjson
+from sqlalchemy import Engine
+
+from driftwatch.config import ClassConfig, DecisionConfig, Policy, Settings
+from driftwatch.db.engine import session_factory
+from driftwatch.db.models import ClassPolicy
+from driftwatch.policy.decision_schemas import ClassDetection
+from driftwatch.policy.detectors import class_statuses
+from driftwatch.policy.routing import move_class
+from driftwatch.scheduler.jobs import JOBS, JobContext
+from tests.policy.support import NOW, decide, decisions, detector, events, floor_policy, seed, stream, watched
+
+EVIDENCE_KEYS = {
+    "log_statistic",
+    "threshold",
+    "e_value",
+    "reference_rate",
+    "reference_source",
+    "samples",
+    "accepted",
+    "acceptance_rate",
+    "acceptance_interval",
+    "window_start",
+    "alpha",
+    "horizon",
+    "classes",
+}
+
+
+def test_a_healthy_stream_gives_no_decision(engine: Engine) -> None:
+    seed(engine, "extraction", stream(0.97, 3_000, seed=1))
+
+    summary = decide(engine, floor_policy(extraction=watched(auto_promote=True)))
+
+    assert decisions(engine) == [] and events(engine) == []
+    assert "3000 outcomes" in summary
+    row = detector(engine, "extraction")
+    assert row is not None and row.samples == 3_000 and row.reference_source == "floor"
+
+
+def test_a_drop_below_the_floor_is_recorded_and_the_class_promoted_with_a_cool_down(engine: Engine) -> None:
+    seed(engine, "extraction", stream(0.97, 500, seed=2) + stream(0.6, 300, seed=3))
+    policy = floor_policy(extraction=watched(auto_promote=True))
+
+    summary = decide(engine, policy)
+
+    assert "degraded: extraction" in summary and "promoted: extraction" in summary
+    degraded, promoted = decisions(engine)
+    assert (degraded.kind, degraded.from_tier, degraded.actor) == ("degraded", "cheap", "driftwatch")
+    evidence = orjson.loads(degraded.evidence)
+    assert set(evidence) >= EVIDENCE_KEYS
+    assert evidence["reference_rate"] == 0.95 and evidence["reference_source"] == "floor"
+    assert evidence["samples"] == 800 and evidence["classes"] == 1
+    assert evidence["log_statistic"] >= 0 and evidence["e_value"] > 1
+    assert (promoted.kind, promoted.from_tier, promoted.to_tier) == ("promoted", "cheap", "mid")
+    assert orjson.loads(promoted.evidence)["degraded_decision_id"] == degraded.id
+    assert [event.event_type for event in events(engine)] == ["class.degraded", "class.promoted"]
+    with session_factory(engine)() as session:
+        route = session.get(ClassPolicy, "extraction")
+        assert route is not None and route.tier == "mid" and route.updated_by == "driftwatch"
+        assert route.cooldown_until == NOW + timedelta(hours=policy.decisions.cooldown_hours)
+    row = detector(engine, "extraction")
+    assert row is not None and row.alarmed_at == NOW and row.samples == 0  # restarted after the alarm
+
+
+def _alert_only(engine: Engine, policy: Policy, why: str) -> None:
+    seed(engine, "extraction", stream(0.6, 300, seed=4))
+
+    decide(engine, policy)
+
+    [degraded] = decisions(engine, "degraded")
+    assert decisions(engine, "promoted") == []
+    assert why in degraded.reason
+    assert [event.event_type for event in events(engine)] == ["class.degraded"]
+
+
+def _move_to_cheap(
+    engine: Engine, policy: Policy, kind: str, now: datetime, pinned: bool | None = None
+) -> None:
+    """What a person does through the manual controls: pin the class, or accept its demotion."""
+    with session_factory(engine).begin() as session:
+        move_class(
+            session,
+            policy,
+            task_class="extraction",
+            to_tier="cheap",
+            kind=kind,
+            actor="alice",
+            reason=kind,
+            evidence={},
+            now=now,
+            pinned=pinned,
+        )
+
+
+def test_a_pinned_class_gets_an_alert_only(engine: Engine) -> None:
+    policy = floor_policy(extraction=watched(auto_promote=True))
+    _move_to_cheap(engine, policy, "pinned", NOW - timedelta(days=3), pinned=True)
+
+    _alert_only(engine, policy, "pinned to cheap")
+
+
+def test_a_class_in_cool_down_gets_an_alert_only(engine: Engine) -> None:
+    with session_factory(engine).begin() as session:
+        session.add(
+            ClassPolicy(
+                task_class="extraction",
+                tier="cheap",
+                pinned=False,
+                cooldown_until=NOW + timedelta(hours=1),
+                updated_at=NOW - timedelta(hours=23),
+                updated_by="driftwatch",
+            )
+        )
+
+    _alert_only(engine, floor_policy(extraction=watched(auto_promote=True)), "in cool-down until")
+
+
+def test_without_auto_promote_it_is_an_alert_only(engine: Engine) -> None:
+    _alert_only(engine, floor_policy(extraction=watched()), "auto_promote is off")
+
+
+def test_running_decide_again_decides_nothing_new(engine: Engine) -> None:
+    seed(engine, "extraction", stream(0.6, 300, seed=5))
+    policy = floor_policy(extraction=watched())
+
+    decide(engine, policy)
+    decide(engine, policy, NOW + timedelta(minutes=1))
+
+    assert len(decisions(engine)) == 1 and len(events(engine)) == 1
+
+
+def test_two_replicas_deciding_at_once_decide_once(engine: Engine) -> None:
+    seed(engine, "extraction", stream(0.6, 300, seed=6))
+    context = JobContext(
+        engine, Settings(), floor_policy(extraction=watched(auto_promote=True)), clock=lambda: NOW
+    )
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        start.wait()
+        try:
+            JOBS["decide"](context)
+        except BaseException as error:  # surfaced below: a thread's exception would vanish
+            failures.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert failures == []
+    assert [d.kind for d in decisions(engine)] == ["degraded", "promoted"]
+    assert len(events(engine)) == 2
+
+
+def test_without_a_floor_a_baseline_sets_the_reference_and_a_later_drop_is_found(engine: Engine) -> None:
+    policy = floor_policy(extraction=watched(floor=None, auto_promote=True))
+    seed(engine, "extraction", stream(0.95, 1_500, seed=7))
+
+    decide(engine, policy)
+
+    [status] = [s for s in class_statuses_of(engine, policy) if s.task_class == "extraction"]
+    assert (status.status, status.message) == ("not enough samples", "baseline 1500 of 2000")
+    seed(engine, "extraction", stream(0.95, 500, seed=8) + stream(0.95, 1_000, seed=9))
+    decide(engine, policy, NOW + timedelta(minutes=1))
+    assert decisions(engine) == []
+    row = detector(engine, "extraction")
+    assert row is not None and row.reference_source == "baseline" and row.baseline_total == 2_000
+    assert row.reference_rate is not None and 0.93 < row.reference_rate < row.baseline_accepted / 2_000
+    assert row.samples == 1_000  # the detector starts after the baseline, not on it
+
+    seed(engine, "extraction", stream(0.7, 400, seed=10))
+    decide(engine, policy, NOW + timedelta(minutes=2))
+
+    [degraded] = decisions(engine, "degraded")
+    assert orjson.loads(degraded.evidence)["reference_source"] == "baseline"
+
+
+def class_statuses_of(engine: Engine, policy: Policy) -> list[ClassDetection]:
+    with session_factory(engine)() as session:
+        return class_statuses(session, policy)
+
+
+def test_e_bh_flags_the_one_degraded_class_among_many_healthy_ones(engine: Engine) -> None:
+    names = [f"class-{index:02d}" for index in range(20)]
+    for index, name in enumerate(names):
+        seed(engine, name, stream(0.96, 1_000, seed=100 + index))
+    seed(engine, "broken", stream(0.7, 1_000, seed=99))
+    policy = floor_policy(**{name: watched(0.9) for name in [*names, "broken"]})
+
+    decide(engine, policy)
+
+    [degraded] = decisions(engine)
+    assert degraded.task_class == "broken"
+    assert orjson.loads(degraded.evidence)["classes"] == 21
+
+
+def test_after_a_promotion_the_new_tier_is_watched_afresh_and_the_old_one_no_longer(engine: Engine) -> None:
+    seed(engine, "extraction", stream(0.6, 300, seed=11))
+    policy = floor_policy(extraction=watched(auto_promote=True))
+    decide(engine, policy)
+    later = NOW + timedelta(minutes=1)
+    seed(engine, "extraction", stream(0.97, 200, seed=12), tier="mid")
+    seed(engine, "extraction", stream(0.3, 300, seed=13), tier="cheap")  # reverse samples, say
+
+    decide(engine, policy, later)
+
+    mid = detector(engine, "extraction", "mid")
+    assert mid is not None and mid.samples == 200 and mid.started_at == later and mid.alarmed_at is None
+    cheap = detector(engine, "extraction", "cheap")
+    assert cheap is not None and cheap.samples == 0  # not fed while the class is on mid
+    assert [d.kind for d in decisions(engine)] == ["degraded", "promoted"]  # nothing moves it back
+
+
+def test_a_class_that_comes_back_to_a_tier_gets_a_fresh_detector_there(engine: Engine) -> None:
+    seed(engine, "extraction", stream(0.6, 300, seed=16))
+    policy = floor_policy(extraction=watched(auto_promote=True))
+    decide(engine, policy)
+    back = NOW + timedelta(days=2)
+    _move_to_cheap(engine, policy, "demoted", back)
+    seed(engine, "extraction", stream(0.99, 100, seed=17))
+
+    decide(engine, policy, back + timedelta(minutes=1))
+
+    cheap = detector(engine, "extraction")
+    assert cheap is not None and cheap.started_at == back + timedelta(minutes=1) and cheap.alarmed_at is None
+    assert cheap.samples == 100
+    assert [d.kind for d in decisions(engine)] == ["degraded", "promoted", "demoted"]
+
+
+def test_a_backlog_drains_over_several_runs_up_to_the_horizon_each(engine: Engine) -> None:
+    policy = Policy(
+        classes={"extraction": watched()},
+        decisions=DecisionConfig(horizon_samples=1_000, baseline_samples=100),
+    )
+    seed(engine, "extraction", stream(0.97, 2_500, seed=14))
+
+    consumed = [decide(engine, policy, NOW + timedelta(minutes=m)).split(" ", 1)[0] for m in range(4)]
+
+    assert consumed == ["1000", "1000", "500", "0"]
+    assert decisions(engine) == []
+
+
+def test_verdicts_from_elsewhere_count_like_shadow_results(engine: Engine) -> None:
+    seed(engine, "support-reply", stream(0.5, 200, seed=15), source="human-review")
+    seed(engine, "support-reply", [None] * 50)  # undecided: no weight
+
+    decide(engine, floor_policy(**{"support-reply": ClassConfig(acceptance_floor=0.9)}))
+
+    [degraded] = decisions(engine)
+    assert orjson.loads(degraded.evidence)["samples"] == 200
