@@ -111,14 +111,16 @@ def _recommend(session: Session, policy: Policy, prices: PriceTable, route: Clas
         )
     )
     if any(rec.from_tier != route.tier for rec in opened):
-        _supersede(opened, now)  # the class has moved since: they no longer describe a move it can make
+        # The class has moved since: they no longer describe a move it can make.
+        _supersede(opened, now, f"the class is now on tier {route.tier!r}")
         opened = []
     parity = _parity(session, policy, route, below, now)
     if parity.total < policy.decisions.parity_min_samples:
         return "too few samples"
     savings = _savings(session, policy, prices, route, below, now)
     if not parity.holds or (savings.monthly_usd is not None and savings.monthly_usd <= 0):
-        _supersede(opened, now)
+        lost = "parity no longer holds" if not parity.holds else "the saving is no longer positive"
+        _supersede(opened, now, lost)
         return "no parity" if not parity.holds else "no savings"
     models = {"from": policy.model_for(route.tier), "to": policy.model_for(below)}
     priced = {end: prices.price(model) for end, model in models.items()}
@@ -126,7 +128,7 @@ def _recommend(session: Session, policy: Policy, prices: PriceTable, route: Clas
     evidence = {**parity.evidence, "models": models, "prices_per_mtok": listed, "savings": savings.evidence()}
     current = opened[0] if opened else None
     if current is None or _stale(current, savings):
-        _supersede(opened, now)
+        _supersede(opened, now, "replaced by a recommendation on newer evidence")
         current = _open(session, route, below, parity, savings, evidence, now, opened)
         outcome = "recommended"
     else:
@@ -213,17 +215,30 @@ def _stale(current: Recommendation, savings: Savings) -> bool:
     return abs(new - old) > MATERIAL_CHANGE * max(abs(old), 1.0)
 
 
-def _supersede(recommendations: list[Recommendation], now: datetime) -> None:
-    # Conditional on still being open: a person accepting or rejecting it at this moment wins.
+def _supersede(recommendations: list[Recommendation], now: datetime, why: str) -> None:
+    """Withdraw open recommendations, each with an audit row saying why. Conditional on still being
+    open: a person accepting or rejecting one at this moment wins."""
     for rec in recommendations:
         session = object_session(rec)
         assert session is not None
-        session.execute(
+        withdrawn = session.execute(
             update(Recommendation)
             .where(Recommendation.id == rec.id, Recommendation.status == "open")
             .values(status="superseded", decided_at=now, decided_by=SYSTEM_ACTOR)
             .execution_options(synchronize_session="fetch")
         )
+        if withdrawn.rowcount:  # type: ignore[attr-defined]
+            record_decision(
+                session,
+                task_class=rec.task_class,
+                kind="withdrawn",
+                actor=SYSTEM_ACTOR,
+                reason=f"recommendation {rec.id} withdrawn: {why}",
+                evidence={"recommendation_id": rec.id, "why": why},
+                now=now,
+                from_tier=rec.from_tier,
+                to_tier=rec.to_tier,
+            )
 
 
 def _open(

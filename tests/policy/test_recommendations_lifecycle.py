@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import Engine, update
 
 from driftwatch.config import Settings
-from driftwatch.db.models import ClassHour, OutboxEvent, Recommendation
+from driftwatch.db.models import ClassHour, Decision, OutboxEvent, Recommendation
 from driftwatch.scheduler.jobs import JOBS, JobContext
 from tests.policy.test_recommendations import (
     NOW,
@@ -33,6 +33,7 @@ def test_materially_changed_savings_supersede_the_open_recommendation(engine: En
 
     old, new = rows(engine, Recommendation)
     assert (old.status, new.status) == ("superseded", "open")
+    assert [row.kind for row in rows(engine, Decision)].count("withdrawn") == 1
     assert orjson.loads(new.evidence)["supersedes"] == [old.id]
     assert new.monthly_savings_usd > old.monthly_savings_usd
     assert len(rows(engine, OutboxEvent)) == 2
@@ -47,6 +48,9 @@ def test_an_open_recommendation_is_withdrawn_when_parity_is_lost(engine: Engine)
     assert "no parity 1" in recommend(engine, policy())
     [rec] = rows(engine, Recommendation)
     assert rec.status == "superseded"
+    [withdrawn] = [row for row in rows(engine, Decision) if row.kind == "withdrawn"]
+    assert withdrawn.reason == f"recommendation {rec.id} withdrawn: parity no longer holds"
+    assert orjson.loads(withdrawn.evidence)["recommendation_id"] == rec.id
 
 
 def test_two_replicas_running_at_once_write_one_recommendation(engine: Engine) -> None:

@@ -19,7 +19,7 @@ class Decision(Base):
 
     id: Mapped[int] = mapped_column(BigIntegerPrimaryKey, primary_key=True, autoincrement=True)
     task_class: Mapped[str] = mapped_column(String(255))
-    # degraded, promoted, demoted, pinned, unpinned, recommended, accepted, rejected
+    # degraded, promoted, demoted, pinned, unpinned, recommended, accepted, rejected, withdrawn
     kind: Mapped[str] = mapped_column(String(32))
     from_tier: Mapped[str | None] = mapped_column(String(64))
     to_tier: Mapped[str | None] = mapped_column(String(64))
