@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
+from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.models import ClassPolicy, Decision
 
 SYSTEM_ACTOR = "driftwatch"
@@ -132,11 +133,17 @@ def move_class(
     row; the caller's transaction commits both together. ``pinned`` None keeps the current pin."""
     if to_tier not in policy.tiers:
         raise ValueError(f"unknown tier {to_tier!r}")
-    row = session.get(ClassPolicy, task_class, with_for_update=True)
-    from_tier = row.tier if row else policy.configured_tier(task_class)
-    if row is None:
-        row = ClassPolicy(task_class=task_class, tier=to_tier, pinned=False)
-        session.add(row)
+    # Create the routing row if missing without racing another writer (two pins of a new class at
+    # once): insert-or-nothing, then lock whichever row won.
+    configured = policy.configured_tier(task_class)
+    session.execute(
+        insert_ignoring_conflicts(session, ClassPolicy).values(
+            task_class=task_class, tier=configured, pinned=False, updated_at=now, updated_by=actor
+        )
+    )
+    row = session.get(ClassPolicy, task_class, with_for_update=True, populate_existing=True)
+    assert row is not None
+    from_tier = row.tier
     row.tier = to_tier
     if pinned is not None:
         row.pinned = pinned
