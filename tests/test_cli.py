@@ -5,10 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +22,7 @@ from driftwatch.cli import main
 from driftwatch.db.base import Base
 from driftwatch.db.engine import build_engine
 from tests.support.otlp import export_request, make_span
+from tests.support.processes import free_port, wait_healthy
 
 SCHEMA = {"alembic_version", *Base.metadata.tables}
 
@@ -217,29 +216,8 @@ def test_serve_with_a_missing_policy_file_exits_naming_the_file(tmp_path: Path, 
     assert str(missing) in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_healthy(process: subprocess.Popen[str], base_url: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"serve exited early with {process.returncode}: {process.communicate()}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("serve did not become healthy in time")
-
-
 def test_serve_runs_migrates_ingests_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -257,7 +235,7 @@ def test_serve_runs_migrates_ingests_and_stops_cleanly_on_sigterm(tmp_path: Path
         text=True,
     )
     try:
-        _wait_healthy(process, base_url)
+        wait_healthy(process, base_url)
         spans = [make_span() for _ in range(3)]
 
         exported = httpx.post(

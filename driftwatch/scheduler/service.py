@@ -18,6 +18,8 @@ class JobScheduler:
 
     def __init__(self, context: JobContext, intervals: dict[str, float]) -> None:
         self._context = context
+        # Each run is logged once below, with what it did; APScheduler's own line per run is noise.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         self._scheduler = BackgroundScheduler(timezone=UTC)
         for name, seconds in intervals.items():
             self._scheduler.add_job(
