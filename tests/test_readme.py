@@ -6,9 +6,10 @@ import re
 from pathlib import Path
 
 import click
+import yaml
 
 from driftwatch.cli import main
-from driftwatch.config import Settings
+from driftwatch.config import Policy, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -49,3 +50,13 @@ def test_readme_opens_with_the_serve_command_then_the_test_command_that_ci_runs(
     assert first_blocks[0] == "pip install -e . && driftwatch serve"
     assert "pytest" in first_blocks[1]
     assert first_blocks[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_every_policy_example_in_the_readme_is_a_valid_policy_file() -> None:
+    examples = re.findall(r"```yaml\n(.*?)```", README, flags=re.DOTALL)
+    # "{...}" marks a section summarised in place, described in full elsewhere in the README.
+    complete = [example for example in examples if "{...}" not in example]
+
+    assert complete
+    for example in complete:
+        Policy.model_validate(yaml.safe_load(example) or {})
