@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import gc
-import os
 import signal
-import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +19,7 @@ from driftwatch.cli import main
 from driftwatch.db.base import Base
 from driftwatch.db.engine import build_engine
 from tests.support.otlp import export_request, make_span
-from tests.support.processes import free_port, wait_healthy
+from tests.support.processes import start_serve, wait_healthy
 
 SCHEMA = {"alembic_version", *Base.metadata.tables}
 
@@ -217,23 +214,8 @@ def test_serve_with_a_missing_policy_file_exits_naming_the_file(tmp_path: Path, 
 
 
 def test_serve_runs_migrates_ingests_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DRIFTWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
-        "DRIFTWATCH_HOST": "127.0.0.1",
-    }
-    env.pop("DRIFTWATCH_POLICY_FILE", None)
-    env.pop("DRIFTWATCH_REQUIRE_AUTH", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "driftwatch.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process, base_url = start_serve(tmp_path, {"DRIFTWATCH_HOST": "127.0.0.1"})
+    port = int(base_url.rsplit(":", 1)[1])
     try:
         wait_healthy(process, base_url)
         spans = [make_span() for _ in range(3)]

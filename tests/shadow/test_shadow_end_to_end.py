@@ -3,10 +3,7 @@ replays them on a real OpenAI-compatible server, and the API reports the judged 
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +18,7 @@ from driftwatch.shadow.providers.base import SHADOW_MARKER_HEADER
 from tests.conftest import StartServer
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.support.otlp import export_request, llm_attributes, make_span
-from tests.support.processes import free_port, wait_healthy
+from tests.support.processes import start_serve, wait_healthy
 
 
 @pytest.fixture
@@ -116,24 +113,12 @@ def test_evaluate_without_a_reference_provider_says_what_to_configure(
 
 
 def test_serve_samples_and_evaluates_on_its_own_schedule(tmp_path: Path, premium: FakeOpenAIServer) -> None:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DRIFTWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
+    settings = {
         "DRIFTWATCH_POLICY_FILE": str(_policy_file(tmp_path, premium)),
         "DRIFTWATCH_SAMPLE_INTERVAL_SECONDS": "0.5",
         "DRIFTWATCH_EVALUATE_INTERVAL_SECONDS": "0.5",
     }
-    env.pop("DRIFTWATCH_REQUIRE_AUTH", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "driftwatch.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process, base_url = start_serve(tmp_path, settings)
     try:
         wait_healthy(process, base_url)
         _export(base_url, ["positive", "negative"])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -28,3 +31,22 @@ def wait_healthy(process: subprocess.Popen[str], base_url: str, seconds: float =
             pass
         time.sleep(0.05)
     raise AssertionError("serve did not become healthy in time")
+
+
+def start_serve(folder: Path, settings: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """`driftwatch serve` on a free port with a SQLite store in ``folder`` and ``DRIFTWATCH_*``
+    ``settings`` (no inherited policy file or auth switch); returns the process and its base URL."""
+    port = free_port()
+    env = {**os.environ, "DRIFTWATCH_DATABASE_URL": f"sqlite:///{folder / 'served.db'}", **settings}
+    for name in ("DRIFTWATCH_POLICY_FILE", "DRIFTWATCH_REQUIRE_AUTH"):
+        if name not in settings:
+            env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "driftwatch.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return process, f"http://127.0.0.1:{port}"
