@@ -59,33 +59,26 @@ def known_classes(session: Session, policy: Policy, observed: Iterable[str] | No
 
 def routes(session: Session, policy: Policy, observed: Iterable[str] | None = None) -> list[ClassRoute]:
     decided = {row.task_class: row for row in session.scalars(select(ClassPolicy))}
-    result = []
-    for task_class in known_classes(session, policy, observed):
-        row = decided.get(task_class)
-        tier = row.tier if row else policy.configured_tier(task_class)
-        result.append(
-            ClassRoute(
-                task_class=task_class,
-                tier=tier,
-                model=policy.model_for(tier),
-                pinned=bool(row and row.pinned),
-                cooldown_until=row.cooldown_until if row else None,
-                source="decided" if row else "configured",
-            )
-        )
-    return result
+    return [
+        _route(policy, task_class, decided.get(task_class))
+        for task_class in known_classes(session, policy, observed)
+    ]
 
 
 def current_route(session: Session, policy: Policy, task_class: str) -> ClassRoute:
-    row = session.get(ClassPolicy, task_class, with_for_update=True)
+    return _route(policy, task_class, session.get(ClassPolicy, task_class, with_for_update=True))
+
+
+def _route(policy: Policy, task_class: str, row: ClassPolicy | None) -> ClassRoute:
+    """A class's route from its routing row, or from the policy file when no decision moved it yet."""
     tier = row.tier if row else policy.configured_tier(task_class)
     return ClassRoute(
-        task_class,
-        tier,
-        policy.model_for(tier),
-        bool(row and row.pinned),
-        row.cooldown_until if row else None,
-        "decided" if row else "configured",
+        task_class=task_class,
+        tier=tier,
+        model=policy.model_for(tier),
+        pinned=bool(row and row.pinned),
+        cooldown_until=row.cooldown_until if row else None,
+        source="decided" if row else "configured",
     )
 
 
