@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Float, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from driftwatch.db.models import Call, SampleStatus, ShadowSample
@@ -154,6 +154,42 @@ def _owned(sample_id: int, worker: str) -> object:
         ShadowSample.status == SampleStatus.RUNNING,
         ShadowSample.claimed_by == worker,
     )
+
+
+# The two transitions every evaluation makes, built once with bound parameters (see ``budget``).
+_OWNED_BY_WORKER = and_(
+    ShadowSample.id == bindparam("sample_id"),
+    ShadowSample.status == SampleStatus.RUNNING,
+    ShadowSample.claimed_by == bindparam("worker"),
+)
+_START = (
+    update(ShadowSample)
+    .where(_OWNED_BY_WORKER)
+    .values(
+        status=SampleStatus.RUNNING,
+        updated_at=bindparam("now"),
+        last_error=None,
+        reserved_day=bindparam("day"),
+        reserved_usd=bindparam("amount", type_=Float),
+    )
+)
+_DONE = (
+    update(ShadowSample)
+    .where(_OWNED_BY_WORKER)
+    .values(status=SampleStatus.DONE, updated_at=bindparam("now"), last_error=None, lease_until=None)
+)
+
+
+def start(session: Session, sample_id: int, worker: str, now: datetime, day: str, amount: float) -> bool:
+    """Record the budget reservation on an owned sample; False when this worker lost it."""
+    owner = {"sample_id": sample_id, "worker": worker, "now": now}
+    return bool(session.connection().execute(_START, {**owner, "day": day, "amount": amount}).rowcount)
+
+
+def done(session: Session, sample_id: int, worker: str, now: datetime) -> bool:
+    """Mark an owned sample evaluated; False when this worker lost it."""
+    owner = {"sample_id": sample_id, "worker": worker, "now": now}
+    return bool(session.connection().execute(_DONE, owner).rowcount)
 
 
 def transition(

@@ -18,15 +18,15 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import Engine, Float, and_, bindparam, update
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
 from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.engine import session_factory
-from driftwatch.db.models import Evaluation, SampleStatus, ShadowSample, ShadowSpend
+from driftwatch.db.models import Evaluation, SampleStatus
 from driftwatch.db.models.evaluation import SHADOW_SOURCE
 from driftwatch.notify.outbox import emit
 from driftwatch.pricing import PriceTable
@@ -84,53 +84,6 @@ class _Plan:
         return self.replay_estimate_usd + self.judge_estimate_usd
 
 
-# The statements every evaluation runs, built once with bound parameters and executed on the session's
-# connection: the same conditional UPDATEs as ``queue.transition`` and ``budget.reserve``/``settle``,
-# without building, cache-keying and ORM-synchronising a new statement per sample, which cost ~6 ms
-# of the single database thread per evaluation and capped the runner near 150 evaluations/s.
-_OWNED = and_(
-    ShadowSample.id == bindparam("sample_id"),
-    ShadowSample.status == SampleStatus.RUNNING,
-    ShadowSample.claimed_by == bindparam("worker"),
-)
-_START = (
-    update(ShadowSample)
-    .where(_OWNED)
-    .values(
-        status=SampleStatus.RUNNING,
-        updated_at=bindparam("now"),
-        last_error=None,
-        reserved_day=bindparam("day"),
-        reserved_usd=bindparam("amount", type_=Float),
-    )
-)
-_DONE = (
-    update(ShadowSample)
-    .where(_OWNED)
-    .values(status=SampleStatus.DONE, updated_at=bindparam("now"), last_error=None, lease_until=None)
-)
-_CLASS_DAY = and_(
-    ShadowSpend.task_class == bindparam("spend_class"), ShadowSpend.day == bindparam("spend_day")
-)
-_RESERVE = (
-    update(ShadowSpend)
-    .where(
-        _CLASS_DAY,
-        ShadowSpend.spent_usd + ShadowSpend.reserved_usd + bindparam("amount", type_=Float)
-        <= bindparam("limit", type_=Float),
-    )
-    .values(reserved_usd=ShadowSpend.reserved_usd + bindparam("amount", type_=Float))
-)
-_SETTLE = (
-    update(ShadowSpend)
-    .where(_CLASS_DAY)
-    .values(
-        reserved_usd=ShadowSpend.reserved_usd - bindparam("reserved", type_=Float),
-        spent_usd=ShadowSpend.spent_usd + bindparam("spent", type_=Float),
-    )
-)
-
-
 class ShadowRunner:
     def __init__(
         self,
@@ -149,7 +102,6 @@ class ShadowRunner:
         self._prices = prices
         self._options = options
         self._clock = clock
-        self._inserts: tuple[Any, Any] | None = None
 
     def close(self) -> None:
         self._commits.close()
@@ -238,20 +190,14 @@ class ShadowRunner:
     def _will_retry(self, sample: ClaimedSample, error: ProviderError) -> bool:
         return error.retryable and sample.attempts < self._options.max_attempts
 
-    # Each of these runs in its own transaction on the database thread pool.
+    # Each of these runs on the group-commit thread, in a transaction shared with other waiting units.
 
     def _reserve(self, session: Session, sample: ClaimedSample, day: str, amount: float) -> bool:
-        connection = session.connection()
         limit = self._policy.shadow.budget_for(sample.task_class)
-        spend = {"spend_class": sample.task_class, "spend_day": day}
-        connection.execute(
-            self._insert_statements(session)[0],
-            {"task_class": sample.task_class, "day": day, "reserved_usd": 0.0, "spent_usd": 0.0},
-        )
-        if not connection.execute(_RESERVE, {**spend, "amount": amount, "limit": limit}).rowcount:
+        if not budget.reserve(session, sample.task_class, day, amount, limit):
             return False
-        owner = {"sample_id": sample.sample_id, "worker": self._options.worker_id, "now": self._clock()}
-        if connection.execute(_START, {**owner, "day": day, "amount": amount}).rowcount:
+        worker = self._options.worker_id
+        if queue.start(session, sample.sample_id, worker, self._clock(), day, amount):
             return True
         budget.release(session, sample.task_class, day, amount)  # lost the sample to another worker
         return False
@@ -289,14 +235,11 @@ class ShadowRunner:
     ) -> None:
         # ``reservation`` is what ``_reserve`` wrote on the row: while this worker owns the sample (the
         # DONE transition below checks it) nobody else changes it, so there is no need to read it back.
-        connection = session.connection()
         now = self._clock()
         day, reserved = reservation
-        spend = {"spend_class": sample.task_class, "spend_day": day}
-        owner = {"sample_id": sample.sample_id, "worker": self._options.worker_id, "now": now}
-        if not connection.execute(_DONE, owner).rowcount:
+        if not queue.done(session, sample.sample_id, self._options.worker_id, now):
             # Our lease was taken over and our reservation released: count the money, not the result.
-            connection.execute(_SETTLE, {**spend, "reserved": 0.0, "spent": spent})
+            budget.settle(session, sample.task_class, day, 0.0, spent)
             return
         evaluation = {
             "source": SHADOW_SOURCE,
@@ -315,17 +258,8 @@ class ShadowRunner:
             "evaluated_at": now,
             "created_at": now,
         }
-        connection.execute(self._insert_statements(session)[1], evaluation)
-        connection.execute(_SETTLE, {**spend, "reserved": reserved, "spent": spent})
-
-    def _insert_statements(self, session: Session) -> tuple[Any, Any]:
-        """The spend-row and evaluation INSERTs that skip existing rows, in the store's dialect."""
-        if self._inserts is None:
-            self._inserts = (
-                insert_ignoring_conflicts(session, ShadowSpend),
-                insert_ignoring_conflicts(session, Evaluation),
-            )
-        return self._inserts
+        session.connection().execute(insert_ignoring_conflicts(session, Evaluation), evaluation)
+        budget.settle(session, sample.task_class, day, reserved, spent)
 
     async def _finish(
         self, sample: ClaimedSample, status: SampleStatus, reason: str, summary: RunSummary
