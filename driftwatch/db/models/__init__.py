@@ -8,11 +8,13 @@ from driftwatch.db.models.content_event import ContentEvent
 from driftwatch.db.models.decision import Decision
 from driftwatch.db.models.detector_state import DetectorRow
 from driftwatch.db.models.evaluation import Evaluation
+from driftwatch.db.models.import_cursor import ImportCursor
 from driftwatch.db.models.job_state import JobState
 from driftwatch.db.models.outbox_event import OutboxEvent
 from driftwatch.db.models.recommendation import Recommendation
 from driftwatch.db.models.shadow_sample import SampleStatus, ShadowSample
 from driftwatch.db.models.shadow_spend import ShadowSpend
+from driftwatch.db.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -23,10 +25,14 @@ __all__ = [
     "Decision",
     "DetectorRow",
     "Evaluation",
+    "ImportCursor",
     "JobState",
     "OutboxEvent",
     "Recommendation",
     "SampleStatus",
     "ShadowSample",
     "ShadowSpend",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
