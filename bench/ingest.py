@@ -60,6 +60,7 @@ class Target:
     log: Path
     cleanup: Callable[[], None] = field(default=lambda: None)
     version: str = ""
+    database_url: str = ""  # driftwatch's store, for benchmarks that check what it holds
 
 
 def load_batch_maker(tools: Path) -> Callable[[random.Random, int, int], bytes]:
@@ -145,7 +146,9 @@ def start_driftwatch(backend: str, workdir: Path) -> Target:
         stop(process)
         cleanup()
         raise
-    return Target(f"driftwatch/{backend}", f"{base}/v1/traces", count, process, log, cleanup, version)
+    return Target(
+        f"driftwatch/{backend}", f"{base}/v1/traces", count, process, log, cleanup, version, database_url=url
+    )
 
 
 def find_phoenix(option: str) -> Path | None:

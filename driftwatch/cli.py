@@ -17,11 +17,15 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from driftwatch.auth import keys
-from driftwatch.config import Policy, Settings, load_policy, load_settings
+from driftwatch.cli_context import command_policy, command_settings, migrated_engine
+from driftwatch.config import Policy, load_policy
 from driftwatch.db import migrate as migrations
 from driftwatch.db.engine import build_engine, session_factory
 from driftwatch.db.job_states import list_job_states
+from driftwatch.demo.command import demo
 from driftwatch.errors import DriftwatchError
+from driftwatch.importers.commands import import_group
+from driftwatch.notify.commands import webhooks_group
 from driftwatch.policy import control, snapshot, tables
 from driftwatch.sampling.plan import PlanQuery, describe, make_plan
 from driftwatch.scheduler.jobs import JOBS, SHADOW_JOBS, JobContext, job_intervals, run_job
@@ -37,31 +41,6 @@ def main() -> None:
     """
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except DriftwatchError as error:
-        raise click.ClickException(error.detail) from error
-
-
-def _policy(settings: Settings) -> Policy:
-    try:
-        return load_policy(settings.policy_file)
-    except DriftwatchError as error:
-        raise click.ClickException(error.detail) from error
-
-
-@contextmanager
-def _migrated_engine() -> Iterator[Engine]:
-    """An engine on an up-to-date schema, disposed afterwards so no connection outlives the command."""
-    engine = build_engine(_settings().database_url)
-    try:
-        migrations.upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-
-
 @main.command()
 @click.option("--host", default=None, help="Address to bind (default DRIFTWATCH_HOST or 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default DRIFTWATCH_PORT or 4318, OTLP/HTTP).")
@@ -72,10 +51,10 @@ def serve(host: str | None, port: int | None) -> None:
     """
     from driftwatch.api.app import create_app
 
-    settings = _settings()
+    settings = command_settings()
     overrides = {name: value for name, value in (("host", host), ("port", port)) if value is not None}
     settings = settings.model_copy(update=overrides)
-    policy = _policy(settings)
+    policy = command_policy(settings)
     engine = build_engine(settings.database_url)
     migrations.upgrade(engine)
     if settings.auth_required():
@@ -87,8 +66,11 @@ def serve(host: str | None, port: int | None) -> None:
                     err=True,
                 )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "httpx2"):  # one INFO line per provider or webhook request drowns the rest
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     app = create_app(settings, policy, engine=engine)
-    scheduler = _start_scheduler(JobContext(engine, settings, policy)) if settings.scheduler else None
+    context = JobContext(engine, settings, policy, shadow_observer=app.state.metrics)
+    scheduler = _start_scheduler(context) if settings.scheduler else None
     click.echo(
         f"driftwatch listening on http://{settings.host}:{settings.port} (OTLP: /v1/traces, API: /docs)"
     )
@@ -118,13 +100,13 @@ def _start_scheduler(context: JobContext) -> JobScheduler:
 @main.command()
 def migrate() -> None:
     """Apply every pending schema migration to DRIFTWATCH_DATABASE_URL."""
-    with _migrated_engine():
+    with migrated_engine():
         click.echo("schema is up to date")
 
 
 def _job_context(task_class: str | None = None) -> tuple[JobContext, Engine]:
-    settings = _settings()
-    policy = _policy(settings)
+    settings = command_settings()
+    policy = command_policy(settings)
     engine = build_engine(settings.database_url)
     migrations.upgrade(engine)
     return JobContext(engine, settings, policy, task_class=task_class), engine
@@ -203,8 +185,8 @@ def jobs_run(names: tuple[str, ...], task_class: str | None) -> None:
 @jobs_group.command(name="list")
 def jobs_list() -> None:
     """Each job: its interval in `driftwatch serve`, runs so far, and its last run."""
-    intervals = job_intervals(_settings())
-    with _migrated_engine() as engine, session_factory(engine)() as session:
+    intervals = job_intervals(command_settings())
+    with migrated_engine() as engine, session_factory(engine)() as session:
         states = {state.name: state for state in list_job_states(session)}
     for name in sorted(JOBS):
         state = states.get(name)
@@ -226,7 +208,7 @@ def keys_group() -> None:
 @click.argument("name")
 def keys_create(name: str) -> None:
     """Create a key called NAME and print it (the only time it is shown)."""
-    with _migrated_engine() as engine, session_factory(engine).begin() as session:
+    with migrated_engine() as engine, session_factory(engine).begin() as session:
         created = keys.create_key(session, name)
     click.echo(created.key)
     click.echo(f"created key {created.id} ({name}); store it now, it cannot be shown again", err=True)
@@ -235,7 +217,7 @@ def keys_create(name: str) -> None:
 @keys_group.command(name="list")
 def keys_list() -> None:
     """List keys: id, name, shown prefix, created, revoked."""
-    with _migrated_engine() as engine, session_factory(engine)() as session:
+    with migrated_engine() as engine, session_factory(engine)() as session:
         for key in keys.list_keys(session):
             revoked = key.revoked_at.isoformat() if key.revoked_at else "active"
             click.echo(f"{key.id}\t{key.name}\t{key.prefix}…\t{key.created_at.isoformat()}\t{revoked}")
@@ -246,7 +228,7 @@ def keys_list() -> None:
 def keys_revoke(key_id: int) -> None:
     """Revoke the key with id KEY_ID (takes effect within 10 seconds on every replica)."""
     try:
-        with _migrated_engine() as engine, session_factory(engine).begin() as session:
+        with migrated_engine() as engine, session_factory(engine).begin() as session:
             keys.revoke_key(session, key_id)
     except DriftwatchError as error:
         raise click.ClickException(error.detail) from error
@@ -262,8 +244,8 @@ def policy_group() -> None:
 def _policy_session() -> Iterator[tuple[Session, Policy]]:
     """One transaction on the configured store, and the policy file; refusals exit 1 with the reason."""
     try:
-        policy = load_policy(_settings().policy_file)
-        with _migrated_engine() as engine, session_factory(engine).begin() as session:
+        policy = load_policy(command_settings().policy_file)
+        with migrated_engine() as engine, session_factory(engine).begin() as session:
             yield session, policy
     except DriftwatchError as error:
         raise click.ClickException(error.detail) from error
@@ -343,6 +325,10 @@ def policy_recommendations(status: str, task_class: str | None, as_json: bool) -
         page = control.list_recommendations(session, status=chosen, task_class=task_class, limit=1000)
     click.echo(page.model_dump_json(indent=2) if as_json else tables.recommendation_table(page.items))
 
+
+main.add_command(webhooks_group)
+main.add_command(demo)
+main.add_command(import_group)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,9 +12,11 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from driftwatch.errors import ConfigError
+from driftwatch.ingest.redaction import compile_patterns
+from driftwatch.notify.events import EventTypes, WebhookUrl
 from driftwatch.pricing import DEFAULT_PRICES, ModelPrice
 
 DEFAULT_DATABASE_URL = "sqlite:///driftwatch.db"
@@ -40,6 +42,11 @@ class Settings(BaseSettings):
     )
     capture_content: bool = Field(
         True, description="Store prompt and completion text; false keeps only metadata, tokens and cost."
+    )
+    redact_patterns: tuple[str, ...] = Field(
+        (),
+        description="Regular expressions (a JSON list) whose matches in prompt and completion text are "
+        "replaced with [REDACTED] before anything is stored.",
     )
     max_request_bytes: int = Field(
         16 * 1024 * 1024,
@@ -84,6 +91,42 @@ class Settings(BaseSettings):
     recommend_interval_seconds: float = Field(
         3600.0, gt=0, description="How often classes on a higher tier are checked for demotion parity."
     )
+    metrics_cache_seconds: float = Field(
+        15.0, ge=0, description="How long /metrics reuses what it last read from the store."
+    )
+    metrics_timeout_seconds: float = Field(
+        2.0, gt=0, description="Longest /metrics waits for the store before serving the last good values."
+    )
+    deliver_interval_seconds: float = Field(
+        5.0, gt=0, description="How often new outbox events are fanned out and due webhooks are sent."
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="A webhook receiver that has not answered by then counts as failed."
+    )
+    webhook_retry_hours: float = Field(
+        24.0, gt=0, description="How long a delivery is retried before it is marked failed."
+    )
+    webhook_max_backoff_seconds: float = Field(
+        900.0, gt=0, description="Longest wait between two attempts (backoff doubles from 5 s up to this)."
+    )
+    public_url: str | None = Field(
+        None, description="Base URL people reach driftwatch at, for links in alerts (default: host:port)."
+    )
+    langfuse_import_interval: float = Field(
+        0.0,
+        ge=0,
+        description="Seconds between scheduled Langfuse imports inside `driftwatch serve` (LANGFUSE_* "
+        "variables); 0 turns the scheduled import off.",
+    )
+
+    @field_validator("redact_patterns")
+    @classmethod
+    def _redact_patterns_compile(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        compile_patterns(patterns)  # an unusable pattern stops start-up with its reason
+        return patterns
+
+    def public_base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def auth_required(self) -> bool:
         """Auth is on when asked for, or whenever the server can be reached from another machine."""
@@ -113,12 +156,14 @@ class Classification(BaseModel):
         "langfuse.observation.metadata.task_class",
         "langfuse.trace.metadata.task_class",
         "metadata.task_class",
+        "langfuse.trace.tags.task_class",
     )
     tier_keys: tuple[str, ...] = (
         "traceloop.association.properties.tier",
         "langfuse.observation.metadata.tier",
         "langfuse.trace.metadata.tier",
         "metadata.tier",
+        "langfuse.trace.tags.tier",
     )
 
 
@@ -211,6 +256,20 @@ class ClassConfig(BaseModel):
     )
 
 
+class WebhookConfig(BaseModel):
+    """A webhook endpoint declared in the policy file (others are added with the API or CLI)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    url: WebhookUrl = Field(description="http(s) URL events are POSTed to.")
+    format: Literal["standard", "slack"] = "standard"
+    events: EventTypes | None = Field(None, description="Event types sent (default: all).")
+    secret_env: str | None = Field(
+        None, description="Environment variable holding the signing secret (whsec_…); default: generated."
+    )
+
+
 class DecisionConfig(BaseModel):
     """Thresholds of the sequential tests and the rules that act on them."""
 
@@ -269,6 +328,7 @@ class Policy(BaseModel):
         description="Model routers use per tier (default: the tier's provider model).",
     )
     decisions: DecisionConfig = DecisionConfig()
+    webhooks: tuple[WebhookConfig, ...] = ()
 
     @field_validator("tiers")
     @classmethod
@@ -289,6 +349,14 @@ class Policy(BaseModel):
         if unknown := sorted(named - known):
             raise ValueError(f"unknown tier(s) {unknown}; tiers are {list(self.tiers)}")
         return self
+
+    @field_validator("webhooks")
+    @classmethod
+    def _webhook_names_distinct(cls, webhooks: tuple[WebhookConfig, ...]) -> tuple[WebhookConfig, ...]:
+        names = [webhook.name for webhook in webhooks]
+        if duplicated := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"webhook names must be distinct; repeated: {duplicated}")
+        return webhooks
 
     def _all_judges(self) -> list[JudgeConfig]:
         chains = [self.shadow.judges, *(c.judges for c in self.shadow.classes.values() if c.judges)]
@@ -333,6 +401,8 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as error:
         raise ConfigError(f"invalid DRIFTWATCH_* setting: {error}") from error
+    except SettingsError as error:  # a list or map setting whose value is not JSON
+        raise ConfigError(f"invalid DRIFTWATCH_* setting: {error}: {error.__cause__}") from error
 
 
 def load_policy(path: Path | None) -> Policy:

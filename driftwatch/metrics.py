@@ -57,3 +57,16 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        # Only where the runner runs in this process (serve's scheduler); `driftwatch evaluate` workers
+        # have no /metrics, and the store-derived shadow metrics cover their work.
+        self.shadow_evaluation_seconds = Histogram(
+            "driftwatch_shadow_evaluation_seconds",
+            "Time of one shadow evaluation run by this process (replay and judges), by outcome.",
+            ["outcome"],  # acceptable, unacceptable, undecided, retried, failed
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120),
+            registry=self.registry,
+        )
+
+    def shadow_evaluation_finished(self, outcome: str, seconds: float) -> None:
+        """The runner's ``ShadowObserver``: one evaluation that called the provider ended."""
+        self.shadow_evaluation_seconds.labels(outcome=outcome).observe(seconds)

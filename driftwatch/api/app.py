@@ -11,8 +11,9 @@ from sqlalchemy import Engine
 from driftwatch import __version__
 from driftwatch.api.deps import require_api_key
 from driftwatch.api.errors import install_error_handlers
-from driftwatch.api.routes import calls, decisions, evaluations, health, metrics, plan
+from driftwatch.api.routes import calls, dashboard, decisions, evaluations, health, metrics, plan, webhooks
 from driftwatch.api.routes import policy as policy_routes
+from driftwatch.api.url_guard import NulInUrlGuard
 from driftwatch.auth.keys import KeyVerifier
 from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import build_engine, is_sqlite, session_factory
@@ -20,9 +21,11 @@ from driftwatch.ingest import routes as ingest_routes
 from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.logs import ContentEventMapper
 from driftwatch.ingest.records import CallMapper
+from driftwatch.ingest.redaction import Redactor
 from driftwatch.ingest.service import IngestService
 from driftwatch.ingest.writer import CallWriter
 from driftwatch.metrics import Metrics
+from driftwatch.observability.store_collector import StoreCollector
 from driftwatch.policy.snapshot import PolicyDocuments
 from driftwatch.pricing import PriceTable
 
@@ -31,6 +34,14 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
     """Build the app; the caller owns migrations (``driftwatch serve`` runs them before this)."""
     engine = engine or build_engine(settings.database_url)
     metrics_registry = Metrics()
+    metrics_registry.registry.register(
+        StoreCollector(
+            engine,
+            policy,
+            ttl_seconds=settings.metrics_cache_seconds,
+            timeout_seconds=settings.metrics_timeout_seconds,
+        )
+    )
     writer = CallWriter(
         engine,
         metrics_registry,
@@ -39,10 +50,12 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
         threads=settings.writer_threads or (1 if is_sqlite(engine) else 3),
         retry_after_seconds=settings.retry_after_seconds,
     )
+    redactor = Redactor(settings.redact_patterns)  # compiled once, for spans and log content alike
     mapper = CallMapper(
         Classifier.from_policy(policy),
         PriceTable(policy.price_table()),
         capture_content=settings.capture_content,
+        redactor=redactor,
     )
 
     @asynccontextmanager
@@ -69,7 +82,7 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
     app.state.policy_documents = PolicyDocuments(policy)  # GET /v1/policy, rebuilt on change
     app.state.ingest = IngestService(
         mapper,
-        ContentEventMapper(capture_content=settings.capture_content),
+        ContentEventMapper(capture_content=settings.capture_content, redactor=redactor),
         writer,
         metrics_registry,
         max_request_bytes=settings.max_request_bytes,
@@ -77,6 +90,7 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
         retry_after_seconds=settings.retry_after_seconds,
     )
     install_error_handlers(app)
+    app.add_middleware(NulInUrlGuard)
     protected = [Depends(require_api_key)]
     app.include_router(health.router)
     for router in (ingest_routes.router, calls.router, evaluations.router, metrics.router):
@@ -84,4 +98,7 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
     app.include_router(decisions.router, dependencies=protected)
     app.include_router(plan.router, dependencies=protected)
     app.include_router(policy_routes.router, dependencies=protected)
+    app.include_router(webhooks.router, dependencies=protected)
+    app.include_router(dashboard.router, dependencies=protected)
+    dashboard.install_page(app)  # the page at / and its static files: public, they hold no data
     return app

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, Engine, text
+
+from driftwatch.errors import DriftwatchError
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -17,14 +22,56 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    _migrate(engine, lambda config: command.upgrade(config, revision))
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    _migrate(engine, lambda config: command.downgrade(config, revision))
+
+
+def _migrate(engine: Engine, run: Callable[[Config], None]) -> None:
     config = alembic_config(engine)
-    with engine.begin() as connection:
+    with engine.connect() as connection, _sqlite_foreign_keys_deferred(connection), connection.begin():
         config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+        _one_migration_at_a_time(connection)
+        before = MigrationContext.configure(connection).get_current_heads()
+        run(config)
+        if MigrationContext.configure(connection).get_current_heads() != before:
+            _check_foreign_keys(connection)  # only when something ran: it reads every row
+
+
+MIGRATION_LOCK_KEY = 0x6477_6D69_6772  # "dwmigr": the advisory lock every replica's migration takes
+
+
+def _one_migration_at_a_time(connection: Connection) -> None:
+    """Replicas started together would each create the same tables, and all but one would crash. On
+    PostgreSQL the first takes a transaction-scoped advisory lock and the others wait for its commit,
+    then find the schema at head and run nothing. (SQLite is one process's store.)"""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+
+@contextmanager
+def _sqlite_foreign_keys_deferred(connection: Connection) -> Iterator[None]:
+    """SQLite alters a table by copying it and dropping the original, and with foreign keys on, that
+    drop runs the ON DELETE actions of every row pointing at it (``evaluation.sample_id`` set null,
+    ``shadow_sample`` rows of ``call`` deleted). Foreign keys are therefore off while migrations run
+    (the pragma only takes effect outside a transaction) and checked before the commit instead."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")  # pooled connections keep it on
+        connection.commit()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise DriftwatchError(f"migration left rows pointing at missing rows: {broken[:5]}")

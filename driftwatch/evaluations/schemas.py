@@ -78,6 +78,14 @@ class EvaluationIn(BaseModel):
             )
         return source
 
+    @field_validator("id", "source", "task_class", "tier", "model", "rationale")
+    @classmethod
+    def _storable_text(cls, value: str | None) -> str | None:
+        # JSON can spell a NUL or a lone surrogate; neither can be stored (PostgreSQL text, UTF-8).
+        if value is not None and ("\x00" in value or (not value.isascii() and _has_surrogate(value))):
+            raise PydanticCustomError("unstorable_text", "text with a NUL character or a lone surrogate")
+        return value
+
     @field_validator("tier")
     @classmethod
     def _known_tier(cls, tier: str | None, info: ValidationInfo) -> str | None:
@@ -129,6 +137,14 @@ class EvaluationIn(BaseModel):
         if self.span_id is not None and self.trace_id is None:
             raise PydanticCustomError("span_without_trace", "span_id needs trace_id")
         return self
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class EvaluationBatch(BaseModel):

@@ -70,14 +70,21 @@ def list_page(session: Session, where: EvaluationFilter, limit: int, cursor: str
 
 
 def class_overview(
-    session: Session, policy: Policy, since: datetime | None, until: datetime | None, now: datetime
+    session: Session,
+    policy: Policy,
+    since: datetime | None,
+    until: datetime | None,
+    now: datetime,
+    *,
+    with_scores: bool = True,
 ) -> tuple[list[ClassSummary], list[ClassQuality]]:
     """Volume per class and tier, and per class what the evaluations say and how shadowing goes.
 
     Every number comes from an aggregate query (rollup, GROUP BY, one day's spend rows), so this
     stays fast on stores of millions of calls and evaluations.  ``since``/``until`` bound the volume
     (by hour) and the evaluations (by ``evaluated_at``); sample counts are the queue as it stands,
-    spend is today's (UTC).
+    spend is today's (UTC).  ``with_scores=False`` leaves out the judge-score comparison (``scores``),
+    the one part that reads scores row by row: two queries per class, up to 2,000 scores each.
     """
     volume = calls_repository.class_summaries(session, since, until)
     evaluations = class_evaluations(repository.outcome_counts(session, since, until), policy.tiers)
@@ -86,7 +93,7 @@ def class_overview(
     spend = budget.spend_on(session, day)
     classes = sorted({*(row.task_class for row in volume), *evaluations, *samples, *spend})
     detection = {status.task_class: status for status in class_statuses(session, policy)}
-    scores = score_drifts(session, detection.values())
+    scores = score_drifts(session, detection.values()) if with_scores else {}
     quality = []
     for task_class in classes:
         spent, reserved = spend.get(task_class, (0.0, 0.0))

@@ -40,6 +40,7 @@ from driftwatch.db.models import Call, ContentEvent
 from driftwatch.ingest.logs import EventRow
 from driftwatch.ingest.messages import completion_from_events, prompt_from_events, prompt_text
 from driftwatch.ingest.otlp import EventView
+from driftwatch.ingest.records import storable
 
 CONTENT_EVENT_MAX_AGE = timedelta(hours=24)
 """How long an event waits for its call by default: exporters deliver a span within seconds of its
@@ -138,7 +139,8 @@ def _fill(
 ) -> dict[str, Any] | None:
     prompt = prompt_text(prompt_from_events(events)) if needs_prompt else None
     output = completion_from_events(events) if needs_completion else None
-    completion = output[0]["content"] if output else None
+    # The payload's JSON may spell a NUL (``\u0000``) that PostgreSQL text cannot hold.
+    completion = storable(output[0]["content"]) if output else None
     if prompt is None and completion is None:
         return None
     return {"b_trace_id": trace_id, "b_span_id": span_id, "b_prompt": prompt, "b_completion": completion}

@@ -28,7 +28,8 @@ from driftwatch.ingest.messages import (
     text,
 )
 from driftwatch.ingest.otlp import AttributeValue, Rejections, any_value, attributes_to_dict, id_problem
-from driftwatch.ingest.records import nanos_to_datetime
+from driftwatch.ingest.records import nanos_to_datetime, storable
+from driftwatch.ingest.redaction import NO_REDACTION, Redactor
 
 EventRow = dict[str, Any]
 
@@ -57,10 +58,11 @@ class MappedLogs(Rejections):
 
 class ContentEventMapper:
     """Picks the GenAI content events out of log records, under the content switch: with
-    ``capture_content=False`` nothing is kept (they are only counted)."""
+    ``capture_content=False`` nothing is kept (they are only counted); what is kept is redacted first."""
 
-    def __init__(self, *, capture_content: bool) -> None:
+    def __init__(self, *, capture_content: bool, redactor: Redactor = NO_REDACTION) -> None:
         self._capture_content = capture_content
+        self._redactor = redactor
 
     def map(self, request: ExportLogsServiceRequest) -> MappedLogs:
         mapped = MappedLogs()
@@ -91,7 +93,7 @@ class ContentEventMapper:
         if problem:
             mapped.reject(f"log record {name!r}: {problem}; its content cannot be attached to a call")
             return
-        mapped.events.append(_row(record, name, payload))
+        mapped.events.append(_row(record, name, self._redactor.document(payload)))
 
 
 def _payload(record: LogRecord, attributes: dict[str, AttributeValue]) -> dict[str, AttributeValue]:
@@ -114,7 +116,7 @@ def _row(record: LogRecord, name: str, payload: dict[str, AttributeValue]) -> Ev
         "trace_id": record.trace_id.hex(),
         "span_id": record.span_id.hex(),
         "digest": digest,
-        "name": name,
+        "name": storable(name),  # the role in a gen_ai.{role}.message name is anything sent
         # No usable timestamp: the writer stamps the arrival time, so the event still sorts sensibly.
         "event_time": nanos_to_datetime(nanos) if nanos else None,
         "payload": document.decode("utf-8"),

@@ -10,6 +10,7 @@ from driftwatch.ingest import genai
 from driftwatch.ingest.classify import UNCLASSIFIED, Classifier
 from driftwatch.ingest.messages import prompt_text
 from driftwatch.ingest.otlp import STATUS_CODE_ERROR, DecodedSpans, Rejections, SpanView
+from driftwatch.ingest.redaction import NO_REDACTION, Redactor
 from driftwatch.pricing import PriceTable
 
 CallRow = dict[str, Any]
@@ -37,12 +38,21 @@ class MappedSpans(Rejections):
 
 
 class CallMapper:
-    """Turns span views into ``call`` rows under one policy (classification, prices, content switch)."""
+    """Turns span views into ``call`` rows under one policy (classification, prices, content switch,
+    redaction of the content that is kept)."""
 
-    def __init__(self, classifier: Classifier, prices: PriceTable, *, capture_content: bool) -> None:
+    def __init__(
+        self,
+        classifier: Classifier,
+        prices: PriceTable,
+        *,
+        capture_content: bool,
+        redactor: Redactor = NO_REDACTION,
+    ) -> None:
         self._classifier = classifier
         self._prices = prices
         self._capture_content = capture_content
+        self._redactor = redactor
 
     def map(self, decoded: DecodedSpans, *, source: str = "otlp") -> MappedSpans:
         mapped = MappedSpans(rejected=decoded.rejected, errors=list(decoded.errors))
@@ -62,7 +72,7 @@ class CallMapper:
     def _row(self, span: SpanView, operation: str, source: str) -> CallRow:
         fields = genai.extract(span, operation)
         store_content = self._capture_content
-        return {
+        row = {
             "trace_id": span.trace_id.hex(),
             "span_id": span.span_id.hex(),
             "parent_span_id": span.parent_span_id.hex() or None,
@@ -82,12 +92,13 @@ class CallMapper:
             "input_tokens": fields.input_tokens,
             "output_tokens": fields.output_tokens,
             "cost_usd": self._prices.cost(fields.model, fields.input_tokens, fields.output_tokens),
-            "prompt": prompt_text(fields.prompt) if store_content else None,
-            "completion": fields.completion if store_content else None,
+            "prompt": prompt_text(self._redactor.messages(fields.prompt)) if store_content else None,
+            "completion": self._redactor.optional_text(fields.completion) if store_content else None,
             "status": "error" if _is_error(span) else "ok",
             "status_message": span.status_message or None,
             "source": source,
         }
+        return {key: storable(value) if isinstance(value, str) else value for key, value in row.items()}
 
 
 def merge_nested_calls(rows: list[CallRow]) -> tuple[list[CallRow], int]:
@@ -111,6 +122,12 @@ def merge_nested_calls(rows: list[CallRow]) -> tuple[list[CallRow], int]:
         return rows, 0
     kept = [row for row in rows if (row["trace_id"], row["span_id"]) not in inner_spans]
     return kept, len(inner_spans)
+
+
+def storable(text: str) -> str:
+    """``text`` without NUL characters: valid in OTLP strings and in SQLite, but PostgreSQL text cannot
+    hold them and would fail the whole write batch; both stores keep the same text."""
+    return text.replace("\x00", "")
 
 
 def nanos_to_datetime(nanos: int) -> datetime:

@@ -55,21 +55,29 @@ def commit_batch(
     but its prompt or completion fills the stored call's where that one captured none.
     """
     with engine.begin() as connection:
-        events_inserted = content.insert_events(connection, events, now)
-        inserted: Sequence[Any] = ()
-        if calls:
-            if connection.dialect.name == "postgresql":
-                inserted = _insert_postgresql(connection, calls)
-            else:
-                inserted = _insert_portable(connection, calls)
-        if inserted:
-            _add_to_rollup(connection, inserted)
-        if len(inserted) < len(calls):
-            _complete_content(connection, calls, inserted)
-        # Only calls still missing content look for waiting events: traffic whose spans carry their
-        # content costs no lookup (events that duplicate it are left for the reconcile job to drop).
-        lacking = {call["trace_id"] for call in calls if call["prompt"] is None or call["completion"] is None}
-        attached = content.attach(connection, lacking | {event["trace_id"] for event in events})
+        return write_batch(connection, calls, events, now)
+
+
+def write_batch(
+    connection: Connection, calls: Sequence[CallRow], events: Sequence[EventRow], now: datetime
+) -> BatchOutcome:
+    """What :func:`commit_batch` does, inside the caller's transaction (an importer commits its own
+    progress with the rows it wrote)."""
+    events_inserted = content.insert_events(connection, events, now)
+    inserted: Sequence[Any] = ()
+    if calls:
+        if connection.dialect.name == "postgresql":
+            inserted = _insert_postgresql(connection, calls)
+        else:
+            inserted = _insert_portable(connection, calls)
+    if inserted:
+        _add_to_rollup(connection, inserted)
+    if len(inserted) < len(calls):
+        _complete_content(connection, calls, inserted)
+    # Only calls still missing content look for waiting events: traffic whose spans carry their
+    # content costs no lookup (events that duplicate it are left for the reconcile job to drop).
+    lacking = {call["trace_id"] for call in calls if call["prompt"] is None or call["completion"] is None}
+    attached = content.attach(connection, lacking | {event["trace_id"] for event in events})
     return BatchOutcome(len(inserted), events_inserted, attached.calls_filled)
 
 

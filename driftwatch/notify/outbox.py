@@ -11,15 +11,7 @@ from sqlalchemy.orm import Session
 
 from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.models import OutboxEvent
-
-EVENT_TYPES = (
-    "class.degraded",
-    "class.promoted",
-    "class.demoted",
-    "class.demotion_recommended",
-    "class.unevaluable",
-    "budget.exhausted",
-)
+from driftwatch.notify.events import EVENT_TYPES
 
 
 def emit(

@@ -21,10 +21,12 @@ from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import is_sqlite, session_factory
 from driftwatch.db.job_states import record_finish, record_start
 from driftwatch.ingest import content
+from driftwatch.ingest.redaction import Redactor
+from driftwatch.notify.delivery import DeliveryOptions, run_delivery
 from driftwatch.policy.decide import run_decide
 from driftwatch.policy.recommendations import run_recommendations
 from driftwatch.sampling.service import run_sampling
-from driftwatch.shadow.runner import RunnerOptions
+from driftwatch.shadow.runner import RunnerOptions, ShadowObserver
 from driftwatch.shadow.setup import shadow_runner
 
 
@@ -45,6 +47,7 @@ class JobContext:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     worker_id: str = field(default_factory=default_worker_id)
     task_class: str | None = None
+    shadow_observer: ShadowObserver | None = None  # serve passes its /metrics; workers have none
 
 
 def sample(context: JobContext) -> str:
@@ -67,7 +70,7 @@ def evaluate(context: JobContext) -> str:
 
     async def once() -> str:
         async with shadow_runner(
-            context.engine, context.policy, options, context.clock, context.environ
+            context.engine, context.policy, options, context.clock, context.environ, context.shadow_observer
         ) as runner:
             return (await runner.run_once(context.task_class)).summary()
 
@@ -85,6 +88,12 @@ def reconcile_content(context: JobContext) -> str:
     )
 
 
+def deliver(context: JobContext) -> str:
+    options = DeliveryOptions.from_settings(context.settings, context.worker_id)
+    run = run_delivery(context.engine, context.policy, options, context.clock, context.environ)
+    return asyncio.run(run).summary()
+
+
 def decide(context: JobContext) -> str:
     with session_factory(context.engine).begin() as session:
         return run_decide(session, context.policy, context.clock()).summary()
@@ -95,12 +104,28 @@ def recommend(context: JobContext) -> str:
         return run_recommendations(session, context.policy, context.clock()).summary()
 
 
+def import_langfuse(context: JobContext) -> str:
+    # Imported here: the Langfuse SDK takes a second to load, and most runs never import.
+    from driftwatch.importers.langfuse_import import scheduled_import
+
+    return scheduled_import(
+        context.engine,
+        context.policy,
+        context.environ,
+        context.clock,
+        capture_content=context.settings.capture_content,
+        redactor=Redactor(context.settings.redact_patterns),
+    )
+
+
 JOBS: dict[str, Callable[[JobContext], str]] = {
     "reconcile-content": reconcile_content,
     "sample": sample,
     "evaluate": evaluate,
     "decide": decide,
     "recommend": recommend,
+    "deliver": deliver,
+    "import-langfuse": import_langfuse,
 }
 # Jobs that replay calls need a provider for the reference tier; the others always run.
 SHADOW_JOBS = ("sample", "evaluate")
@@ -109,13 +134,17 @@ SHADOW_JOBS = ("sample", "evaluate")
 def job_intervals(settings: Settings) -> dict[str, float]:
     """Seconds between runs inside ``driftwatch serve``. Content is reconciled as often as calls are
     sampled, well inside the sampling grace period, so a replay finds the content that arrived late."""
-    return {
+    intervals = {
         "reconcile-content": settings.sample_interval_seconds,
         "sample": settings.sample_interval_seconds,
         "evaluate": settings.evaluate_interval_seconds,
         "decide": settings.decide_interval_seconds,
         "recommend": settings.recommend_interval_seconds,
+        "deliver": settings.deliver_interval_seconds,
     }
+    if settings.langfuse_import_interval > 0:  # the import is opt-in: it needs Langfuse keys
+        intervals["import-langfuse"] = settings.langfuse_import_interval
+    return intervals
 
 
 def run_job(name: str, context: JobContext) -> str:

@@ -20,6 +20,8 @@ class JobScheduler:
         self._context = context
         # Each run is logged once below, with what it did; APScheduler's own line per run is noise.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        # A run skipped because the previous one still runs is max_instances=1 doing its job, not news.
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         self._scheduler = BackgroundScheduler(timezone=UTC)
         for name, seconds in intervals.items():
             self._scheduler.add_job(

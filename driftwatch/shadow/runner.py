@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -44,6 +45,12 @@ from driftwatch.shadow.queue import ClaimedSample
 
 logger = logging.getLogger(__name__)
 R = TypeVar("R")
+
+
+class ShadowObserver(Protocol):
+    """Told of each evaluation that reached the provider (e.g. :class:`driftwatch.metrics.Metrics`)."""
+
+    def shadow_evaluation_finished(self, outcome: str, seconds: float) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +101,10 @@ class ShadowRunner:
         prices: PriceTable,
         options: RunnerOptions,
         clock: Callable[[], datetime],
+        observer: ShadowObserver | None = None,
     ) -> None:
         self._commits = GroupCommitter(session_factory(engine))
+        self._observer = observer
         self._policy = policy
         self._providers = providers
         self._judges_for = judges_for
@@ -137,7 +146,7 @@ class ShadowRunner:
                 sample, SampleStatus.SKIPPED_BUDGET, f"daily budget of ${limit:.2f} is spent", summary
             )
             return
-        spent = 0.0
+        spent, started = 0.0, time.perf_counter()
         try:
             answer = await plan.provider.complete(plan.request)
             spent = self._replay_cost(plan, answer)
@@ -150,13 +159,15 @@ class ShadowRunner:
                 raise
         except ProviderError as error:
             await self._in_transaction(self._retry_or_fail, sample, error, spent)
-            summary.count("retried" if self._will_retry(sample, error) else SampleStatus.FAILED)
-            summary.spent_usd += spent
-            return
-        spent += verdict.cost_usd
-        await self._in_transaction(self._record, sample, (day, plan.estimate_usd), answer, verdict, spent)
+            outcome = "retried" if self._will_retry(sample, error) else SampleStatus.FAILED.value
+        else:
+            spent += verdict.cost_usd
+            await self._in_transaction(self._record, sample, (day, plan.estimate_usd), answer, verdict, spent)
+            outcome = {True: "acceptable", False: "unacceptable", None: "undecided"}[verdict.acceptable]
         summary.spent_usd += spent
-        summary.count({True: "acceptable", False: "unacceptable", None: "undecided"}[verdict.acceptable])
+        summary.count(outcome)
+        if self._observer is not None:
+            self._observer.shadow_evaluation_finished(outcome, time.perf_counter() - started)
 
     def _plan(self, sample: ClaimedSample) -> _Plan:
         if not sample.prompt:

@@ -15,7 +15,7 @@ from driftwatch.shadow.judges.base import Judge
 from driftwatch.shadow.judges.chain import build_judge_chain
 from driftwatch.shadow.providers.base import Provider
 from driftwatch.shadow.providers.factory import build_provider
-from driftwatch.shadow.runner import RunnerOptions, ShadowRunner
+from driftwatch.shadow.runner import RunnerOptions, ShadowObserver, ShadowRunner
 
 
 @asynccontextmanager
@@ -25,6 +25,7 @@ async def shadow_runner(
     options: RunnerOptions,
     clock: Callable[[], datetime],
     environ: Mapping[str, str],
+    observer: ShadowObserver | None = None,
 ) -> AsyncIterator[ShadowRunner]:
     """A runner whose provider clients live on the running event loop and are closed afterwards."""
     if policy.reference_tier not in policy.providers:
@@ -45,7 +46,7 @@ async def shadow_runner(
             )
         return chains[task_class]
 
-    runner = ShadowRunner(engine, policy, providers, judges_for, prices, options, clock)
+    runner = ShadowRunner(engine, policy, providers, judges_for, prices, options, clock, observer)
     try:
         yield runner
     finally:

@@ -17,11 +17,14 @@ import contextlib
 import json
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self, cast
+
+from tests.fakes._serving import serve_in_thread, stop_serving
 
 JsonObject = dict[str, Any]
 """A parsed JSON object (request or response body)."""
@@ -43,6 +46,8 @@ class RecordedRequest:
     """Header names lower-cased."""
     body: JsonObject
     """The JSON body; ``{}`` when the body was empty or not a JSON object."""
+    query: Mapping[str, str] = field(default_factory=dict)
+    """Query parameters (the last value of each), for fakes of GET endpoints."""
 
 
 @dataclass
@@ -87,6 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
             path=self.path.split("?", 1)[0],
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
+            query=dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query)),
         )
         response = fake._handle(request)
         raw_body = response.body
@@ -135,21 +141,10 @@ class FakeLLMServer:
         if self._server is not None:
             raise RuntimeError("server already started")
         self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},  # shutdown() waits up to one poll interval
-            name=type(self).__name__,
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_thread(self._server, type(self).__name__)
 
     def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        stop_serving(self._server, self._thread)
         self._server = None
         self._thread = None
 

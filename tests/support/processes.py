@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -33,9 +34,14 @@ def wait_healthy(process: subprocess.Popen[str], base_url: str, seconds: float =
     raise AssertionError("serve did not become healthy in time")
 
 
-def start_serve(folder: Path, settings: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+def start_serve(
+    folder: Path, settings: dict[str, str], log: IO[str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     """`driftwatch serve` on a free port with a SQLite store in ``folder`` and ``DRIFTWATCH_*``
-    ``settings`` (no inherited policy file or auth switch); returns the process and its base URL."""
+    ``settings`` (no inherited policy file or auth switch); returns the process and its base URL.
+
+    Output goes to pipes for ``communicate()``, or to ``log`` (both streams) for a process that runs
+    long enough to fill a pipe nobody reads: a full pipe blocks every thread that logs."""
     port = free_port()
     env = {**os.environ, "DRIFTWATCH_DATABASE_URL": f"sqlite:///{folder / 'served.db'}", **settings}
     for name in ("DRIFTWATCH_POLICY_FILE", "DRIFTWATCH_REQUIRE_AUTH"):
@@ -45,8 +51,8 @@ def start_serve(folder: Path, settings: dict[str, str]) -> tuple[subprocess.Pope
         [sys.executable, "-m", "driftwatch.cli", "serve", "--port", str(port)],
         env=env,
         cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE if log is None else log,
+        stderr=subprocess.PIPE if log is None else subprocess.STDOUT,
         text=True,
     )
     return process, f"http://127.0.0.1:{port}"

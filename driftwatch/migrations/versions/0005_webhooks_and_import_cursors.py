@@ -1,4 +1,4 @@
-"""webhook endpoints, deliveries, attempts; import cursors
+"""webhook endpoints, deliveries, attempts; import cursors; evaluation outcome index
 
 Revision ID: 0005
 Revises: 0004
@@ -17,6 +17,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("evaluation", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_evaluation_task_class_tier_acceptable", ["task_class", "tier", "acceptable"], unique=False
+        )
+
     op.create_table(
         "import_cursor",
         sa.Column("source", sa.String(length=255), nullable=False),
@@ -108,3 +113,5 @@ def downgrade() -> None:
     op.drop_table("webhook_delivery")
     op.drop_table("webhook_endpoint")
     op.drop_table("import_cursor")
+    with op.batch_alter_table("evaluation", schema=None) as batch_op:
+        batch_op.drop_index("ix_evaluation_task_class_tier_acceptable")

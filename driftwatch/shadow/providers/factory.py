@@ -6,9 +6,7 @@ from collections.abc import Mapping
 
 from driftwatch.config import ProviderConfig
 from driftwatch.errors import ConfigError
-from driftwatch.shadow.providers.anthropic_messages import AnthropicProvider
 from driftwatch.shadow.providers.base import Provider
-from driftwatch.shadow.providers.openai_compatible import OpenAICompatibleProvider
 from driftwatch.shadow.providers.replay import ReplayProvider
 from driftwatch.shadow.providers.retry import RetryPolicy
 
@@ -29,6 +27,12 @@ def build_provider(config: ProviderConfig, environ: Mapping[str, str]) -> Provid
         return ReplayProvider.from_jsonl(
             config.dataset, model=config.model, max_concurrency=config.max_concurrency
         )
+    # The vendor SDKs are imported only when configured: loading both took most of `driftwatch serve`'s
+    # start-up (6 of 12 s on a busy 2-core machine), which is downtime when a crashed server restarts.
+    from driftwatch.shadow.providers.anthropic_messages import AnthropicProvider
+    from driftwatch.shadow.providers.openai_compatible import OpenAICompatibleProvider
+
+    provider_class: type[OpenAICompatibleProvider | AnthropicProvider]
     provider_class = OpenAICompatibleProvider if config.kind == "openai" else AnthropicProvider
     return provider_class(
         model=config.model,

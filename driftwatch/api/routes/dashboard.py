@@ -1,0 +1,55 @@
+"""The web dashboard: the page at ``/`` with its static files (public: they hold no data) and
+``GET /v1/dashboard``, the document it draws (behind the API key like every other endpoint)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from driftwatch.api.deps import SessionDep
+from driftwatch.dashboard import service
+from driftwatch.dashboard.schemas import Dashboard
+from driftwatch.dashboard.window import TimeRange
+
+STATIC_PACKAGE = ("driftwatch.dashboard", "static")
+
+router = APIRouter(tags=["dashboard"])
+
+
+@router.get(
+    "/v1/dashboard",
+    response_model=Dashboard,
+    summary="What the dashboard at / draws: per class acceptance over time, decisions, tiers, spend, savings",
+)
+def get_dashboard(
+    request: Request,
+    session: SessionDep,
+    time_range: Annotated[
+        TimeRange,
+        Query(
+            alias="range", description="1h in minute buckets, 24h and 7d in hourly ones, 30d in daily ones"
+        ),
+    ] = TimeRange.WEEK,
+    task_class: Annotated[
+        str | None, Query(min_length=1, max_length=255, description="Only this class; default: all")
+    ] = None,
+) -> Dashboard:
+    """Every figure is aggregated in the database (hourly rollup, evaluations counted per bucket),
+    so the answer stays small and quick however many calls the store holds."""
+    return service.build(session, request.app.state.policy, time_range, task_class, datetime.now(UTC))
+
+
+def install_page(app: FastAPI) -> None:
+    """Serve the page at ``/`` and its script, styles and vendored uPlot under ``/dashboard/``."""
+    page = resources.files(STATIC_PACKAGE[0]).joinpath(STATIC_PACKAGE[1], "index.html").read_text("utf-8")
+
+    @app.get("/", include_in_schema=False)
+    def dashboard_page() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    app.mount("/dashboard", StaticFiles(packages=[STATIC_PACKAGE]), name="dashboard")

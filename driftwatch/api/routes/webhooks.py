@@ -1,0 +1,103 @@
+"""Webhook endpoints: add, list, remove, send a test, and read the delivery log."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+
+from driftwatch.api.deps import SessionDep
+from driftwatch.notify import endpoints, history
+from driftwatch.notify.delivery import DeliveryOptions, send_test
+from driftwatch.notify.schemas import (
+    CreatedWebhook,
+    DeliveryPage,
+    DeliveryStatus,
+    Webhook,
+    WebhookCreate,
+    WebhookList,
+    WebhookTestResult,
+)
+
+router = APIRouter(tags=["webhooks"])
+
+WebhookId = Annotated[int, Path(ge=1, lt=2**63)]
+_NO_WEBHOOK: dict[int | str, dict[str, Any]] = {404: {"description": "No active webhook with this id"}}
+
+
+@router.post(
+    "/v1/webhooks",
+    response_model=CreatedWebhook,
+    status_code=201,
+    summary="Add a webhook endpoint; the answer shows its signing secret, once",
+    responses={409: {"description": "A webhook with this name exists"}},
+)
+def create_webhook(session: SessionDep, body: WebhookCreate) -> CreatedWebhook:
+    return endpoints.create_endpoint(session, body, datetime.now(UTC))
+
+
+@router.get("/v1/webhooks", response_model=WebhookList, summary="Webhook endpoints with delivery counts")
+def list_webhooks(session: SessionDep, include_removed: Annotated[bool, Query()] = False) -> WebhookList:
+    return WebhookList(items=endpoints.list_endpoints(session, include_removed=include_removed))
+
+
+@router.delete(
+    "/v1/webhooks/{webhook_id}",
+    response_model=Webhook,
+    summary="Remove a webhook endpoint: pending deliveries are cancelled, the log is kept",
+    responses={**_NO_WEBHOOK, 409: {"description": "Declared in the policy file: remove it there"}},
+)
+def remove_webhook(session: SessionDep, webhook_id: WebhookId) -> Webhook:
+    return endpoints.remove_endpoint(session, webhook_id, datetime.now(UTC))
+
+
+@router.post(
+    "/v1/webhooks/{webhook_id}/test",
+    response_model=WebhookTestResult,
+    summary="Send a signed webhook.test message now and report the receiver's answer",
+    responses=_NO_WEBHOOK,
+)
+def test_webhook(request: Request, session: SessionDep, webhook_id: WebhookId) -> WebhookTestResult:
+    endpoint = endpoints.get_endpoint(session, webhook_id)
+    options = DeliveryOptions.from_settings(request.app.state.settings, worker_id="api")
+    outcome = asyncio.run(send_test(endpoint, options, datetime.now(UTC)))
+    return WebhookTestResult(
+        delivered=outcome.delivered,
+        status_code=outcome.status_code,
+        latency_ms=outcome.latency_ms,
+        error=outcome.error,
+        response_excerpt=outcome.response_excerpt,
+    )
+
+
+@router.get(
+    "/v1/webhooks/deliveries",
+    response_model=DeliveryPage,
+    summary="Deliveries to every endpoint, newest first, with their attempts",
+)
+def list_all_deliveries(
+    session: SessionDep,
+    status: Annotated[DeliveryStatus | None, Query()] = None,
+    before: Annotated[int | None, Query(ge=1, lt=2**63)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> DeliveryPage:
+    return history.list_deliveries(session, status=status, before=before, limit=limit)
+
+
+@router.get(
+    "/v1/webhooks/{webhook_id}/deliveries",
+    response_model=DeliveryPage,
+    summary="One endpoint's deliveries, newest first, with their attempts",
+    responses=_NO_WEBHOOK,
+)
+def list_deliveries(
+    session: SessionDep,
+    webhook_id: WebhookId,
+    status: Annotated[DeliveryStatus | None, Query()] = None,
+    before: Annotated[int | None, Query(ge=1, lt=2**63)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> DeliveryPage:
+    endpoints.get_endpoint(session, webhook_id)
+    return history.list_deliveries(session, endpoint_id=webhook_id, status=status, before=before, limit=limit)

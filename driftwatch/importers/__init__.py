@@ -1,0 +1,1 @@
+"""Importers: calls recorded by other tools (Langfuse) brought into the store as ``call`` rows."""

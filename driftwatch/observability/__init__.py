@@ -1,0 +1,1 @@
+"""Store-wide Prometheus metrics: read from the database at scrape time, the same on every replica."""

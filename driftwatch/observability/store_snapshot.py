@@ -1,0 +1,209 @@
+"""One read of the store's state for ``/metrics``: a handful of aggregate queries, no row scans in Python.
+
+Everything here is store-wide (all replicas and ``driftwatch evaluate`` workers write the same tables),
+so every replica reports the same numbers; dashboards take ``max`` across instances, not ``sum``.
+Counts over whole tables (samples, evaluations, decisions, deliveries) are exposed as counters: those
+rows only ever reach their final state, so the counts only grow (deleting old rows reads as a reset).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, select, text
+from sqlalchemy.orm import QueryableAttribute, Session
+
+from driftwatch.config import Policy
+from driftwatch.db.models import (
+    Decision,
+    Evaluation,
+    SampleStatus,
+    ShadowSample,
+    ShadowSpend,
+    WebhookDelivery,
+)
+from driftwatch.policy.detectors import class_statuses
+from driftwatch.policy.routing import routes
+from driftwatch.shadow.budget import budget_day
+from driftwatch.stats.detector import AlarmThreshold
+
+ACCEPTANCE_WINDOW = timedelta(hours=24)
+# A cap on each statement on PostgreSQL, so a refresh stuck behind a lock ends on its own.
+STATEMENT_TIMEOUT_MS = 30_000
+NO_TIER = ""  # an evaluation without a tier (a verdict from elsewhere with no linked call)
+_SAMPLE_KEYS = (ShadowSample.task_class, ShadowSample.status)
+_EVALUATION_KEYS = (Evaluation.task_class, Evaluation.tier, Evaluation.acceptable)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassRouteState:
+    task_class: str
+    tier: str
+    tier_rank: int  # position in the policy's tiers, 0 = cheapest; -1 for a tier no longer listed
+    pinned: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorReading:
+    task_class: str
+    tier: str
+    status: str
+    samples: int
+    reference_rate: float | None
+    log_statistic: float | None  # natural log of the mixture statistic R; None before the first sample
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    accepted: int
+    decided: int
+
+    @property
+    def rate(self) -> float:
+        return self.accepted / self.decided
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSnapshot:
+    taken_at: datetime
+    samples: dict[tuple[str, str], int]  # (task_class, status) -> shadow samples
+    oldest_due_sample: datetime | None
+    evaluations: dict[tuple[str, str, str], int]  # (task_class, tier, outcome) -> evaluations
+    acceptance: dict[tuple[str, str], Acceptance]  # (task_class, tier), last ACCEPTANCE_WINDOW
+    spend_total_usd: dict[str, float]
+    spend_today_usd: dict[str, float]
+    budget_usd: dict[str, float]
+    routes: list[ClassRouteState]
+    detectors: list[DetectorReading]
+    log_threshold: float
+    decisions: dict[str, int]  # kind -> decisions
+    deliveries: dict[str, int]  # status -> webhook deliveries
+    delivery_attempts: dict[str, int]  # status of the delivery -> attempts made at it
+    oldest_pending_delivery: datetime | None
+
+
+def read_snapshot(session: Session, policy: Policy, now: datetime) -> StoreSnapshot:
+    """Read everything ``/metrics`` shows from the store, inside the caller's (read-only) transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+    spend_total, spend_today = _spend(session, now)
+    detectors, log_threshold = _detectors(session, policy)
+    route_states = _routes(session, policy)
+    budget_classes = {route.task_class for route in route_states} | set(spend_today)
+    deliveries, attempts, oldest_delivery = _deliveries(session)
+    return StoreSnapshot(
+        taken_at=now,
+        samples=_samples(session),
+        oldest_due_sample=session.scalar(
+            select(func.min(ShadowSample.not_before)).where(
+                ShadowSample.status == SampleStatus.PENDING, ShadowSample.not_before <= now
+            )
+        ),
+        evaluations=_evaluations(session),
+        acceptance=_acceptance(session, now - ACCEPTANCE_WINDOW),
+        spend_total_usd=spend_total,
+        spend_today_usd=spend_today,
+        budget_usd={name: policy.shadow.budget_for(name) for name in sorted(budget_classes)},
+        routes=route_states,
+        detectors=detectors,
+        log_threshold=log_threshold,
+        decisions=_decisions(session),
+        deliveries=deliveries,
+        delivery_attempts=attempts,
+        oldest_pending_delivery=oldest_delivery,
+    )
+
+
+def _counts(session: Session, *keys: QueryableAttribute[Any]) -> list[tuple[tuple[Any, ...], int]]:
+    """``SELECT keys…, count(*) … GROUP BY keys…`` as ``[(key values, count)]``."""
+    rows = session.execute(select(*keys, func.count()).group_by(*keys))
+    return [(tuple(row[:-1]), int(row[-1])) for row in rows]
+
+
+def _samples(session: Session) -> dict[tuple[str, str], int]:
+    return {(name, status): count for (name, status), count in _counts(session, *_SAMPLE_KEYS)}
+
+
+def _decisions(session: Session) -> dict[str, int]:
+    return {kind: count for (kind,), count in _counts(session, Decision.kind)}
+
+
+def _evaluations(session: Session) -> dict[tuple[str, str, str], int]:
+    outcomes = {True: "acceptable", False: "unacceptable", None: "undecided"}
+    result: dict[tuple[str, str, str], int] = {}
+    for (task_class, tier, acceptable), count in _counts(session, *_EVALUATION_KEYS):
+        key = (task_class, tier or NO_TIER, outcomes[acceptable])
+        result[key] = result.get(key, 0) + count
+    return result
+
+
+def _acceptance(session: Session, since: datetime) -> dict[tuple[str, str], Acceptance]:
+    accepted = func.sum(case((Evaluation.acceptable.is_(True), 1), else_=0))
+    rows = session.execute(
+        select(Evaluation.task_class, Evaluation.tier, accepted, func.count())
+        .where(Evaluation.evaluated_at >= since, Evaluation.acceptable.is_not(None))
+        .group_by(Evaluation.task_class, Evaluation.tier)
+    )
+    return {(name, tier or NO_TIER): Acceptance(int(yes), int(total)) for name, tier, yes, total in rows}
+
+
+def _spend(session: Session, now: datetime) -> tuple[dict[str, float], dict[str, float]]:
+    today = func.sum(case((ShadowSpend.day == budget_day(now), ShadowSpend.spent_usd), else_=0.0))
+    rows = session.execute(
+        select(ShadowSpend.task_class, func.sum(ShadowSpend.spent_usd), today).group_by(
+            ShadowSpend.task_class
+        )
+    ).all()
+    return {name: float(total) for name, total, _ in rows}, {name: float(day) for name, _, day in rows}
+
+
+def _routes(session: Session, policy: Policy) -> list[ClassRouteState]:
+    ranks = {tier: rank for rank, tier in enumerate(policy.tiers)}
+    return [
+        ClassRouteState(route.task_class, route.tier, ranks.get(route.tier, -1), route.pinned)
+        for route in routes(session, policy)
+    ]
+
+
+def _detectors(session: Session, policy: Policy) -> tuple[list[DetectorReading], float]:
+    """Each class's detector on its current tier, as ``GET /v1/classes`` shows it, and the alarm
+    threshold it is compared with: the union bound over the classes that have a reference, which a
+    lone degraded class must reach (e-BH flags earlier when several classes drop together)."""
+    detections = class_statuses(session, policy)
+    active = sum(1 for detection in detections if detection.e_value is not None)
+    decisions = policy.decisions
+    log_threshold = AlarmThreshold(decisions.horizon_samples, decisions.alpha, max(1, active)).log_value
+    readings = []
+    for detection in detections:
+        # evidence = R / A, so log R = log(evidence) + log A; R is 0 (no value) before the first sample.
+        evidence = detection.evidence
+        log_statistic = math.log(evidence) + log_threshold if evidence else None
+        readings.append(
+            DetectorReading(
+                detection.task_class,
+                detection.tier,
+                detection.status,
+                detection.samples,
+                detection.reference_rate,
+                log_statistic,
+            )
+        )
+    return readings, log_threshold
+
+
+def _deliveries(session: Session) -> tuple[dict[str, int], dict[str, int], datetime | None]:
+    rows = session.execute(
+        select(
+            WebhookDelivery.status,
+            func.count(),
+            func.coalesce(func.sum(WebhookDelivery.attempts), 0),
+            func.min(WebhookDelivery.created_at),
+        ).group_by(WebhookDelivery.status)
+    ).all()
+    counts = {status: int(count) for status, count, _, _ in rows}
+    attempts = {status: int(made) for status, _, made, _ in rows}
+    oldest = next((first for status, _, _, first in rows if status == "pending"), None)
+    return counts, attempts, oldest
