@@ -57,6 +57,14 @@ def reserve(session: Session, task_class: str, day: str, amount: float, budget: 
     return bool(connection.execute(_RESERVE, {**where, "amount": amount, "limit": budget}).rowcount)
 
 
+def held_in_flight(session: Session, task_class: str, day: str) -> float:
+    """What evaluations running now have reserved of the class's day: room that may come back."""
+    held = session.scalar(
+        select(ShadowSpend.reserved_usd).where(ShadowSpend.task_class == task_class, ShadowSpend.day == day)
+    )
+    return float(held or 0.0)
+
+
 def release(session: Session, task_class: str, day: str | None, amount: float) -> None:
     if amount != 0:
         settle(session, task_class, day, amount, 0.0)

@@ -202,9 +202,13 @@ def transition(
     error: str | None = None,
     not_before: datetime | None = None,
     reserved: tuple[str, float] | None = None,
+    refund_attempt: bool = False,
 ) -> bool:
-    """Move an owned sample on; False when this worker no longer owns it (its lease was taken)."""
+    """Move an owned sample on; False when this worker no longer owns it (its lease was taken).
+    ``refund_attempt`` gives back the attempt its claim counted (it was put back, not tried)."""
     values: dict[str, object] = {"status": status, "updated_at": now, "last_error": error}
+    if refund_attempt:
+        values["attempts"] = ShadowSample.attempts - 1
     if status is not SampleStatus.RUNNING:
         values |= {"lease_until": None}
     if not_before is not None:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Protocol, TypeVar
 
 from sqlalchemy import Engine
@@ -45,6 +46,15 @@ from driftwatch.shadow.queue import ClaimedSample
 
 logger = logging.getLogger(__name__)
 R = TypeVar("R")
+# A sample the budget cannot cover while other evaluations hold reservations waits this long.
+BUDGET_WAIT = timedelta(seconds=5)
+
+
+class Reservation(Enum):
+    MADE = "made"
+    WAIT = "wait"  # no room now, but evaluations in flight hold some that may come back
+    SPENT = "spent"  # the day's budget is spent
+    LOST = "lost"  # the sample's lease was taken by another worker
 
 
 class ShadowObserver(Protocol):
@@ -140,7 +150,14 @@ class ShadowRunner:
             await self._finish(sample, SampleStatus.FAILED, str(error), summary)
             return
         day = budget.budget_day(self._clock())
-        if not await self._in_transaction(self._reserve, sample, day, plan.estimate_usd):
+        reservation = await self._in_transaction(self._reserve, sample, day, plan.estimate_usd)
+        if reservation is Reservation.LOST:  # its lease ran out and another worker has it now
+            return
+        if reservation is Reservation.WAIT:
+            await self._in_transaction(self._defer, sample)
+            summary.count("deferred")
+            return
+        if reservation is Reservation.SPENT:
             limit = self._policy.shadow.budget_for(sample.task_class)
             await self._finish(
                 sample, SampleStatus.SKIPPED_BUDGET, f"daily budget of ${limit:.2f} is spent", summary
@@ -203,15 +220,31 @@ class ShadowRunner:
 
     # Each of these runs on the group-commit thread, in a transaction shared with other waiting units.
 
-    def _reserve(self, session: Session, sample: ClaimedSample, day: str, amount: float) -> bool:
+    def _reserve(self, session: Session, sample: ClaimedSample, day: str, amount: float) -> Reservation:
         limit = self._policy.shadow.budget_for(sample.task_class)
         if not budget.reserve(session, sample.task_class, day, amount, limit):
-            return False
+            # Reservations are upper estimates: while others are held, settling them may free room.
+            held = budget.held_in_flight(session, sample.task_class, day)
+            return Reservation.WAIT if held > 0 else Reservation.SPENT
         worker = self._options.worker_id
         if queue.start(session, sample.sample_id, worker, self._clock(), day, amount):
-            return True
+            return Reservation.MADE
         budget.release(session, sample.task_class, day, amount)  # lost the sample to another worker
-        return False
+        return Reservation.LOST
+
+    def _defer(self, session: Session, sample: ClaimedSample) -> None:
+        """Back in the queue for a little while, its attempt given back: it was not tried."""
+        now = self._clock()
+        queue.transition(
+            session,
+            sample.sample_id,
+            self._options.worker_id,
+            now,
+            SampleStatus.PENDING,
+            error="waiting for budget held by evaluations in flight",
+            not_before=now + BUDGET_WAIT,
+            refund_attempt=True,
+        )
 
     def _retry_or_fail(
         self, session: Session, sample: ClaimedSample, error: ProviderError, spent: float

@@ -14,7 +14,7 @@ from driftwatch.db.engine import session_factory
 from driftwatch.db.models import Evaluation, OutboxEvent, SampleStatus, ShadowSample, ShadowSpend
 from driftwatch.pricing import DEFAULT_PRICES, PriceTable
 from driftwatch.sampling.service import run_sampling
-from driftwatch.shadow import queue
+from driftwatch.shadow import budget, queue
 from driftwatch.shadow.judges.base import Judge
 from driftwatch.shadow.providers.base import ProviderError
 from driftwatch.shadow.runner import RunnerOptions, ShadowRunner
@@ -141,23 +141,49 @@ def test_calls_without_captured_content_are_reported_unevaluable(
     assert all("enable content capture" in (error or "") for error in errors)
 
 
-def test_a_spent_budget_skips_samples_and_is_never_exceeded(
+def test_samples_wait_for_budget_held_in_flight_and_the_budget_is_never_exceeded(
     engine: Engine, clock: Clock, runners: list[ShadowRunner]
 ) -> None:
     seed_calls(engine, 20, tier="cheap")
     _sample(engine)
     # Each evaluation reserves a little under $0.02 at Opus prices (512 output tokens allowed) and
-    # spends far less, so $0.05 admits a handful and refuses the rest.
+    # spends far less, so $0.05 admits a handful at once; the others wait for those to settle.
     policy = _policy(daily_budget_usd=0.05)
     runners.append(runner := _runner(engine, clock, ScriptedProvider(), policy=policy))
 
-    summary = asyncio.run(runner.run_once())
+    first = asyncio.run(runner.run_once())
+    waiting = _statuses(engine)
+    for _ in range(30):
+        if not _statuses(engine).get(SampleStatus.PENDING):
+            break
+        clock.now += timedelta(seconds=6)
+        asyncio.run(runner.run_once())
 
-    statuses = _statuses(engine)
-    assert statuses[SampleStatus.SKIPPED_BUDGET] > 0 and statuses[SampleStatus.DONE] > 0
-    assert summary.outcomes[SampleStatus.SKIPPED_BUDGET] == statuses[SampleStatus.SKIPPED_BUDGET]
+    assert waiting[SampleStatus.DONE] > 0 and waiting[SampleStatus.PENDING] > 0
+    assert first.outcomes["deferred"] == waiting[SampleStatus.PENDING]
+    assert SampleStatus.SKIPPED_BUDGET not in waiting  # held reservations are not a spent budget
+    final = _statuses(engine)
+    assert final.get(SampleStatus.DONE, 0) + final.get(SampleStatus.SKIPPED_BUDGET, 0) == 20
+    with session_factory(engine)() as session:  # a deferral gives its attempt back
+        assert set(session.scalars(select(ShadowSample.attempts))) == {1}
     spent, reserved = _spend(engine)
     assert spent <= 0.05 and reserved == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_spent_budget_skips_samples(engine: Engine, clock: Clock, runners: list[ShadowRunner]) -> None:
+    seed_calls(engine, 3, tier="cheap")
+    _sample(engine)
+    with session_factory(engine).begin() as session:  # the day's budget already spent elsewhere
+        budget.reserve(session, "extraction", budget.budget_day(clock.now), 0.049, 0.05)
+        budget.settle(session, "extraction", budget.budget_day(clock.now), 0.049, 0.049)
+    provider = ScriptedProvider()
+    runners.append(runner := _runner(engine, clock, provider, policy=_policy(daily_budget_usd=0.05)))
+
+    summary = asyncio.run(runner.run_once())
+
+    assert provider.requests == []
+    assert _statuses(engine) == {SampleStatus.SKIPPED_BUDGET: 3}
+    assert summary.outcomes[SampleStatus.SKIPPED_BUDGET] == 3
 
 
 def test_a_zero_budget_runs_nothing(engine: Engine, clock: Clock, runners: list[ShadowRunner]) -> None:

@@ -46,7 +46,7 @@ class Completion:
 
 class ProviderError(Exception):
     """The provider could not answer. ``retryable`` says whether a later attempt may succeed
-    (rate limit, 5xx, timeout) or not (bad request, auth, malformed response)."""
+    (rate limit, 5xx, timeout, a malformed answer) or not (bad request, auth)."""
 
     def __init__(self, message: str, *, retryable: bool, status_code: int | None = None) -> None:
         super().__init__(message)

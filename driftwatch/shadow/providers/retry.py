@@ -108,8 +108,10 @@ def status_failure(provider: str, status: int, headers: Mapping[str, str], detai
 
 
 def malformed(provider: str, detail: str) -> ProviderError:
-    """The provider answered, but not with anything usable: asking again would get the same."""
-    return ProviderError(f"{provider}: malformed response: {detail}", retryable=False)
+    """The provider answered, but not with anything usable. It is not asked again at once (the same
+    request a moment later mostly gets the same answer), but the sample is tried again on a later
+    tick, with the runner's backoff: a gateway or proxy that garbles answers for a while recovers."""
+    return ProviderError(f"{provider}: malformed response: {detail}", retryable=True)
 
 
 class CallGate:
