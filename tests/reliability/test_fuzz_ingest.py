@@ -3,8 +3,9 @@ on SQLite and on PostgreSQL.
 
 Every answer must be a 2xx (an OTLP response, ``partial_success`` for rejected items) or a 4xx with an
 error body — never a 5xx — and the server must still take a valid export afterwards.  The process's
-peak RSS (the server runs in it) may not grow past :data:`PEAK_RSS_GROWTH_BOUND` while it is fed gzip
-bombs that expand to more than that, deep nesting and huge attributes.
+peak RSS (the server runs in it) may not grow past :data:`BOMB_RSS_GROWTH_BOUND` while a gzip bomb
+that expands to four times that is refused, nor past :data:`PEAK_RSS_GROWTH_BOUND` while it is fed
+generated bodies with deep nesting and huge attributes.
 
 Examples per test are counted and asserted: :data:`EXAMPLES` bodies per test and backend here;
 ``bench/fuzz_ingest.py`` sends the same kinds of bodies 10,000 times and more (README "Reliability").
@@ -36,10 +37,13 @@ from tests.reliability.hostile_bodies import (
 from tests.support.otlp import export_request, llm_attributes, logs_request, make_log_record, make_span
 
 MAX_REQUEST_BYTES = 2 << 20
-GZIP_BOMB_BYTES = 256 << 20  # expands to 128 times the request limit, and past the RSS bound
-PEAK_RSS_GROWTH_BOUND = 160 << 20
+GZIP_BOMB_BYTES = 256 << 20  # expands to 128 times the request limit
+BOMB_RSS_GROWTH_BOUND = 64 << 20  # a bomb is refused while it streams, never held inflated (seen: +1 MiB)
+# Bodies in flight (64 x 2 MiB at most), their decoded copies and hypothesis's own examples: +57 MiB
+# seen on a fresh process, +202 MiB late in a full suite run; what matters is that it is bounded.
+PEAK_RSS_GROWTH_BOUND = 512 << 20
 # x 2 backends = 1,000 bodies in the suite; bench/fuzz_ingest.py sends 10,000+ (building bodies is the cost)
-EXAMPLES = {"protobuf": 200, "json": 100, "raw": 200}  # x 2 backends = 10,200 bodies
+EXAMPLES = {"protobuf": 200, "json": 100, "raw": 200}
 
 
 def _peak_rss_reset() -> None:
@@ -83,7 +87,11 @@ def test_otlp_json_bodies_get_no_5xx(target: FuzzTarget) -> None:
 
 def test_raw_bodies_gzip_bombs_and_odd_headers_get_no_5xx(target: FuzzTarget) -> None:
     bomb = HostileRequest("/v1/traces", {"content-type": PROTOBUF, "content-encoding": "gzip"}, b"")
-    target.send(HostileRequest(bomb.path, bomb.headers, gzip_bomb(GZIP_BOMB_BYTES)))
+    body = gzip_bomb(GZIP_BOMB_BYTES)
+    _peak_rss_reset()
+    before = _rss("VmRSS")
+    target.send(HostileRequest(bomb.path, bomb.headers, body))
+    assert _rss("VmHWM") - before < BOMB_RSS_GROWTH_BOUND
     assert target.statuses[413] == 1  # the bomb itself is under the limit on the wire
     target.send(HostileRequest("/v1/traces", {"content-type": PROTOBUF}, many_attributes_request(20_000)))
     _fuzz(target, raw_requests(), EXAMPLES["raw"])

@@ -1,0 +1,36 @@
+"""Settings (environment ``DRIFTWATCH_*``) and the policy file (tiers, prices, classification rules).
+
+Nothing here is read at import time: :func:`load_settings` and :func:`load_policy` are called once at
+start-up and the resulting objects are passed down.
+"""
+
+from driftwatch.config.policy import Policy, load_policy
+from driftwatch.config.sections import (
+    ClassConfig,
+    Classification,
+    ClassShadowConfig,
+    DecisionConfig,
+    JudgeConfig,
+    JudgeKind,
+    ProviderConfig,
+    ShadowConfig,
+    WebhookConfig,
+)
+from driftwatch.config.settings import DEFAULT_DATABASE_URL, Settings, load_settings
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "ClassConfig",
+    "ClassShadowConfig",
+    "Classification",
+    "DecisionConfig",
+    "JudgeConfig",
+    "JudgeKind",
+    "Policy",
+    "ProviderConfig",
+    "Settings",
+    "ShadowConfig",
+    "WebhookConfig",
+    "load_policy",
+    "load_settings",
+]

@@ -1,0 +1,143 @@
+"""Deployment settings, from ``DRIFTWATCH_*`` environment variables (see README, "Settings")."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from driftwatch.errors import ConfigError
+from driftwatch.ingest.redaction import compile_patterns
+
+DEFAULT_DATABASE_URL = "sqlite:///driftwatch.db"
+
+
+class Settings(BaseSettings):
+    """Deployment settings, from ``DRIFTWATCH_*`` environment variables (see README, "Settings")."""
+
+    model_config = SettingsConfigDict(env_prefix="DRIFTWATCH_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL of the store: a SQLite file (default, in the working directory) or "
+        "postgresql+psycopg://user@host/db.",
+    )
+    host: str = Field("127.0.0.1", description="Address `driftwatch serve` binds to.")
+    port: int = Field(4318, ge=0, le=65535, description="Port; 4318 is the OTLP/HTTP standard port.")
+    require_auth: bool = Field(
+        False, description="Require an API key on every endpoint even on a loopback address."
+    )
+    policy_file: Path | None = Field(
+        None, description="YAML policy file: tiers, model→tier map, prices, classification fallbacks."
+    )
+    capture_content: bool = Field(
+        True, description="Store prompt and completion text; false keeps only metadata, tokens and cost."
+    )
+    redact_patterns: tuple[str, ...] = Field(
+        (),
+        description="Regular expressions (a JSON list) whose matches in prompt and completion text are "
+        "replaced with [REDACTED] before anything is stored.",
+    )
+    max_request_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        description="Largest OTLP request body accepted, before and after gzip decompression (413 above).",
+    )
+    write_queue_spans: int = Field(
+        50_000, gt=0, description="LLM-call spans waiting for commit before ingest answers 503."
+    )
+    write_batch_spans: int = Field(
+        20_000, gt=0, description="Most rows the writer commits in one transaction (group commit)."
+    )
+    writer_threads: int = Field(
+        0,
+        ge=0,
+        description="Database writer threads; 0 picks 1 for SQLite (single writer) and 3 for PostgreSQL.",
+    )
+    retry_after_seconds: int = Field(2, gt=0, description="Retry-After sent with 503 when overloaded.")
+    max_concurrent_requests: int = Field(
+        64, gt=0, description="Requests served at once; more get 503 (bounds memory under overload)."
+    )
+
+    scheduler: bool = Field(
+        True, description="Run the scheduled jobs (sample, evaluate, …) inside `driftwatch serve`."
+    )
+    sample_interval_seconds: float = Field(10.0, gt=0, description="How often new calls are sampled.")
+    evaluate_interval_seconds: float = Field(
+        10.0, gt=0, description="How often due samples are claimed and shadow-evaluated."
+    )
+    evaluate_batch: int = Field(500, gt=0, description="Samples one evaluation run claims at most.")
+    evaluate_max_in_flight: int = Field(
+        256, gt=0, description="Shadow evaluations in flight at once per process (providers limit too)."
+    )
+    evaluate_lease_seconds: float = Field(
+        600.0, gt=0, description="After this long a claimed sample whose worker vanished is claimed again."
+    )
+    decide_interval_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How often detectors take in new evaluations and degraded classes are acted on.",
+    )
+    recommend_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often classes on a higher tier are checked for demotion parity."
+    )
+    metrics_cache_seconds: float = Field(
+        15.0, ge=0, description="How long /metrics reuses what it last read from the store."
+    )
+    metrics_timeout_seconds: float = Field(
+        2.0, gt=0, description="Longest /metrics waits for the store before serving the last good values."
+    )
+    deliver_interval_seconds: float = Field(
+        5.0, gt=0, description="How often new outbox events are fanned out and due webhooks are sent."
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="A webhook receiver that has not answered by then counts as failed."
+    )
+    webhook_retry_hours: float = Field(
+        24.0, gt=0, description="How long a delivery is retried before it is marked failed."
+    )
+    webhook_max_backoff_seconds: float = Field(
+        900.0, gt=0, description="Longest wait between two attempts (backoff doubles from 5 s up to this)."
+    )
+    public_url: str | None = Field(
+        None, description="Base URL people reach driftwatch at, for links in alerts (default: host:port)."
+    )
+    langfuse_import_interval: float = Field(
+        0.0,
+        ge=0,
+        description="Seconds between scheduled Langfuse imports inside `driftwatch serve` (LANGFUSE_* "
+        "variables); 0 turns the scheduled import off.",
+    )
+
+    @field_validator("redact_patterns")
+    @classmethod
+    def _redact_patterns_compile(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        compile_patterns(patterns)  # an unusable pattern stops start-up with its reason
+        return patterns
+
+    def public_base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def auth_required(self) -> bool:
+        """Auth is on when asked for, or whenever the server can be reached from another machine."""
+        return self.require_auth or not _is_loopback(self.host)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigError(f"invalid DRIFTWATCH_* setting: {error}") from error
+    except SettingsError as error:  # a list or map setting whose value is not JSON
+        raise ConfigError(f"invalid DRIFTWATCH_* setting: {error}: {error.__cause__}") from error
