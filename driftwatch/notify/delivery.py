@@ -33,8 +33,9 @@ from driftwatch.notify.backoff import next_attempt, retry_after_seconds
 from driftwatch.notify.endpoints import subscribed_events, sync_config_endpoints
 from driftwatch.notify.events import TEST_EVENT_TYPE
 
-# Outbox ids are taken before commit, so on PostgreSQL an event can commit behind one already fanned
-# out; looking this many ids back (deduped by the unique (endpoint, event) key) catches it.
+# Outbox ids are taken in commit order (see notify/outbox.py), so fan-out need only look past the last
+# event it queued; looking this many ids back as well (deduped by the unique (endpoint, event) key)
+# still catches an event written some other way, such as by an older replica during an upgrade.
 FANOUT_LOOKBACK_IDS = 1000
 FANOUT_BATCH = 1000  # per endpoint and run; the next run takes the rest
 SENDS_PER_ENDPOINT_PER_RUN = 100
