@@ -95,22 +95,33 @@ def request_encoding(content_type: str | None) -> Encoding:
 
 
 def decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
-    """Undo ``Content-Encoding: gzip`` without ever holding more than ``limit`` bytes (gzip bombs)."""
+    """Undo ``Content-Encoding: gzip`` without ever holding more than ``limit`` bytes (gzip bombs).
+
+    A gzip body may hold several members one after the other (RFC 1952; ``cat a.gz b.gz``): all are
+    read, as gzip readers do, rather than the first alone, which would drop the rest in silence."""
     encoding = (content_encoding or "identity").strip().lower()
     if encoding == "identity":
         return body
     if encoding not in ("gzip", "deflate"):
         raise UnsupportedMediaType(f"content encoding {encoding!r} is not supported; use gzip")
-    decompressor = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
+    data = bytearray()
+    remaining = body
     try:
-        data = decompressor.decompress(body, limit + 1)
-        if len(data) > limit or decompressor.unconsumed_tail:
-            raise PayloadTooLarge(f"decompressed body exceeds {limit} bytes")
-        if not decompressor.eof:
-            raise BadRequest(f"truncated {encoding} body")
+        while True:
+            decompressor = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
+            # Never 0 (which would mean "no limit"): more than ``limit`` bytes already raised.
+            data += decompressor.decompress(remaining, limit + 1 - len(data))
+            if len(data) > limit or decompressor.unconsumed_tail:
+                raise PayloadTooLarge(f"decompressed body exceeds {limit} bytes")
+            if not decompressor.eof:
+                raise BadRequest(f"truncated {encoding} body")
+            remaining = decompressor.unused_data
+            if not remaining:
+                return bytes(data)
+            if encoding == "deflate":
+                raise BadRequest("data after the end of the deflate stream")
     except zlib.error as error:
         raise BadRequest(f"invalid {encoding} body: {error}") from error
-    return data
 
 
 def parse_request(body: bytes, encoding: Encoding, request: RequestT) -> RequestT:

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
-from driftwatch.errors import Overloaded
+from driftwatch.errors import BadRequest, DriftwatchError, Overloaded
 from driftwatch.ingest.logs import EventRow
 from driftwatch.ingest.records import CallRow
 from driftwatch.ingest.store import commit_batch
@@ -124,28 +125,59 @@ class CallWriter:
             self._write_batch(batch, size)
 
     def _write_batch(self, batch: list[_Submission], size: int) -> None:
+        try:
+            self._commit(batch)
+        finally:
+            with self._condition:
+                self._rows_held -= size
+                self._metrics.write_queue_spans.set(self._rows_held)
+
+    def _commit(self, batch: list[_Submission]) -> None:
+        """Commit ``batch`` in one transaction and settle each request's future with the outcome."""
         calls = [row for submission in batch for row in submission.calls]
         events = [event for submission in batch for event in submission.events]
         started = time.perf_counter()
         try:
             outcome = commit_batch(self._engine, calls, events, datetime.now(UTC))
-        except Exception as error:  # the database failed: every request in the batch gets a 503
+        except Exception as error:
+            if len(batch) > 1 and refused_data(error):
+                # One request's rows can fail the whole group commit.  Committed on their own, the
+                # other requests get in and only that one is refused; otherwise every exporter in the
+                # group would be told to retry, and the poison request would come back forever.
+                log.warning("a group of %d requests failed (%s); committing each alone", len(batch), error)
+                for submission in batch:
+                    self._commit([submission])
+                return
             log.exception("writing %d calls and %d content events failed", len(calls), len(events))
-            failure = Overloaded(
-                f"the store could not commit: {type(error).__name__}",
-                retry_after_seconds=self._retry_after_seconds,
-            )
+            failure = self._failure(error)
             for submission in batch:
                 submission.done.set_exception(failure)
-        else:
-            self._metrics.write_seconds.observe(time.perf_counter() - started)
-            self._metrics.calls_stored.inc(outcome.calls_inserted)
-            self._metrics.calls_duplicate.inc(len(calls) - outcome.calls_inserted)
-            self._metrics.content_events_stored.inc(outcome.events_inserted)
-            self._metrics.calls_content_filled.inc(outcome.calls_filled)
-            for submission in batch:
-                submission.done.set_result(None)
-        finally:
-            with self._condition:
-                self._rows_held -= size
-                self._metrics.write_queue_spans.set(self._rows_held)
+            return
+        self._metrics.write_seconds.observe(time.perf_counter() - started)
+        self._metrics.calls_stored.inc(outcome.calls_inserted)
+        self._metrics.calls_duplicate.inc(len(calls) - outcome.calls_inserted)
+        self._metrics.content_events_stored.inc(outcome.events_inserted)
+        self._metrics.calls_content_filled.inc(outcome.calls_filled)
+        for submission in batch:
+            submission.done.set_result(None)
+
+    def _failure(self, error: Exception) -> DriftwatchError:
+        """A store that refuses a request's values will refuse them again: 400, so the exporter drops
+        the request instead of retrying it.  Anything else (store down, locked, a bug) is a 503: the
+        request may succeed later and the exporter keeps it."""
+        if refused_data(error):
+            reason = str(getattr(error, "orig", None) or error).splitlines()[0][:300]
+            return BadRequest(f"the store refused this request's values ({type(error).__name__}: {reason})")
+        return Overloaded(
+            f"the store could not commit: {type(error).__name__}",
+            retry_after_seconds=self._retry_after_seconds,
+        )
+
+
+def refused_data(error: Exception) -> bool:
+    """The store (or the driver converting a value for it) refused a value, not the connection."""
+    if isinstance(error, DataError | IntegrityError):
+        return True
+    if isinstance(error, DBAPIError):  # operational, interface, programming errors: not the data's fault
+        return False
+    return isinstance(error, StatementError | ValueError | TypeError | OverflowError)

@@ -152,3 +152,32 @@ def test_driftwatchs_own_shadow_calls_are_counted_never_stored(server: ServerThr
     metrics = httpx.get(f"{server.base_url}/metrics").text
     assert 'driftwatch_ingest_spans_received_total{kind="shadow"} 2.0' in metrics
     assert 'driftwatch_ingest_spans_received_total{kind="llm"} 1.0' in metrics
+
+
+def test_a_gzip_body_of_several_members_is_read_whole(server: ServerThread, engine: Engine) -> None:
+    # Concatenated protobuf messages merge, so two gzipped halves make one request with every span.
+    first_half = export_request([make_span(), make_span()]).SerializeToString()
+    second_half = export_request([make_span()]).SerializeToString()
+
+    response = httpx.post(
+        f"{server.base_url}/v1/traces",
+        content=gzip.compress(first_half) + gzip.compress(second_half),
+        headers={**PROTOBUF, "content-encoding": "gzip"},
+    )
+
+    assert response.status_code == 200
+    assert _stored(engine) == 3
+
+
+def test_gzip_members_are_held_to_the_limit_together_and_trailing_bytes_refused(start_server) -> None:  # type: ignore[no-untyped-def]
+    server = start_server(max_request_bytes=100_000)
+    member = gzip.compress(b"\0" * 60_000)  # each under the limit, the two together over it
+    valid = gzip.compress(export_request([make_span()]).SerializeToString())
+
+    def post(body: bytes) -> int:
+        headers = {**PROTOBUF, "content-encoding": "gzip"}
+        return httpx.post(f"{server.base_url}/v1/traces", content=body, headers=headers).status_code
+
+    assert post(member + member) == 413
+    assert post(valid + b"trailing garbage") == 400
+    assert post(valid + valid[:10]) == 400  # a second member cut short
