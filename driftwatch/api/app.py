@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from driftwatch import __version__
 from driftwatch.api.deps import require_api_key
 from driftwatch.api.errors import install_error_handlers
+from driftwatch.api.openapi import document_errors
 from driftwatch.api.routes import calls, dashboard, decisions, evaluations, health, metrics, plan, webhooks
 from driftwatch.api.routes import policy as policy_routes
 from driftwatch.api.url_guard import NulInUrlGuard
@@ -90,6 +91,7 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
         retry_after_seconds=settings.retry_after_seconds,
     )
     install_error_handlers(app)
+    document_errors(app)
     app.add_middleware(NulInUrlGuard)
     protected = [Depends(require_api_key)]
     app.include_router(health.router)
