@@ -2,17 +2,22 @@
 
 1. **sustainable**: 4 closed-loop senders (503/429 retried after Retry-After), ``--calibrate`` spans
    in batches of 512 (``../shared/tools/otlp_load.py``'s GenAI spans): R = acknowledged spans/s.
-2. **overload**: an open loop offers ``--factor`` x R spans/s for ``--seconds``: a new batch every
-   512 / (factor x R) s, whatever the answers. Each batch behaves as an OTel exporter: a 503/429 is
-   retried after its Retry-After, at most ``--attempts`` times, then dropped (the client gave up; the
-   server never acknowledged it). Server RSS is sampled every 0.5 s.
+2. **overload**: ``--clients`` processes together offer ``--factor`` x R spans/s for ``--seconds``,
+   each in an open loop: a new batch every ``--clients`` x 512 / (factor x R) s, whatever the
+   answers. Each batch behaves as an OTel exporter: a 503/429 is retried after its Retry-After, at
+   most ``--attempts`` times, then dropped (the client gave up; the server never acknowledged it).
+   Like a BatchSpanProcessor whose queue is full, a client with ``--client-queue`` batches still
+   unacknowledged drops a new one instead of sending it (counted). Server RSS is sampled every 0.5 s.
 3. **recovery**: once the offered load stops and the last retries end, the time until a fresh batch
    gets its 200, and R measured again.
 
 Every batch has its own trace ids (the batch number is the trace id's first 8 bytes), so the store
 is checked at the end: every acknowledged batch complete, nothing counted twice by the rollup.
 
-    python bench/overload.py [--backend sqlite|postgresql] [--seconds 60] [--factor 10]
+    python bench/overload.py [--backend sqlite|postgresql] [--seconds 60] [--factor 10] [--clients 3]
+
+One client process cannot offer 10 x R on its own (building and sending 740 KB bodies, and their
+retries, takes more than one core), hence several.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +45,9 @@ from driftwatch.db.engine import build_engine
 
 BATCH = 512
 HEADERS = {"content-type": "application/x-protobuf"}
+# A batch holds its 740 KB body only while it is being sent (it is rebuilt for each try), and only
+# this many are sent at once per client: that, not the queue of batches, bounds the client's memory.
+CONNECTIONS_PER_CLIENT = 128
 
 
 class Batches:
@@ -64,63 +73,120 @@ def template(tools: Path) -> Batches:
     return Batches(body, ids)
 
 
+@dataclass(frozen=True)
+class Client:
+    http: httpx.AsyncClient
+    connection: asyncio.Semaphore
+
+
 @dataclass
 class Overload:
     statuses: Counter[str] = field(default_factory=Counter)
     without_retry_after: int = 0
     acked: set[int] = field(default_factory=set)
     gave_up: int = 0
+    dropped_by_client: int = 0
     offered: int = 0
+
+    def add(self, other: Overload) -> None:
+        self.statuses.update(other.statuses)
+        self.without_retry_after += other.without_retry_after
+        self.acked |= other.acked
+        self.gave_up += other.gave_up
+        self.dropped_by_client += other.dropped_by_client
+        self.offered += other.offered
 
 
 async def exporter(
-    client: httpx.AsyncClient, url: str, batches: Batches, number: int, attempts: int, tally: Overload
+    client: Client, url: str, batches: Batches, number: int, attempts: int, tally: Overload
 ) -> None:
     for _ in range(attempts):
-        try:
-            response = await client.post(url, content=batches.body(number), headers=HEADERS)
-        except httpx.HTTPError as error:
-            tally.statuses[type(error).__name__] += 1
-            await asyncio.sleep(1)
-            continue
-        tally.statuses[str(response.status_code)] += 1
-        if response.status_code == 200:
+        answer, retry_after = await attempt(client, url, batches, number)
+        tally.statuses[answer] += 1
+        if answer == "200":
             tally.acked.add(number)
             return
-        retry_after = response.headers.get("retry-after")
-        if retry_after is None:
+        if retry_after is None and answer.isdigit():
             tally.without_retry_after += 1
         await asyncio.sleep(float(retry_after or 1))
     tally.gave_up += 1
 
 
-async def overload(
-    url: str, batches: Batches, first: int, rate: float, seconds: float, attempts: int, pid: int
-) -> tuple[Overload, list[float]]:
+async def attempt(client: Client, url: str, batches: Batches, number: int) -> tuple[str, str | None]:
+    """One try: the status (or the transport error's name) and the Retry-After.  Nothing of the
+    request outlives it: a response holds its request's 740 KB body, and a batch waiting out its
+    Retry-After must not."""
+    async with client.connection:  # the body is built only once a connection is free
+        try:
+            response = await client.http.post(url, content=batches.body(number), headers=HEADERS)
+        except httpx.HTTPError as error:
+            return type(error).__name__, None
+    return str(response.status_code), response.headers.get("retry-after")
+
+
+async def open_loop(
+    url: str, batches: Batches, numbers: range, rate: float, seconds: float, attempts: int, queue: int
+) -> Overload:
+    """One client's share: a batch from ``numbers`` every 512 / ``rate`` s for ``seconds``."""
     tally = Overload()
-    rss: list[float] = []
     interval = BATCH / rate
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+    limits = httpx.Limits(
+        max_connections=CONNECTIONS_PER_CLIENT, max_keepalive_connections=CONNECTIONS_PER_CLIENT
+    )
+    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+        client = Client(http, asyncio.Semaphore(CONNECTIONS_PER_CLIENT))
         tasks: set[asyncio.Task[None]] = set()
         started = time.perf_counter()
-        next_rss = started
+        numbered = iter(numbers)
         while (now := time.perf_counter()) - started < seconds:
             due = int((now - started) / interval) + 1
             while tally.offered < due:
-                task = asyncio.create_task(
-                    exporter(client, url, batches, first + tally.offered, attempts, tally)
-                )
+                tally.offered += 1
+                number = next(numbered)
+                if len(tasks) >= queue:
+                    tally.dropped_by_client += 1
+                    continue
+                task = asyncio.create_task(exporter(client, url, batches, number, attempts, tally))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
-                tally.offered += 1
-            if now >= next_rss:
-                rss.append(current_rss_mb(pid))
-                next_rss += 0.5
             await asyncio.sleep(min(interval, 0.05))
-        while tasks:  # the last exporters finish their retries (or give up)
+        if tasks:  # the last exporters finish their retries (or give up)
+            await asyncio.wait(tasks)
+    return tally
+
+
+def client_process(
+    url: str, batches: Batches, numbers: range, rate: float, seconds: float, attempts: int, queue: int
+) -> Overload:
+    return asyncio.run(open_loop(url, batches, numbers, rate, seconds, attempts, queue))
+
+
+def overload(
+    url: str, batches: Batches, first: int, rate: float, seconds: float, options: argparse.Namespace, pid: int
+) -> tuple[Overload, list[float]]:
+    """``options.clients`` processes share ``rate``; the server's RSS is sampled while they run."""
+    tally = Overload()
+    rss: list[float] = []
+    share = rate / options.clients
+    with ProcessPoolExecutor(options.clients) as pool:
+        futures = [
+            pool.submit(
+                client_process,
+                url,
+                batches,
+                range(first + client * 10**7, first + (client + 1) * 10**7),
+                share,
+                seconds,
+                options.attempts,
+                options.client_queue,
+            )
+            for client in range(options.clients)
+        ]
+        while not all(future.done() for future in futures):
             rss.append(current_rss_mb(pid))
-            await asyncio.sleep(0.5)
+            wait(futures, timeout=0.5)
+        for future in futures:
+            tally.add(future.result())
     return tally, rss
 
 
@@ -157,6 +223,13 @@ def main() -> None:
     parser.add_argument("--factor", type=float, default=10)
     parser.add_argument("--calibrate", type=int, default=40, help="batches of 512 for the sustainable rate")
     parser.add_argument("--attempts", type=int, default=6, help="tries per batch before the client gives up")
+    parser.add_argument("--clients", type=int, default=3, help="client processes sharing the offered load")
+    parser.add_argument(
+        "--client-queue",
+        type=int,
+        default=500,
+        help="unacknowledged batches a client holds before dropping new ones",
+    )
     parser.add_argument("--tools", type=Path, default=DEFAULT_TOOLS)
     args = parser.parse_args()
 
@@ -174,9 +247,7 @@ def main() -> None:
             print(f"{target.name}: sustainable {rate:.0f} spans/s (RSS {rss_idle:.0f} MiB idle)")
             first = 1 + args.calibrate
             started = time.perf_counter()
-            tally, rss = asyncio.run(
-                overload(target.url, batches, first, args.factor * rate, args.seconds, args.attempts, pid)
-            )
+            tally, rss = overload(target.url, batches, first, args.factor * rate, args.seconds, args, pid)
             elapsed = time.perf_counter() - started
             recovered = asyncio.run(seconds_to_first_ack(target.url, batches.body(10**9)))
             after = sustainable(target.url, batches, 10**9 + 1, args.calibrate)
@@ -192,7 +263,8 @@ def main() -> None:
     doubled = sum(count > BATCH for count in stored.values()) + (rollup != sum(stored.values()))
     print(
         f"overload: offered {tally.offered} batches = {offered_rate:.0f} spans/s "
-        f"({offered_rate / rate:.1f}x) for {args.seconds:.0f} s; answers {dict(tally.statuses)}; "
+        f"({offered_rate / rate:.1f}x) for {args.seconds:.0f} s from {args.clients} processes; "
+        f"dropped by full client queues {tally.dropped_by_client}; answers {dict(tally.statuses)}; "
         f"refusals without Retry-After {tally.without_retry_after}"
     )
     print(

@@ -6,7 +6,10 @@ acknowledged span is stored once, and the service answers normally again as soon
 
 from __future__ import annotations
 
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -60,3 +63,42 @@ def _seconds_until_accepted(base_url: str) -> float:
         assert time.monotonic() - started < 30, "the service did not recover by itself"
         time.sleep(0.1)
     return time.monotonic() - started
+
+
+REFUSED_BODY_BYTES = 3 * 1024 * 1024  # more than the kernel buffers between client and server hold
+
+
+def test_a_refused_large_export_gets_its_503_and_retry_after_not_a_reset(
+    database_url: str, tmp_path: Path
+) -> None:
+    """An exporter sending a body of megabytes to a full server must read the refusal's Retry-After.
+    A server that answers without reading the body closes the connection on the unread bytes, and
+    the client sees a reset instead (it retries at once, blind to Retry-After)."""
+    settings = {"DRIFTWATCH_MAX_CONCURRENT_REQUESTS": "1", "DRIFTWATCH_SCHEDULER": "false"}
+    with serving(tmp_path, database_url, settings) as serve, _request_in_progress(serve.base_url):
+        answers = [_post_large_body(serve.base_url) for _ in range(5)]
+    assert answers == [("503", "2")] * 5
+
+
+@contextmanager
+def _request_in_progress(base_url: str) -> Iterator[None]:
+    """Hold the one request slot: an export whose body has started and not finished."""
+    url = httpx.URL(base_url)
+    with socket.create_connection((url.host, url.port or 80)) as held:
+        held.sendall(
+            b"POST /v1/traces HTTP/1.1\r\nHost: driftwatch\r\ncontent-type: application/x-protobuf\r\n"
+            b"content-length: 1000\r\n\r\n" + b"\n" * 10
+        )
+        deadline = time.monotonic() + 10
+        while _post_large_body(base_url, size=10)[0] != "503":
+            assert time.monotonic() < deadline, "the held request never took the slot"
+            time.sleep(0.05)
+        yield
+
+
+def _post_large_body(base_url: str, size: int = REFUSED_BODY_BYTES) -> tuple[str, str | None]:
+    try:
+        response = httpx.post(f"{base_url}/v1/traces", content=b"\n" * size, headers=PROTOBUF, timeout=30)
+    except httpx.TransportError as error:
+        return type(error).__name__, None
+    return str(response.status_code), response.headers.get("retry-after")
