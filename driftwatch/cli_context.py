@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import click
 from sqlalchemy import Engine
@@ -38,3 +39,16 @@ def migrated_engine() -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+def iso_moment(_context: click.Context, _parameter: click.Parameter, value: str | None) -> datetime | None:
+    """Option callback: an ISO 8601 date or time, read as UTC when it has no offset."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 date or time, e.g. 2026-03-01T00:00Z"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import click
 from rich.console import Console
 
-from driftwatch.cli_context import command_policy, command_settings, migrated_engine
+from driftwatch.cli_context import command_policy, command_settings, iso_moment, migrated_engine
 from driftwatch.errors import DriftwatchError
 from driftwatch.ingest.redaction import Redactor
 
@@ -17,18 +17,6 @@ from driftwatch.ingest.redaction import Redactor
 @click.group(name="import")
 def import_group() -> None:
     """Import LLM calls recorded by other tools (Langfuse) as calls, incrementally."""
-
-
-def _moment(_context: click.Context, _parameter: click.Parameter, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO 8601 date or time, e.g. 2026-03-01T00:00Z"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @import_group.command(name="langfuse")
@@ -42,7 +30,7 @@ def _moment(_context: click.Context, _parameter: click.Parameter, value: str | N
 @click.option(
     "--since",
     default=None,
-    callback=_moment,
+    callback=iso_moment,
     help="Read generations that started from this ISO 8601 time (UTC unless it says otherwise) "
     "instead of where the last run stopped.",
 )

@@ -1,4 +1,5 @@
-"""``driftwatch webhooks …``: add, list, remove and test endpoints, and read the delivery log."""
+"""``driftwatch webhooks …``: add, list, remove and test endpoints, read the delivery log, and send
+again what failed."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import click
 import pydantic
 from sqlalchemy.orm import Session
 
-from driftwatch.cli_context import command_settings, migrated_engine
+from driftwatch.cli_context import command_settings, iso_moment, migrated_engine
 from driftwatch.db.engine import session_factory
 from driftwatch.errors import DriftwatchError
-from driftwatch.notify import endpoints, history
+from driftwatch.notify import endpoints, history, redelivery
 from driftwatch.notify.delivery import DeliveryOptions, send_test
 from driftwatch.notify.events import EVENT_TYPES
 from driftwatch.notify.schemas import DeliveryStatus, Webhook, WebhookCreate
@@ -134,3 +135,27 @@ def webhooks_deliveries(webhook_id: int | None, status: str | None, limit: int) 
             f"{delivery.task_class or '-'}\t{delivery.status}\t{delivery.attempts} attempts\t"
             f"{when.isoformat() if when else ''}\t{delivery.last_error or ''}"
         )
+
+
+@webhooks_group.command(name="redeliver")
+@click.argument("delivery_ids", metavar="DELIVERY_ID...", type=int, nargs=-1, required=True)
+def webhooks_redeliver(delivery_ids: tuple[int, ...]) -> None:
+    """Send failed or delivered deliveries again (same webhook-id), before newer pending ones."""
+    for delivery_id in delivery_ids:
+        with _transaction() as session:
+            delivery = redelivery.redeliver(session, delivery_id, datetime.now(UTC))
+        click.echo(
+            f"delivery {delivery.id} ({delivery.event_type}) queued again for webhook {delivery.endpoint_id}"
+        )
+
+
+@webhooks_group.command(name="recover")
+@click.argument("webhook_id", type=int)
+@click.option(
+    "--since", default=None, callback=iso_moment, help="Only deliveries queued since this ISO 8601 time."
+)
+def webhooks_recover(webhook_id: int, since: datetime | None) -> None:
+    """Queue again every failed delivery of WEBHOOK_ID, e.g. after an outage past the retry window."""
+    with _transaction() as session:
+        requeued = redelivery.recover(session, webhook_id, datetime.now(UTC), since)
+    click.echo(f"{requeued} failed deliveries queued again for webhook {webhook_id}")

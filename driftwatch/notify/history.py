@@ -17,6 +17,7 @@ def list_deliveries(
     session: Session,
     *,
     endpoint_id: int | None = None,
+    delivery_id: int | None = None,
     status: DeliveryStatus | None = None,
     before: int | None = None,
     limit: int = 50,
@@ -30,6 +31,8 @@ def list_deliveries(
     )
     if endpoint_id is not None:
         query = query.where(WebhookDelivery.endpoint_id == endpoint_id)
+    if delivery_id is not None:
+        query = query.where(WebhookDelivery.id == delivery_id)
     if status is not None:
         query = query.where(WebhookDelivery.status == status)
     if before is not None:

@@ -78,9 +78,11 @@ class Delivery(BaseModel):
     task_class: str | None
     idempotency_key: str = Field(description="The webhook-id header; the same on every attempt.")
     status: DeliveryStatus
-    attempts: int
+    attempts: int = Field(description="Attempts since it was queued (the attempt log keeps earlier ones).")
     next_attempt_at: datetime | None = Field(description="When it is tried next; null once finished.")
-    created_at: datetime
+    created_at: datetime = Field(
+        description="When it was queued: for the event, or again by a redelivery; its retry window starts here."
+    )
     finished_at: datetime | None
     last_error: str | None
     attempt_log: list[Attempt]
@@ -89,6 +91,10 @@ class Delivery(BaseModel):
 class DeliveryPage(BaseModel):
     items: list[Delivery]
     next_cursor: int | None = Field(description="Pass as `before` for the next (older) page.")
+
+
+class RecoveredDeliveries(BaseModel):
+    requeued: int = Field(description="Failed deliveries queued again, to be sent in event order.")
 
 
 class WebhookTestResult(BaseModel):

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from driftwatch.auth.keys import create_key, revoke_key
 from driftwatch.db.engine import session_factory
+from driftwatch.db.models import WebhookDelivery
+from driftwatch.notify.delivery import fan_out
+from driftwatch.notify.outbox import emit
 from tests.conftest import StartServer
 from tests.policy.control_support import POLICY, recommend
 from tests.reliability.routes import PUBLIC, PUBLIC_MOUNTS, app_routes
@@ -65,6 +69,10 @@ WRITES: dict[tuple[str, str], Write] = {
     ("POST", "/v1/webhooks"): Write("/v1/webhooks", json={"url": "https://hooks.example.com/new"}),
     ("DELETE", "/v1/webhooks/{webhook_id}"): Write("/v1/webhooks/{webhook_id}"),
     ("POST", "/v1/webhooks/{webhook_id}/test"): Write("/v1/webhooks/{webhook_id}/test"),
+    ("POST", "/v1/webhooks/deliveries/{delivery_id}/redeliver"): Write(
+        "/v1/webhooks/deliveries/{delivery_id}/redeliver"
+    ),
+    ("POST", "/v1/webhooks/{webhook_id}/recover"): Write("/v1/webhooks/{webhook_id}/recover"),
 }
 WRITES_THAT_STORE_NOTHING = {("POST", "/v1/webhooks/{webhook_id}/test")}  # answers with the receiver's reply
 
@@ -91,12 +99,25 @@ def _seed(server: ServerThread, engine: Engine) -> Seeded:
     ids: dict[str, int | str] = {
         "task_class": "summaries",
         "webhook_id": webhook.json()["id"],
+        "delivery_id": _failed_delivery(engine),
         "accept_id": recommend(engine),  # summaries: on premium in POLICY
         "reject_id": recommend(engine, "rejected-class"),
     }
     ids["recommendation_id"] = ids["accept_id"]
     wrong = ("dw_not-a-real-key", key[:-1] + ("A" if key[-1] != "A" else "B"), revoked.key)
     return Seeded(key, wrong, ids)
+
+
+def _failed_delivery(engine: Engine) -> int:
+    """A delivery to the seeded webhook that was given up on, for the routes that send one again."""
+    now = datetime.now(UTC)
+    with session_factory(engine).begin() as session:
+        emit(session, "class.degraded", "summaries", {}, now, dedupe="seeded")
+    with session_factory(engine).begin() as session:
+        fan_out(session, now)
+        delivery = session.scalars(select(WebhookDelivery)).one()
+        delivery.status, delivery.finished_at = "failed", now
+        return delivery.id
 
 
 def _send(

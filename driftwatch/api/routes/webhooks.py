@@ -9,12 +9,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from driftwatch.api.deps import SessionDep
-from driftwatch.notify import endpoints, history
+from driftwatch.api.routes.calls import as_utc
+from driftwatch.notify import endpoints, history, redelivery
 from driftwatch.notify.delivery import DeliveryOptions, send_test
 from driftwatch.notify.schemas import (
     CreatedWebhook,
+    Delivery,
     DeliveryPage,
     DeliveryStatus,
+    RecoveredDeliveries,
     Webhook,
     WebhookCreate,
     WebhookList,
@@ -24,7 +27,15 @@ from driftwatch.notify.schemas import (
 router = APIRouter(tags=["webhooks"])
 
 WebhookId = Annotated[int, Path(ge=1, lt=2**63)]
+DeliveryId = Annotated[int, Path(ge=1, lt=2**63)]
 _NO_WEBHOOK: dict[int | str, dict[str, Any]] = {404: {"description": "No active webhook with this id"}}
+_NOT_REDELIVERABLE: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No delivery with this id"},
+    409: {"description": "Still pending, cancelled, or to a removed webhook"},
+}
+QueuedSince = Annotated[
+    datetime | None, Query(description="Only deliveries queued since then, ISO 8601 (UTC if no offset)")
+]
 
 
 @router.post(
@@ -101,3 +112,24 @@ def list_deliveries(
 ) -> DeliveryPage:
     endpoints.get_endpoint(session, webhook_id)
     return history.list_deliveries(session, endpoint_id=webhook_id, status=status, before=before, limit=limit)
+
+
+@router.post(
+    "/v1/webhooks/{webhook_id}/recover",
+    response_model=RecoveredDeliveries,
+    summary="Queue again every failed delivery of an endpoint, e.g. after an outage past the retry window",
+    responses=_NO_WEBHOOK,
+)
+def recover(session: SessionDep, webhook_id: WebhookId, since: QueuedSince = None) -> RecoveredDeliveries:
+    requeued = redelivery.recover(session, webhook_id, datetime.now(UTC), as_utc(since))
+    return RecoveredDeliveries(requeued=requeued)
+
+
+@router.post(
+    "/v1/webhooks/deliveries/{delivery_id}/redeliver",
+    response_model=Delivery,
+    summary="Send a failed or delivered event again (same webhook-id), before newer pending ones",
+    responses=_NOT_REDELIVERABLE,
+)
+def redeliver(session: SessionDep, delivery_id: DeliveryId) -> Delivery:
+    return redelivery.redeliver(session, delivery_id, datetime.now(UTC))
