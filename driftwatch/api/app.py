@@ -14,7 +14,7 @@ from driftwatch.api.errors import install_error_handlers
 from driftwatch.api.openapi import document_errors
 from driftwatch.api.routes import calls, dashboard, decisions, evaluations, health, metrics, plan, webhooks
 from driftwatch.api.routes import policy as policy_routes
-from driftwatch.api.url_guard import NulInUrlGuard
+from driftwatch.api.url_guard import UrlGuard
 from driftwatch.auth.keys import KeyVerifier
 from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import build_engine, is_sqlite, session_factory
@@ -92,7 +92,7 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
     )
     install_error_handlers(app)
     document_errors(app)
-    app.add_middleware(NulInUrlGuard)
+    app.add_middleware(UrlGuard)
     protected = [Depends(require_api_key)]
     app.include_router(health.router)
     for router in (ingest_routes.router, calls.router, evaluations.router, metrics.router):

@@ -25,7 +25,7 @@ ERROR_SCHEMA: dict[str, Any] = {
     },
 }
 _ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-_ANY_ROUTE = {"400": "Malformed request: a NUL character in the URL, or an opaque cursor that is not one"}
+_ANY_ROUTE = {"400": "Malformed request: a control character in the URL, or an opaque cursor that is not one"}
 _PROTECTED_ROUTE = {"401": "No API key, or a wrong or revoked one (`WWW-Authenticate: Bearer`)"}
 _VALIDATION = "Invalid parameters or body; `detail` names each problem"
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")

@@ -100,10 +100,12 @@ def test_an_evaluation_with_unstorable_text_is_rejected_not_a_500(
 @pytest.mark.parametrize(
     ("method", "path"),
     [("GET", "/v1/calls?task_class=a%00b"), ("GET", "/v1/evaluations?task_class=%00"),
-     ("POST", "/v1/policy/classes/fa%00q/pin")],
+     ("POST", "/v1/policy/classes/fa%00q/pin"), ("DELETE", "/v1/policy/classes/%60%0A%C3%8B71/pin"),
+     ("POST", "/v1/policy/classes/tab%09bed/pin")],
 )  # fmt: skip
 def test_a_nul_in_the_url_is_a_400_not_a_500(start_server: StartServer, method: str, path: str) -> None:
-    """Regression (found probing what schemathesis found): a NUL reached PostgreSQL and answered 500."""
+    """Regressions (found by schemathesis): a NUL reached PostgreSQL and answered 500; a line break in
+    a task class in the path matched no route and answered an undocumented bare 404."""
     server = start_server()
 
     response = httpx.request(method, f"{server.base_url}{path}", json={"tier": "premium"})
