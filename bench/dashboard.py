@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 import psycopg
 import uvicorn
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from driftwatch.api.app import create_app
 from driftwatch.config import ClassConfig, Policy, Settings
@@ -58,6 +58,7 @@ from driftwatch.db.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from driftwatch.evaluations.rollup import insert_counted
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 HOURS = 30 * 24
@@ -70,16 +71,26 @@ def tiers_of(index: int) -> list[str]:
     return ["cheap"] + (["mid"] if index % 5 == 1 else []) + (["premium"] if index % 5 == 2 else [])
 
 
-def bulk(engine: Engine, table: type[Base], rows: Iterator[dict[str, Any]]) -> int:
+def bulk(
+    engine: Engine,
+    table: type[Base],
+    rows: Iterator[dict[str, Any]],
+    write: Callable[[Connection, list[dict[str, Any]]], object] | None = None,
+) -> int:
+    """Insert ``rows`` in chunks; ``write`` instead of a plain insert (evaluations keep their rollup)."""
+
+    def plain(connection: Connection, chunk: list[dict[str, Any]]) -> object:
+        return connection.execute(insert(table), chunk)
+
     count, chunk = 0, []
     with engine.begin() as connection:
         for row in rows:
             chunk.append(row)
             if len(chunk) == CHUNK:
-                connection.execute(insert(table), chunk)
+                (write or plain)(connection, chunk)
                 count, chunk = count + len(chunk), []
         if chunk:
-            connection.execute(insert(table), chunk)
+            (write or plain)(connection, chunk)
     return count + len(chunk)
 
 
@@ -138,7 +149,7 @@ def seed(engine: Engine, now: datetime, calls: int, classes: int, rate: float) -
 
     counts["call (sampled ones)"] = bulk(engine, Call, sampled_calls())
     counts["shadow_sample"] = bulk(engine, ShadowSample, samples())
-    counts["evaluation"] = bulk(engine, Evaluation, evaluations())
+    counts["evaluation"] = bulk(engine, Evaluation, evaluations(), insert_counted)
     counts.update(seed_decisions(engine, now, names))
     return counts
 

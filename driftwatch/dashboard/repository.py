@@ -21,6 +21,7 @@ from driftwatch.db.models import (
     ClassHour,
     Decision,
     Evaluation,
+    EvaluationHour,
     OutboxEvent,
     ShadowSpend,
     WebhookAttempt,
@@ -82,6 +83,10 @@ def _within(
 
 
 def acceptance_buckets(session: Session, where: Window, task_class: str | None) -> list[BucketCount]:
+    """Decided and acceptable evaluations per class, tier and bucket: from the hourly rollup, or for
+    minute buckets from the evaluations of the hour themselves."""
+    if not where.finer_than_hours:
+        return _rolled_up_acceptance_buckets(session, where, task_class)
     key = bucket_key(session, Evaluation.evaluated_at, where.step).label("bucket")
     query = select(
         Evaluation.task_class,
@@ -94,6 +99,23 @@ def acceptance_buckets(session: Session, where: Window, task_class: str | None) 
     query = _for_class(query, Evaluation.task_class, task_class)
     rows = session.execute(query.group_by(Evaluation.task_class, Evaluation.tier, key))
     return [BucketCount(name, tier, bucket, int(n), int(ok)) for name, tier, bucket, n, ok in rows]
+
+
+def _rolled_up_acceptance_buckets(
+    session: Session, where: Window, task_class: str | None
+) -> list[BucketCount]:
+    key = bucket_key(session, EvaluationHour.hour, where.step).label("bucket")
+    query = select(
+        EvaluationHour.task_class,
+        EvaluationHour.tier,
+        key,
+        func.sum(EvaluationHour.decided),
+        func.sum(EvaluationHour.acceptable),
+    ).where(EvaluationHour.decided > 0)
+    query = _within(query, EvaluationHour.hour, where)
+    query = _for_class(query, EvaluationHour.task_class, task_class)
+    rows = session.execute(query.group_by(EvaluationHour.task_class, EvaluationHour.tier, key))
+    return [BucketCount(name, tier or None, bucket, int(n), int(ok)) for name, tier, bucket, n, ok in rows]
 
 
 def volume_buckets(

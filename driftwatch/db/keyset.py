@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TypeVarTuple
 
 import orjson
 from sqlalchemy import Select, and_, or_
@@ -19,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from driftwatch.errors import BadRequest
 
 Row = TypeVar("Row")
+Columns = TypeVarTuple("Columns")
 
 
 def encode_cursor(moment: datetime, row_id: int) -> str:
@@ -40,11 +41,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 def within(
-    query: Select[Row],
+    query: Select[*Columns],
     moment: InstrumentedAttribute[datetime],
     since: datetime | None,
     until: datetime | None,
-) -> Select[Row]:
+) -> Select[*Columns]:
     """Rows whose ``moment`` lies in ``[since, until)``; either bound may be open (``None``)."""
     if since is not None:
         query = query.where(moment >= since)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import case, func, select, tuple_
@@ -13,7 +14,8 @@ from sqlalchemy.orm import Session
 from driftwatch.calls.repository import CallFilter
 from driftwatch.db.dialect_insert import dialect_insert
 from driftwatch.db.keyset import newest_first_page, within
-from driftwatch.db.models import Call, Evaluation, ShadowSample
+from driftwatch.db.models import Call, Evaluation, EvaluationHour, ShadowSample
+from driftwatch.evaluations.rollup import HOUR, Counted, add_to_rollup, hour_of, on_the_hour
 from driftwatch.evaluations.schemas import StoredOutcome
 
 
@@ -69,9 +71,20 @@ def insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     statement = (
         dialect_insert(session, Evaluation)
         .on_conflict_do_nothing(index_elements=["source", "external_id"])
-        .returning(Evaluation.id)
+        .returning(
+            Evaluation.task_class,
+            Evaluation.tier,
+            Evaluation.source,
+            Evaluation.evaluated_at,
+            Evaluation.acceptable,
+        )
     )
-    return len(session.execute(statement, ordered).all())
+    inserted: list[Counted] = [
+        (row.task_class, row.tier, row.source, row.evaluated_at, row.acceptable)
+        for row in session.execute(statement, ordered)
+    ]
+    add_to_rollup(session, inserted)
+    return len(inserted)
 
 
 def list_evaluations(
@@ -89,18 +102,67 @@ def list_evaluations(
 
 
 def outcome_counts(session: Session, since: datetime | None, until: datetime | None) -> list[OutcomeCounts]:
-    """One aggregate over the window: a row per task class, tier and source, never a row per verdict."""
-    query = select(
-        Evaluation.task_class,
-        Evaluation.tier,
-        Evaluation.source,
-        func.count(),
-        func.count(Evaluation.acceptable),
-        func.coalesce(func.sum(case((Evaluation.acceptable.is_(True), 1), else_=0)), 0),
-    ).group_by(Evaluation.task_class, Evaluation.tier, Evaluation.source)
-    query = within(query, Evaluation.evaluated_at, since, until)
+    """One aggregate over the window: a row per task class, tier and source, never a row per verdict.
+
+    The whole hours of the window are read from the hourly rollup; only the verdicts of a partial
+    hour at either end (a bound off the hour) are counted one by one."""
+    whole_since = since if since is None or on_the_hour(since) else hour_of(since) + HOUR
+    whole_until = until if until is None or on_the_hour(until) else hour_of(until)
+    if whole_since is not None and whole_until is not None and whole_since >= whole_until:
+        return _scanned_outcome_counts(session, since, until)  # within one hour, or two partial ones
+    parts = [_rolled_up_outcome_counts(session, whole_since, whole_until)]
+    if whole_since != since:
+        parts.append(_scanned_outcome_counts(session, since, whole_since))
+    if whole_until != until:
+        parts.append(_scanned_outcome_counts(session, whole_until, until))
+    return _summed(parts)
+
+
+def _summed(parts: list[list[OutcomeCounts]]) -> list[OutcomeCounts]:
+    if len(parts) == 1:
+        return parts[0]
+    totals: dict[tuple[str, str | None, str], list[int]] = {}
+    for counts in chain.from_iterable(parts):
+        total = totals.setdefault((counts.task_class, counts.tier, counts.source), [0, 0, 0])
+        total[0] += counts.total
+        total[1] += counts.decided
+        total[2] += counts.acceptable
+    return [OutcomeCounts(*key, *numbers) for key, numbers in totals.items()]
+
+
+def _scanned_outcome_counts(
+    session: Session, since: datetime | None, until: datetime | None
+) -> list[OutcomeCounts]:
+    acceptable = func.coalesce(func.sum(case((Evaluation.acceptable.is_(True), 1), else_=0)), 0)
+    keys = (Evaluation.task_class, Evaluation.tier, Evaluation.source)
+    counts = (func.count(), func.count(Evaluation.acceptable), acceptable)
+    return _grouped(session, keys, counts, Evaluation.evaluated_at, since, until)
+
+
+def _rolled_up_outcome_counts(
+    session: Session, since: datetime | None, until: datetime | None
+) -> list[OutcomeCounts]:
+    keys = (EvaluationHour.task_class, EvaluationHour.tier, EvaluationHour.source)
+    counts = tuple(
+        func.coalesce(func.sum(column), 0)
+        for column in (EvaluationHour.evaluations, EvaluationHour.decided, EvaluationHour.acceptable)
+    )
+    return _grouped(session, keys, counts, EvaluationHour.hour, since, until)
+
+
+def _grouped(
+    session: Session,
+    keys: tuple[Any, Any, Any],
+    counts: tuple[Any, ...],
+    moment: Any,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[OutcomeCounts]:
+    """(task class, tier, source) ``keys`` and their (all, decided, acceptable) ``counts`` whose
+    ``moment`` lies in the window; the rollup's "no tier" ("") reads as None, as in ``evaluation``."""
+    query = within(select(*keys, *counts).group_by(*keys), moment, since, until)
     return [
-        OutcomeCounts(task_class, tier, source, int(total), int(decided), int(acceptable))
+        OutcomeCounts(task_class, tier or None, source, int(total), int(decided), int(acceptable))
         for task_class, tier, source, total, decided, acceptable in session.execute(query)
     ]
 

@@ -19,12 +19,12 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from driftwatch.config import Policy
 from driftwatch.db.models import (
     Decision,
-    Evaluation,
     SampleStatus,
     ShadowSample,
     ShadowSpend,
     WebhookDelivery,
 )
+from driftwatch.evaluations.repository import outcome_counts
 from driftwatch.policy.detectors import class_statuses
 from driftwatch.policy.routing import routes
 from driftwatch.shadow.budget import budget_day
@@ -35,7 +35,6 @@ ACCEPTANCE_WINDOW = timedelta(hours=24)
 STATEMENT_TIMEOUT_MS = 30_000
 NO_TIER = ""  # an evaluation without a tier (a verdict from elsewhere with no linked call)
 _SAMPLE_KEYS = (ShadowSample.task_class, ShadowSample.status)
-_EVALUATION_KEYS = (Evaluation.task_class, Evaluation.tier, Evaluation.acceptable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,22 +131,27 @@ def _decisions(session: Session) -> dict[str, int]:
 
 
 def _evaluations(session: Session) -> dict[tuple[str, str, str], int]:
-    outcomes = {True: "acceptable", False: "unacceptable", None: "undecided"}
     result: dict[tuple[str, str, str], int] = {}
-    for (task_class, tier, acceptable), count in _counts(session, *_EVALUATION_KEYS):
-        key = (task_class, tier or NO_TIER, outcomes[acceptable])
-        result[key] = result.get(key, 0) + count
+    for counts in outcome_counts(session, None, None):
+        key = (counts.task_class, counts.tier or NO_TIER)
+        for outcome, count in (
+            ("acceptable", counts.acceptable),
+            ("unacceptable", counts.decided - counts.acceptable),
+            ("undecided", counts.total - counts.decided),
+        ):
+            if count:
+                result[(*key, outcome)] = result.get((*key, outcome), 0) + count
     return result
 
 
 def _acceptance(session: Session, since: datetime) -> dict[tuple[str, str], Acceptance]:
-    accepted = func.sum(case((Evaluation.acceptable.is_(True), 1), else_=0))
-    rows = session.execute(
-        select(Evaluation.task_class, Evaluation.tier, accepted, func.count())
-        .where(Evaluation.evaluated_at >= since, Evaluation.acceptable.is_not(None))
-        .group_by(Evaluation.task_class, Evaluation.tier)
-    )
-    return {(name, tier or NO_TIER): Acceptance(int(yes), int(total)) for name, tier, yes, total in rows}
+    result: dict[tuple[str, str], Acceptance] = {}
+    for counts in outcome_counts(session, since, None):
+        if counts.decided:
+            key = (counts.task_class, counts.tier or NO_TIER)
+            before = result.get(key, Acceptance(0, 0))
+            result[key] = Acceptance(before.accepted + counts.acceptable, before.decided + counts.decided)
+    return result
 
 
 def _spend(session: Session, now: datetime) -> tuple[dict[str, float], dict[str, float]]:

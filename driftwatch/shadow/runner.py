@@ -30,6 +30,7 @@ from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import Evaluation, SampleStatus
 from driftwatch.db.models.evaluation import SHADOW_SOURCE
+from driftwatch.evaluations.rollup import add_to_rollup
 from driftwatch.notify.outbox import emit
 from driftwatch.pricing import PriceTable
 from driftwatch.shadow import budget, queue
@@ -285,6 +286,7 @@ class ShadowRunner:
             # Our lease was taken over and our reservation released: count the money, not the result.
             budget.settle(session, sample.task_class, day, 0.0, spent)
             return
+        evaluated_as = sample.evaluated_as(answer.model)
         evaluation = {
             "source": SHADOW_SOURCE,
             "sample_id": sample.sample_id,
@@ -292,7 +294,7 @@ class ShadowRunner:
             "trace_id": sample.trace_id,
             "span_id": sample.span_id,
             "task_class": sample.task_class,
-            **sample.evaluated_as(answer.model),
+            **evaluated_as,
             "acceptable": verdict.acceptable,
             "score": verdict.score,
             "judge": verdict.judge,
@@ -302,7 +304,10 @@ class ShadowRunner:
             "evaluated_at": now,
             "created_at": now,
         }
-        session.connection().execute(insert_ignoring_conflicts(session, Evaluation), evaluation)
+        inserted = session.connection().execute(insert_ignoring_conflicts(session, Evaluation), evaluation)
+        if inserted.rowcount:
+            counted = (sample.task_class, evaluated_as["tier"], SHADOW_SOURCE, now, verdict.acceptable)
+            add_to_rollup(session, [counted])
         budget.settle(session, sample.task_class, day, reserved, spent)
 
     async def _finish(

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, select
 
 from driftwatch.db.models import Evaluation
+from driftwatch.evaluations.rollup import insert_counted
 from tests.support.server import ServerThread
 
 _IDS = itertools.count(1)
@@ -68,7 +69,7 @@ def seed_shadow_evaluation(engine: Engine, task_class: str, acceptable: bool | N
         "created_at": at,
     }
     with engine.begin() as connection:
-        connection.execute(insert(Evaluation), [row])
+        insert_counted(connection, [row])
 
 
 def at(seconds: int) -> str:

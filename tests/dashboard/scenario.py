@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 
 from driftwatch.auth.keys import create_key
 from driftwatch.config import ClassConfig, Policy, Settings
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import (
-    Evaluation,
     OutboxEvent,
     Recommendation,
     ShadowSpend,
@@ -27,6 +26,7 @@ from driftwatch.db.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from driftwatch.evaluations.rollup import insert_counted
 from driftwatch.ingest.store import commit_batch
 from driftwatch.scheduler.jobs import JobContext, run_job
 
@@ -174,7 +174,7 @@ def _evaluations(engine: Engine, expected: Expected) -> None:
         expected.decided[task_class] = len(outcomes)
         expected.acceptable[task_class] = sum(ok for _, ok in outcomes)
     with engine.begin() as connection:
-        connection.execute(insert(Evaluation), rows)
+        insert_counted(connection, rows)
 
 
 def _rest(engine: Engine, now: datetime) -> None:

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 
 from driftwatch.config import ClassConfig, Policy, Settings
 from driftwatch.db.engine import session_factory
-from driftwatch.db.models import Decision, DetectorRow, Evaluation, OutboxEvent
+from driftwatch.db.models import Decision, DetectorRow, OutboxEvent
+from driftwatch.evaluations.rollup import insert_counted
 from driftwatch.scheduler.jobs import JobContext, run_job
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -46,7 +47,7 @@ def seed(
     ]
     with engine.begin() as connection:
         for start in range(0, len(rows), 5_000):
-            connection.execute(insert(Evaluation), rows[start : start + 5_000])
+            insert_counted(connection, rows[start : start + 5_000])
 
 
 def floor_policy(**classes: ClassConfig) -> Policy:

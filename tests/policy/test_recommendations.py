@@ -16,12 +16,12 @@ from driftwatch.db.models import (
     ClassHour,
     ClassPolicy,
     Decision,
-    Evaluation,
     OutboxEvent,
     Recommendation,
     ShadowSample,
     ShadowSpend,
 )
+from driftwatch.evaluations.rollup import insert_counted
 from driftwatch.policy.routing import move_class
 from driftwatch.scheduler.jobs import JobContext, run_job
 from tests.shadow.calls import seed_calls
@@ -65,8 +65,8 @@ def seed_reverse(
             connection.execute(insert(ShadowSample).returning(ShadowSample.id), samples).scalars().all()
         )
         outcomes: list[bool | None] = [True] * accepted + [False] * rejected + [None]
-        connection.execute(
-            insert(Evaluation),
+        insert_counted(
+            connection,
             [
                 {
                     "source": "shadow",

@@ -6,9 +6,9 @@ import random
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
-from driftwatch.db.models import Evaluation
+from driftwatch.evaluations.rollup import insert_counted
 from tests.conftest import StartServer
 from tests.policy.support import NOW, decide, floor_policy, watched
 
@@ -27,7 +27,7 @@ def _scored(engine: Engine, scores: list[float], at: datetime) -> None:
         for score in scores
     ]
     with engine.begin() as connection:
-        connection.execute(insert(Evaluation), rows)
+        insert_counted(connection, rows)
 
 
 def _scores_block(server_url: str) -> dict[str, object]:

@@ -85,9 +85,13 @@ def _fill_new_tables(engine: Engine, written: Snapshot, columns: dict[str, list[
             rows = [{c.name: _value(c, row) for c in table.columns} for row in range(1, ROWS_PER_TABLE + 1)]
             connection.execute(table.insert(), rows)
             columns[table.name] = [column.name for column in table.columns]
-            written[table.name] = [
-                tuple(_comparable(row[name]) for name in columns[table.name]) for row in rows
-            ]
+            ours = [tuple(_comparable(row[name]) for name in columns[table.name]) for row in rows]
+            # A table its revision fills from the others (evaluation_hour from evaluation) holds those
+            # rows too: from here on they must be kept like ours.
+            query = sa.select(*table.columns).order_by(*table.primary_key.columns)
+            stored = [tuple(_comparable(value) for value in row) for row in connection.execute(query)]
+            assert set(ours) <= set(stored), f"{table.name}: the rows written are not read back"
+            written[table.name] = stored
 
 
 def _comparable(value: Any) -> Any:
@@ -130,7 +134,7 @@ def test_upgrading_a_populated_store_step_by_step_keeps_every_row(empty_engine: 
     assert len(steps) >= 5 and steps[0] == "0001"
     assert _read(empty_engine, columns) == written
     assert set(written) == set(_tables(empty_engine))  # every table of head took part
-    assert all(len(rows) == ROWS_PER_TABLE for rows in written.values())
+    assert all(len(rows) >= ROWS_PER_TABLE for rows in written.values())
 
 
 def test_downgrading_step_by_step_keeps_the_rows_of_the_tables_that_remain(empty_engine: Engine) -> None:

@@ -20,6 +20,7 @@ from driftwatch.shadow.providers.base import ProviderError
 from driftwatch.shadow.runner import RunnerOptions, ShadowRunner
 from tests.shadow.calls import NOW, seed_calls
 from tests.shadow.memory import EqualityJudge, ScriptedProvider
+from tests.support.evaluation_rollup import counted_from_verdicts, counted_in_rollup
 
 PRICES = PriceTable(DEFAULT_PRICES)
 
@@ -118,6 +119,7 @@ def test_each_sample_gets_one_judged_evaluation_with_its_cost(
     assert spent == pytest.approx(sum(e.shadow_cost_usd + e.judge_cost_usd for e in evaluations))
     assert reserved == pytest.approx(0.0, abs=1e-12)
     assert _statuses(engine) == {SampleStatus.DONE: 5}
+    assert counted_in_rollup(engine) == counted_from_verdicts(engine)
     # The replay is the call's own prompt, with room for a longer answer than the cheap one gave.
     assert provider.requests[0].messages[0].content == "what is the capital of france?"
     assert provider.requests[0].max_output_tokens >= 512
@@ -293,6 +295,7 @@ def test_competing_workers_never_evaluate_a_sample_twice(
     assert len(evaluations) == 60
     assert len({evaluation.sample_id for evaluation in evaluations}) == 60
     assert sum(len(provider.requests) for provider in providers) == 60
+    assert counted_in_rollup(engine) == counted_from_verdicts(engine)
 
 
 def test_provider_calls_in_flight_are_bounded(

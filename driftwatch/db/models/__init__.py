@@ -8,6 +8,7 @@ from driftwatch.db.models.content_event import ContentEvent
 from driftwatch.db.models.decision import Decision
 from driftwatch.db.models.detector_state import DetectorRow
 from driftwatch.db.models.evaluation import Evaluation
+from driftwatch.db.models.evaluation_hour import EvaluationHour
 from driftwatch.db.models.import_cursor import ImportCursor
 from driftwatch.db.models.job_state import JobState
 from driftwatch.db.models.outbox_event import OutboxEvent
@@ -25,6 +26,7 @@ __all__ = [
     "Decision",
     "DetectorRow",
     "Evaluation",
+    "EvaluationHour",
     "ImportCursor",
     "JobState",
     "OutboxEvent",
