@@ -1,7 +1,7 @@
 """Dashboard benchmark: latency of ``GET /v1/dashboard`` on a store the size of 10 million calls.
 
-The dashboard never reads ``call``: volume comes from the hourly rollup and quality from
-``evaluation``.  So the seed is what a store of ``--calls`` calls over 30 days holds in the tables the
+The dashboard never reads ``call``: volume comes from the hourly rollup ``class_hour``, and quality
+from ``evaluation_hour`` (kept with ``evaluation``) except in the one-hour view.  So the seed is what a store of ``--calls`` calls over 30 days holds in the tables the
 endpoint reads, written directly (no ingest run):
 
 * ``class_hour``: ``--classes`` classes x their tiers (every class on cheap, a fifth also on mid,
