@@ -28,8 +28,6 @@ class Evaluation(Base):
         Index("ix_evaluation_evaluated_at_id", "evaluated_at", "id"),
         # The decide job reads each (class, tier) in id order from its cursor.
         Index("ix_evaluation_task_class_tier_id", "task_class", "tier", "id"),
-        # Covers the all-time outcome counts /metrics reads (an index-only scan, not the whole table).
-        Index("ix_evaluation_task_class_tier_acceptable", "task_class", "tier", "acceptable"),
     )
 
     id: Mapped[int] = mapped_column(BigIntegerPrimaryKey, primary_key=True, autoincrement=True)

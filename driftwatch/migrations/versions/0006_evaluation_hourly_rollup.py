@@ -1,4 +1,5 @@
-"""evaluation_hour: evaluation outcomes per class, tier, source and hour, filled from evaluation
+"""evaluation_hour: evaluation outcomes per class, tier, source and hour, filled from evaluation;
+the index 0005 added for /metrics' all-time outcome counts, which now come from evaluation_hour, goes
 
 Revision ID: 0006
 Revises: 0005
@@ -44,9 +45,16 @@ def upgrade() -> None:
         "coalesce(sum(CASE WHEN acceptable THEN 1 ELSE 0 END), 0) "
         f"FROM evaluation GROUP BY task_class, coalesce(tier, ''), source, {hour}"
     )
+    op.drop_index("ix_evaluation_task_class_tier_acceptable", table_name="evaluation")
 
 
 def downgrade() -> None:
+    op.create_index(
+        "ix_evaluation_task_class_tier_acceptable",
+        "evaluation",
+        ["task_class", "tier", "acceptable"],
+        unique=False,
+    )
     with op.batch_alter_table("evaluation_hour", schema=None) as batch_op:
         batch_op.drop_index("ix_evaluation_hour_hour")
     op.drop_table("evaluation_hour")
