@@ -135,10 +135,23 @@ def _live(
             if app.swapped and outcome.complete:
                 break
             time.sleep(1)
-    stop.set()
+        stop.set()
+        _wait_for_deliveries(client, base_url)
     traffic.join()
     app.flush()
     return _outcome(snapshot, receiver, base_url, folder)
+
+
+def _wait_for_deliveries(client: httpx.Client, base_url: str, seconds: float = 20.0) -> None:
+    """Let the webhooks of the last decisions go out before the demo reports and stops the server:
+    two deliver ticks for their events to be queued, then until none is pending (bounded)."""
+    time.sleep(2 * float(INTERVALS["DRIFTWATCH_DELIVER_INTERVAL_SECONDS"]))
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        hooks = client.get(f"{base_url}/v1/webhooks").json()["items"]
+        if not any(hook["deliveries"]["pending"] for hook in hooks):
+            return
+        time.sleep(0.5)
 
 
 def _hold(server: subprocess.Popen[bytes]) -> None:
