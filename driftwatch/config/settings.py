@@ -111,6 +111,24 @@ class Settings(BaseSettings):
         "variables); 0 turns the scheduled import off.",
     )
 
+    call_retention_days: float = Field(
+        0.0,
+        ge=0,
+        description="Calls that started longer ago than this are deleted, with their prompts, completions "
+        "and shadow samples (rollups, evaluations and decisions stay); 0 keeps every call.",
+    )
+    retention_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often `driftwatch serve` deletes expired calls."
+    )
+
+    @field_validator("call_retention_days")
+    @classmethod
+    def _retention_at_least_a_day(cls, days: float) -> float:
+        # Shorter would delete calls still waiting for their shadow replay or their late content.
+        if 0 < days < 1:
+            raise ValueError("keep calls at least 1 day, or 0 to keep every call")
+        return days
+
     @field_validator("redact_patterns")
     @classmethod
     def _redact_patterns_compile(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:

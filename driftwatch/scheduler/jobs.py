@@ -3,7 +3,8 @@
 Each job is safe to run on several replicas at once: ``sample`` serialises on its ``job_state`` row
 and inserts with conflicts ignored, ``evaluate`` claims rows with a lease (SKIP LOCKED on
 PostgreSQL), ``reconcile-content`` is idempotent, and ``decide`` and ``recommend`` hold their
-``job_state`` row for the whole transaction in which they decide.  Every run is recorded in ``job_state``.
+``job_state`` row for the whole transaction in which they decide, and ``retention`` deletes by age,
+which two replicas can do at once.  Every run is recorded in ``job_state``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from driftwatch.calls.retention import delete_expired_calls
 from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import is_sqlite, session_factory
 from driftwatch.db.job_states import record_finish, record_start
@@ -118,6 +120,13 @@ def import_langfuse(context: JobContext) -> str:
     )
 
 
+def retention(context: JobContext) -> str:
+    days = context.settings.call_retention_days
+    if days <= 0:
+        return "calls are kept forever (DRIFTWATCH_CALL_RETENTION_DAYS is 0)"
+    return delete_expired_calls(context.engine, context.clock(), days).summary()
+
+
 JOBS: dict[str, Callable[[JobContext], str]] = {
     "reconcile-content": reconcile_content,
     "sample": sample,
@@ -126,6 +135,7 @@ JOBS: dict[str, Callable[[JobContext], str]] = {
     "recommend": recommend,
     "deliver": deliver,
     "import-langfuse": import_langfuse,
+    "retention": retention,
 }
 # Jobs that replay calls need a provider for the reference tier; the others always run.
 SHADOW_JOBS = ("sample", "evaluate")
@@ -144,6 +154,8 @@ def job_intervals(settings: Settings) -> dict[str, float]:
     }
     if settings.langfuse_import_interval > 0:  # the import is opt-in: it needs Langfuse keys
         intervals["import-langfuse"] = settings.langfuse_import_interval
+    if settings.call_retention_days > 0:
+        intervals["retention"] = settings.retention_interval_seconds
     return intervals
 
 

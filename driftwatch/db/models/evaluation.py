@@ -28,6 +28,8 @@ class Evaluation(Base):
         Index("ix_evaluation_evaluated_at_id", "evaluated_at", "id"),
         # The decide job reads each (class, tier) in id order from its cursor.
         Index("ix_evaluation_task_class_tier_id", "task_class", "tier", "id"),
+        # Deleting expired calls sets call_id to null here: without it, a scan of evaluation per call.
+        Index("ix_evaluation_call_id", "call_id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntegerPrimaryKey, primary_key=True, autoincrement=True)
