@@ -50,9 +50,9 @@ def commit_batch(
     """Insert new calls and content events, fold the calls into the rollup, fill calls from waiting
     content, and commit: one transaction.
 
-    A call row that conflicts on ``(trace_id, span_id)`` is a re-sent span and is dropped.  A row that
-    conflicts on ``response_id`` is a second report of a stored call: it adds nothing to the counts,
-    but its prompt or completion fills the stored call's where that one captured none.
+    A call row that conflicts on ``(trace_id, span_id)`` is a re-sent span, and one that conflicts on
+    ``response_id`` a second report of a stored call: neither adds to the counts, but its prompt or
+    completion fills the stored call's where that one captured none.
     """
     with engine.begin() as connection:
         return write_batch(connection, calls, events, now)
@@ -82,27 +82,48 @@ def write_batch(
 
 
 def _complete_content(connection: Connection, rows: Sequence[CallRow], inserted: Sequence[Any]) -> None:
+    """A row that was not inserted is a stored call reported again: its prompt or completion fills the
+    stored call's where that one has none.  The same span sent again (matched on trace and span id)
+    may carry what its first report lacked: a Langfuse generation imported while still running has
+    no output yet, and the next import's overlap reads it again, finished.  A second instrumentation's
+    report of the same call is matched on ``response_id``.  Counts and rollups are not touched."""
     stored = {(row.trace_id, row.span_id) for row in inserted}
-    updates = [
-        {"b_response_id": row["response_id"], "b_prompt": row["prompt"], "b_completion": row["completion"]}
+    again = [
+        row
         for row in rows
         if (row["trace_id"], row["span_id"]) not in stored
-        and row["response_id"] is not None
         and (row["prompt"] is not None or row["completion"] is not None)
     ]
-    if updates:
+    fill = {
+        "prompt": func.coalesce(Call.prompt, bindparam("b_prompt")),
+        "completion": func.coalesce(Call.completion, bindparam("b_completion")),
+    }
+    lacking = or_(Call.prompt.is_(None), Call.completion.is_(None))
+    same_span = [
+        {"b_trace_id": row["trace_id"], "b_span_id": row["span_id"], "b_prompt": row["prompt"],
+         "b_completion": row["completion"]}
+        for row in again
+    ]  # fmt: skip
+    if same_span:
         connection.execute(
             update(Call)
-            .where(
-                Call.response_id == bindparam("b_response_id"),
-                or_(Call.prompt.is_(None), Call.completion.is_(None)),
-            )
-            .values(
-                prompt=func.coalesce(Call.prompt, bindparam("b_prompt")),
-                completion=func.coalesce(Call.completion, bindparam("b_completion")),
-            )
+            .where(Call.trace_id == bindparam("b_trace_id"), Call.span_id == bindparam("b_span_id"), lacking)
+            .values(**fill)
             .execution_options(synchronize_session=False),
-            updates,
+            same_span,
+        )
+    same_response = [
+        {"b_response_id": row["response_id"], "b_prompt": row["prompt"], "b_completion": row["completion"]}
+        for row in again
+        if row["response_id"] is not None
+    ]
+    if same_response:
+        connection.execute(
+            update(Call)
+            .where(Call.response_id == bindparam("b_response_id"), lacking)
+            .values(**fill)
+            .execution_options(synchronize_session=False),
+            same_response,
         )
 
 

@@ -9,7 +9,7 @@ from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from sqlalchemy import Engine, func, select
 
-from driftwatch.db.models import Call
+from driftwatch.db.models import Call, ClassHour
 from driftwatch.shadow.providers.base import SHADOW_MARKER_ATTRIBUTE
 from tests.support.otlp import export_request, llm_attributes, make_span, to_otlp_json
 from tests.support.server import ServerThread
@@ -181,3 +181,24 @@ def test_gzip_members_are_held_to_the_limit_together_and_trailing_bytes_refused(
     assert post(member + member) == 413
     assert post(valid + b"trailing garbage") == 400
     assert post(valid + valid[:10]) == 400  # a second member cut short
+
+
+def test_a_span_sent_again_with_the_content_it_lacked_fills_its_call_once(
+    server: ServerThread, engine: Engine
+) -> None:
+    attributes = llm_attributes()
+    without_content = {key: value for key, value in attributes.items() if "messages" not in key}
+    first = make_span(without_content)
+    again = make_span(
+        attributes, trace_id=first.trace_id, span_id=first.span_id, start_ns=first.start_time_unix_nano
+    )
+
+    for span in (first, again, again):
+        body = export_request([span]).SerializeToString()
+        assert httpx.post(f"{server.base_url}/v1/traces", content=body, headers=PROTOBUF).status_code == 200
+
+    with engine.connect() as connection:
+        prompt, completion = connection.execute(select(Call.prompt, Call.completion)).one()
+        rolled_up = connection.execute(select(func.sum(ClassHour.calls))).scalar_one()
+    assert prompt is not None and completion is not None
+    assert (_stored(engine), rolled_up) == (1, 1)  # filled, not counted again
