@@ -16,6 +16,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from driftwatch.dashboard.window import Window, bucket_key
+from driftwatch.db.keyset import within
 from driftwatch.db.models import (
     Call,
     ClassHour,
@@ -79,7 +80,7 @@ def _for_class(
 def _within(
     query: Select[*Columns], moment: InstrumentedAttribute[datetime], where: Window
 ) -> Select[*Columns]:
-    return query.where(moment >= where.since, moment < where.until)
+    return within(query, moment, where.since, where.until)
 
 
 def acceptance_buckets(session: Session, where: Window, task_class: str | None) -> list[BucketCount]:

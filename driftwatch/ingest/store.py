@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, or_, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, func, or_, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
@@ -84,8 +84,8 @@ def write_batch(
 def _complete_content(connection: Connection, rows: Sequence[CallRow], inserted: Sequence[Any]) -> None:
     """A row that was not inserted is a stored call reported again: its prompt or completion fills the
     stored call's where that one has none.  The same span sent again (matched on trace and span id)
-    may carry what its first report lacked: a Langfuse generation imported while still running has
-    no output yet, and the next import's overlap reads it again, finished.  A second instrumentation's
+    may carry what its first report lacked, e.g. a Langfuse generation whose output was added after it
+    was imported, read again by the next import's overlap.  A second instrumentation's
     report of the same call is matched on ``response_id``.  Counts and rollups are not touched."""
     stored = {(row.trace_id, row.span_id) for row in inserted}
     again = [
@@ -94,37 +94,40 @@ def _complete_content(connection: Connection, rows: Sequence[CallRow], inserted:
         if (row["trace_id"], row["span_id"]) not in stored
         and (row["prompt"] is not None or row["completion"] is not None)
     ]
-    fill = {
-        "prompt": func.coalesce(Call.prompt, bindparam("b_prompt")),
-        "completion": func.coalesce(Call.completion, bindparam("b_completion")),
-    }
-    lacking = or_(Call.prompt.is_(None), Call.completion.is_(None))
     same_span = [
         {"b_trace_id": row["trace_id"], "b_span_id": row["span_id"], "b_prompt": row["prompt"],
          "b_completion": row["completion"]}
         for row in again
     ]  # fmt: skip
-    if same_span:
-        connection.execute(
-            update(Call)
-            .where(Call.trace_id == bindparam("b_trace_id"), Call.span_id == bindparam("b_span_id"), lacking)
-            .values(**fill)
-            .execution_options(synchronize_session=False),
-            same_span,
-        )
     same_response = [
         {"b_response_id": row["response_id"], "b_prompt": row["prompt"], "b_completion": row["completion"]}
         for row in again
         if row["response_id"] is not None
     ]
-    if same_response:
-        connection.execute(
-            update(Call)
-            .where(Call.response_id == bindparam("b_response_id"), lacking)
-            .values(**fill)
-            .execution_options(synchronize_session=False),
-            same_response,
+    _fill_content(
+        connection,
+        and_(Call.trace_id == bindparam("b_trace_id"), Call.span_id == bindparam("b_span_id")),
+        same_span,
+    )
+    _fill_content(connection, Call.response_id == bindparam("b_response_id"), same_response)
+
+
+def _fill_content(
+    connection: Connection, matches: ColumnElement[bool], reports: list[dict[str, Any]]
+) -> None:
+    """Each report's prompt and completion into the stored call it ``matches``, where that one has none."""
+    if not reports:
+        return
+    connection.execute(
+        update(Call)
+        .where(matches, or_(Call.prompt.is_(None), Call.completion.is_(None)))
+        .values(
+            prompt=func.coalesce(Call.prompt, bindparam("b_prompt")),
+            completion=func.coalesce(Call.completion, bindparam("b_completion")),
         )
+        .execution_options(synchronize_session=False),
+        reports,
+    )
 
 
 def _insert_portable(connection: Connection, rows: Sequence[CallRow]) -> Sequence[Any]:

@@ -130,9 +130,7 @@ def _rate(value: object) -> str:
 
 
 def _interval(bounds: object) -> str:
-    if isinstance(bounds, list) and len(bounds) == 2:
-        return f"{_rate(bounds[0])} to {_rate(bounds[1])}"
-    return "n/a"
+    return _between(bounds, _rate)
 
 
 def _number(value: object) -> str:
@@ -144,6 +142,11 @@ def _dollars(value: object) -> str:
 
 
 def _dollar_interval(bounds: object) -> str:
+    return _between(bounds, _dollars)
+
+
+def _between(bounds: object, shown: Callable[[object], str]) -> str:
+    """An interval given as a two-element list, each bound formatted by ``shown``."""
     if isinstance(bounds, list) and len(bounds) == 2:
-        return f"{_dollars(bounds[0])} to {_dollars(bounds[1])}"
+        return f"{shown(bounds[0])} to {shown(bounds[1])}"
     return "n/a"
