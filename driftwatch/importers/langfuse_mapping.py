@@ -77,7 +77,7 @@ def map_generations(
     calls = mapper.map(DecodedSpans(spans=spans), source=SOURCE)
     mapped.rejected += calls.rejected
     mapped.errors.extend(calls.errors[: max(0, 5 - len(mapped.errors))])
-    mapped.not_calls += calls.other_spans + calls.shadow_spans + calls.nested_spans
+    mapped.not_calls += calls.other_spans + calls.shadow_spans
     for row in calls.rows:
         if row["cost_usd"] is None:
             row["cost_usd"] = langfuse_costs.get((row["trace_id"], row["span_id"]))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from driftwatch.ingest import genai
-from driftwatch.ingest.classify import UNCLASSIFIED, Classifier
+from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.messages import prompt_text
 from driftwatch.ingest.otlp import STATUS_CODE_ERROR, DecodedSpans, Rejections, SpanView
 from driftwatch.ingest.redaction import NO_REDACTION, Redactor
@@ -20,10 +20,11 @@ _LATEST_TIME_NS = 253402300799 * 10**9  # 9999-12-31T23:59:59Z: past that a date
 
 @dataclass(slots=True)
 class MappedSpans(Rejections):
-    """The calls found in one request, and what happened to every other span in it."""
+    """The LLM-call spans found in one request (a row each: spans that report the same response are
+    made one call by the writer, :mod:`driftwatch.ingest.merging`), and what happened to every other
+    span in it."""
 
     rows: list[CallRow] = field(default_factory=list)
-    nested_spans: int = 0
     other_spans: int = 0
     shadow_spans: int = 0
 
@@ -66,7 +67,6 @@ class CallMapper:
                 mapped.reject(f"span {span.name[:80]!r}: start time out of range")
             else:
                 mapped.rows.append(self._row(span, operation, source))
-        mapped.rows, mapped.nested_spans = merge_nested_calls(mapped.rows)
         return mapped
 
     def _row(self, span: SpanView, operation: str, source: str) -> CallRow:
@@ -83,6 +83,7 @@ class CallMapper:
                 else None
             ),
             "service": _short(span.resource.get("service.name"), 255),
+            "scope": span.scope_name[:255] or None,
             "task_class": self._classifier.task_class(span.attributes, span.resource),
             "tier": self._classifier.tier(span.attributes, span.resource, fields.model),
             "operation": fields.operation[:64],
@@ -99,29 +100,6 @@ class CallMapper:
             "source": source,
         }
         return {key: storable(value) if isinstance(value, str) else value for key, value in row.items()}
-
-
-def merge_nested_calls(rows: list[CallRow]) -> tuple[list[CallRow], int]:
-    """An LLM-call span inside another one is the same call reported twice (an instrumentation's span
-    around the SDK's own span): keep the outer one, filling what it lacks from the inner one.
-
-    Only pairs within one request are seen; exporters batch a parent and the child that ended just
-    before it together, and a pair split across requests is stored as two calls.
-    """
-    by_span = {(row["trace_id"], row["span_id"]): row for row in rows}
-    inner_spans: set[tuple[str, str]] = set()
-    for row in rows:
-        outer = by_span.get((row["trace_id"], row["parent_span_id"]))
-        if outer is None or outer is row:
-            continue
-        inner_spans.add((row["trace_id"], row["span_id"]))
-        for key, value in row.items():
-            if outer.get(key) is None or (key == "task_class" and outer[key] == UNCLASSIFIED):
-                outer[key] = value
-    if not inner_spans:
-        return rows, 0
-    kept = [row for row in rows if (row["trace_id"], row["span_id"]) not in inner_spans]
-    return kept, len(inner_spans)
 
 
 def storable(text: str) -> str:
