@@ -24,6 +24,8 @@ class CallOut(BaseModel):
     start_time: datetime
     end_time: datetime | None
     service: str | None
+    scope: str | None = Field(description="The instrumentation scope of the call's outermost span")
+    response_id: str | None = Field(description="The provider's response id, as the span reported it")
     task_class: str
     tier: str | None
     operation: str | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,10 @@ from driftwatch.pricing import PriceTable
 CallRow = dict[str, Any]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST_TIME_NS = 253402300799 * 10**9  # 9999-12-31T23:59:59Z: past that a datetime cannot hold it
+# Calls outside these bounds are a broken clock or a hostile client: stored, they would sit on top of
+# every newest-first list (or at the bottom of every oldest-first one) and stretch every time range.
+EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_START_AHEAD = timedelta(days=1)
 
 
 @dataclass(slots=True)
@@ -49,7 +54,9 @@ class CallMapper:
         *,
         capture_content: bool,
         redactor: Redactor = NO_REDACTION,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._clock = clock
         self._classifier = classifier
         self._prices = prices
         self._capture_content = capture_content
@@ -57,14 +64,19 @@ class CallMapper:
 
     def map(self, decoded: DecodedSpans, *, source: str = "otlp") -> MappedSpans:
         mapped = MappedSpans(rejected=decoded.rejected, errors=list(decoded.errors))
+        earliest = _nanos(EARLIEST_START)
+        latest = min(_nanos(self._clock() + LATEST_START_AHEAD), _LATEST_TIME_NS)
         for span in decoded.spans:
             operation = genai.llm_operation(span.attributes)
             if operation is None:
                 mapped.other_spans += 1
             elif genai.is_shadow(span.attributes, span.resource):
                 mapped.shadow_spans += 1
-            elif not 0 < span.start_time_unix_nano <= _LATEST_TIME_NS:
-                mapped.reject(f"span {span.name[:80]!r}: start time out of range")
+            elif not earliest <= span.start_time_unix_nano <= latest:
+                mapped.reject(
+                    f"span {span.name[:80]!r}: start time out of range "
+                    f"(before {EARLIEST_START.date()} or more than a day ahead)"
+                )
             else:
                 mapped.rows.append(self._row(span, operation, source))
         return mapped
@@ -106,6 +118,10 @@ def storable(text: str) -> str:
     """``text`` without NUL characters: valid in OTLP strings and in SQLite, but PostgreSQL text cannot
     hold them and would fail the whole write batch; both stores keep the same text."""
     return text.replace("\x00", "")
+
+
+def _nanos(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 def nanos_to_datetime(nanos: int) -> datetime:
