@@ -50,7 +50,8 @@ class MappedGenerations(Rejections):
     unfinished: int = 0
     """Generations still running (no end time yet, started within the overlap): the next run takes them."""
     not_calls: int = 0
-    """Not an LLM call (another type, driftwatch's own shadow calls, a call nested in another)."""
+    """Not an LLM call (another type, driftwatch's own shadow calls); a generation nested in another
+    is a row here, which the store merges into the call it belongs to."""
 
 
 def map_generations(
