@@ -19,6 +19,7 @@ from driftwatch.auth.keys import KeyVerifier
 from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import build_engine, is_sqlite, session_factory
 from driftwatch.ingest import routes as ingest_routes
+from driftwatch.ingest.class_cap import TaskClassCap
 from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.logs import ContentEventMapper
 from driftwatch.ingest.records import CallMapper
@@ -50,6 +51,7 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
         batch_limit=settings.write_batch_spans,
         threads=settings.writer_threads or (1 if is_sqlite(engine) else 3),
         retry_after_seconds=settings.retry_after_seconds,
+        class_cap=TaskClassCap(settings.max_task_classes),
     )
     redactor = Redactor(settings.redact_patterns)  # compiled once, for spans and log content alike
     mapper = CallMapper(

@@ -23,6 +23,7 @@ from driftwatch.db.dialect_insert import dialect_insert
 from driftwatch.db.models import Call, CallSpan, ClassHour
 from driftwatch.db.models.class_hour import NO_TIER
 from driftwatch.ingest import content, merging
+from driftwatch.ingest.class_cap import TaskClassCap
 from driftwatch.ingest.logs import EventRow
 from driftwatch.ingest.records import CallRow
 
@@ -32,6 +33,7 @@ class BatchOutcome:
     calls_inserted: int
     events_inserted: int
     calls_filled: int
+    calls_overflowed: int = 0
 
 
 _RETURNED = (
@@ -47,7 +49,11 @@ _RETURNED = (
 
 
 def commit_batch(
-    engine: Engine, calls: Sequence[CallRow], events: Sequence[EventRow], now: datetime
+    engine: Engine,
+    calls: Sequence[CallRow],
+    events: Sequence[EventRow],
+    now: datetime,
+    class_cap: TaskClassCap | None = None,
 ) -> BatchOutcome:
     """Insert new calls and content events, fold the calls into the rollup, fill calls from waiting
     content, and commit: one transaction.
@@ -56,14 +62,20 @@ def commit_batch(
     but its prompt or completion fills its call's where that one captured none.
     """
     with engine.begin() as connection:
-        return write_batch(connection, calls, events, now)
+        return write_batch(connection, calls, events, now, class_cap)
 
 
 def write_batch(
-    connection: Connection, calls: Sequence[CallRow], events: Sequence[EventRow], now: datetime
+    connection: Connection,
+    calls: Sequence[CallRow],
+    events: Sequence[EventRow],
+    now: datetime,
+    class_cap: TaskClassCap | None = None,
 ) -> BatchOutcome:
     """What :func:`commit_batch` does, inside the caller's transaction (an importer commits its own
-    progress with the rows it wrote)."""
+    progress with the rows it wrote).  With ``class_cap``, calls of classes beyond it become
+    ``overflow`` calls."""
+    overflowed = class_cap.apply(connection, calls) if class_cap is not None else 0
     events_inserted = content.insert_events(connection, events, now)
     batch = merging.plan(connection, calls)
     inserted: Sequence[Any] = ()
@@ -82,7 +94,7 @@ def write_batch(
     # content costs no lookup (events that duplicate it are left for the reconcile job to drop).
     lacking = {call["trace_id"] for call in calls if call["prompt"] is None or call["completion"] is None}
     attached = content.attach(connection, lacking | {event["trace_id"] for event in events})
-    return BatchOutcome(len(inserted) + created, events_inserted, attached.calls_filled)
+    return BatchOutcome(len(inserted) + created, events_inserted, attached.calls_filled, overflowed)
 
 
 def _key(row: CallRow) -> tuple[str, str]:
