@@ -37,6 +37,9 @@ def test_calls_of_classes_first_seen_beyond_the_cap_are_stored_as_overflow(
     assert _calls_by_class(engine) == {"faq": 2, "refunds": 2, "unclassified-looking": 1, "overflow": 3}
     metrics = httpx.get(f"{server.base_url}/metrics").text
     assert "driftwatch_ingest_calls_overflowed_total 3.0" in metrics
+    notices = httpx.get(f"{server.base_url}/v1/classes").json()["notices"]
+    assert len(notices) == 1
+    assert notices[0].startswith("3 calls in this window are stored under the class 'overflow'")
 
 
 def test_the_classes_already_stored_count_against_the_cap_after_a_restart(
@@ -59,3 +62,4 @@ def test_no_cap_keeps_every_class(start_server: StartServer, engine: Engine) -> 
     _send(server.base_url, [f"request-{number:04}" for number in range(20)])
 
     assert len(_calls_by_class(engine)) == 20
+    assert httpx.get(f"{server.base_url}/v1/classes").json()["notices"] == []
