@@ -12,8 +12,8 @@ from driftwatch.api.schemas import CallOut, CallPage, ClassList, ClassOut
 from driftwatch.calls import repository
 from driftwatch.calls.repository import CallFilter
 from driftwatch.errors import Unprocessable
-from driftwatch.ingest.class_cap import OVERFLOW
 from driftwatch.evaluations import service as evaluations_service
+from driftwatch.ingest.class_cap import OVERFLOW
 
 router = APIRouter(tags=["calls"])
 
