@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from driftwatch.auth.keys import create_key
+from driftwatch.auth.scopes import Scope
 from driftwatch.config import ClassConfig, Policy, Settings
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import (
@@ -232,4 +233,4 @@ def _rest(engine: Engine, now: datetime) -> None:
 
 def new_key(engine: Engine, name: str = "dashboard") -> str:
     with session_factory(engine).begin() as session:
-        return create_key(session, name).key
+        return create_key(session, name, scopes={Scope.READ}).key

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from driftwatch.auth.keys import create_key
+from driftwatch.auth.scopes import Scope
 from driftwatch.db.engine import session_factory
 from tests.conftest import StartServer
 from tests.policy.control_support import POLICY, recommend, recommendation, routing_row
@@ -223,7 +224,7 @@ def test_of_concurrent_accepts_exactly_one_succeeds(engine: Engine, server: Serv
 def test_with_auth_on_the_key_is_required_and_is_the_actor(engine: Engine, start_server: StartServer) -> None:
     server = start_server(policy=POLICY, require_auth=True)
     with session_factory(engine).begin() as session:
-        key = create_key(session, "alice-laptop").key
+        key = create_key(session, "alice-laptop", scopes={Scope.READ, Scope.ADMIN}).key
     rec_id = recommend(engine)
 
     assert _post(server, "/v1/policy/classes/chat/pin", {"tier": "mid"}).status_code == 401

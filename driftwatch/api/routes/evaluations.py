@@ -8,8 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from driftwatch.api.deps import SessionDep
+from driftwatch.api.deps import SessionDep, requires
 from driftwatch.api.routes.calls import ListingDep
+from driftwatch.auth.scopes import Scope
 from driftwatch.evaluations import service
 from driftwatch.evaluations.repository import EvaluationFilter
 from driftwatch.evaluations.schemas import (
@@ -27,6 +28,7 @@ router = APIRouter(tags=["evaluations"])
     "/v1/evaluations",
     response_model=EvaluationReceipt,
     summary="Receive quality verdicts from elsewhere (human review, task success, user feedback)",
+    dependencies=[requires(Scope.EVALUATIONS)],
     responses={
         200: {"description": "Valid new items stored; duplicates counted; invalid items listed"},
         413: {"description": f"More than {MAX_BATCH} evaluations in one request"},
@@ -40,7 +42,12 @@ def post_evaluations(request: Request, session: SessionDep, batch: EvaluationBat
     return service.receive(session, batch, request.app.state.policy.tiers, datetime.now(UTC))
 
 
-@router.get("/v1/evaluations", response_model=EvaluationPage, summary="List evaluations, newest first")
+@router.get(
+    "/v1/evaluations",
+    response_model=EvaluationPage,
+    summary="List evaluations, newest first",
+    dependencies=[requires(Scope.READ)],
+)
 def list_evaluations(
     session: SessionDep,
     listing: ListingDep,
