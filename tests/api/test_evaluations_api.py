@@ -14,7 +14,7 @@ from driftwatch.auth.keys import create_key
 from driftwatch.auth.scopes import Scope
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import Call
-from tests.api.evaluations import item, listed, post, receipt, stored
+from tests.api.evaluations import POLICY, item, listed, post, receipt, stored
 from tests.conftest import StartServer
 from tests.support.server import ServerThread
 
@@ -158,7 +158,7 @@ def test_an_empty_batch_is_fine(server: ServerThread) -> None:
 
 
 def test_with_auth_on_both_endpoints_need_a_key(start_server: StartServer, engine: Engine) -> None:
-    secured = start_server(require_auth=True)
+    secured = start_server(policy=POLICY, require_auth=True)
     with session_factory(engine).begin() as session:
         key = create_key(session, "reviews", scopes={Scope.EVALUATIONS, Scope.READ}).key
 

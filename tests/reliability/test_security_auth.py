@@ -57,7 +57,7 @@ WRITES: dict[tuple[str, str], Write] = {
         "/v1/evaluations",
         json={
             "evaluations": [
-                {"id": "r-1", "source": "human-review", "task_class": "faq", "outcome": "acceptable"}
+                {"id": "r-1", "source": "human-review", "task_class": "summaries", "outcome": "acceptable"}
             ]
         },
     ),

@@ -38,8 +38,11 @@ router = APIRouter(tags=["evaluations"])
 def post_evaluations(request: Request, session: SessionDep, batch: EvaluationBatch) -> EvaluationReceipt:
     """Items are checked one by one: the valid ones are stored, each invalid one is listed with its
     index and what was wrong, and one already stored (same ``source`` and ``id``) counts as a
-    duplicate, so re-sending a batch is harmless."""
-    return service.receive(session, batch, request.app.state.policy.tiers, datetime.now(UTC))
+    duplicate, so re-sending a batch is harmless.  An item about a task class driftwatch has never
+    seen (no stored call, not in the policy file) is refused with that reason.  Verdicts move traffic
+    only when their ``source`` is in the policy's ``decisions.sources`` (default: driftwatch's own
+    shadow evaluations); others raise degraded alerts only."""
+    return service.receive(session, batch, request.app.state.policy, datetime.now(UTC))
 
 
 @router.get(
