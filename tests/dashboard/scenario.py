@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 
 from driftwatch.auth.keys import create_key
 from driftwatch.auth.scopes import Scope
-from driftwatch.config import ClassConfig, Policy, Settings
+from driftwatch.config import ClassConfig, DecisionConfig, Policy, Settings
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import (
     OutboxEvent,
@@ -39,6 +39,7 @@ POLICY = Policy(
         "summaries": ClassConfig(acceptance_floor=0.8),
         "codegen": ClassConfig(tier="premium"),
     },
+    decisions=DecisionConfig(sources=("shadow", "human-review")),  # the reviews below may promote
 )
 
 # class → tier, model, calls per day, input and output tokens per call

@@ -74,6 +74,7 @@ def test_a_router_revalidates_with_if_none_match_and_gets_304(server: ServerThre
 
 
 def test_the_etag_follows_the_content_not_the_clock(engine: Engine, start_server: StartServer) -> None:
+    seen(engine, "chat")
     server = start_server(policy=POLICY)
     first = _document(server)
     assert _document(server)["version"] == first["version"]
