@@ -35,33 +35,50 @@ from driftwatch.evaluations.schemas import (
     EvaluationReceipt,
     Rejection,
 )
-from driftwatch.policy.detectors import class_statuses
+from driftwatch.policy.detectors import OTHER, class_statuses
+from driftwatch.policy.routing import unseen_classes
 from driftwatch.policy.score_drift import score_drifts
 from driftwatch.shadow import budget
 
 
-def receive(
-    session: Session, batch: EvaluationBatch, tiers: tuple[str, ...], now: datetime
-) -> EvaluationReceipt:
-    """Store the valid, new items of ``batch``; flushes only (the request's session commits)."""
+def receive(session: Session, batch: EvaluationBatch, policy: Policy, now: datetime) -> EvaluationReceipt:
+    """Store the valid, new items of ``batch``; flushes only (the request's session commits).
+
+    An item about a class driftwatch has never seen (``routing.unseen_classes``) is refused like an
+    invalid one, with the reason.
+    """
     if len(batch.evaluations) > MAX_BATCH:
         raise PayloadTooLarge(
             f"{len(batch.evaluations)} evaluations in one request; send at most {MAX_BATCH} per request"
         )
-    context = {"now": now, "tiers": tiers}
-    valid: list[EvaluationIn] = []
+    context = {"now": now, "tiers": policy.tiers}
+    checked: list[tuple[int, EvaluationIn]] = []
     rejected: list[Rejection] = []
     for index, item in enumerate(batch.evaluations):
         try:
-            valid.append(EvaluationIn.model_validate(item, context=context))
+            checked.append((index, EvaluationIn.model_validate(item, context=context)))
         except ValidationError as error:
             rejected.append(Rejection(index=index, id=_item_id(item), error=_describe(error)))
+    unseen = unseen_classes(session, policy, {item.task_class for _, item in checked})
+    rejected += [
+        Rejection(index=index, id=item.id, error=f"task_class: {_UNSEEN.format(item.task_class)}")
+        for index, item in checked
+        if item.task_class in unseen
+    ]
+    valid = [item for _, item in checked if item.task_class not in unseen]
     calls = repository.calls_by_span(
         session, {(item.trace_id, item.span_id) for item in valid if item.trace_id and item.span_id}
     )
     rows = [_row(item, calls.get((item.trace_id or "", item.span_id or "")), now) for item in valid]
     accepted = repository.insert_new(session, rows)
+    rejected.sort(key=lambda rejection: rejection.index)
     return EvaluationReceipt(accepted=accepted, duplicates=len(rows) - accepted, rejected=rejected)
+
+
+_UNSEEN = (
+    "driftwatch has never seen class {!r} (no stored call, not in the policy file): send its calls first, "
+    "or name it under classes: in the policy file"
+)
 
 
 def list_page(session: Session, where: EvaluationFilter, limit: int, cursor: str | None) -> EvaluationPage:
@@ -93,6 +110,7 @@ def class_overview(
     spend = budget.spend_on(session, day)
     classes = sorted({*(row.task_class for row in volume), *evaluations, *samples, *spend})
     detection = {status.task_class: status for status in class_statuses(session, policy)}
+    other = {status.task_class: status for status in class_statuses(session, policy, OTHER)}
     scores = score_drifts(session, detection.values()) if with_scores else {}
     quality = []
     for task_class in classes:
@@ -112,6 +130,7 @@ def class_overview(
                 evaluation=evaluation,
                 shadow=shadow,
                 detection=detection.get(task_class),
+                other_sources_detection=other.get(task_class),
                 scores=scores.get(task_class),
             )
         )

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from driftwatch.auth.keys import create_key
+from driftwatch.auth.scopes import Scope
 from tests.conftest import StartServer
 from tests.e2e.instrumented_app import SYSTEM_PROMPT, USER_PROMPT
 from tests.fakes import FakeAnthropicServer, FakeOpenAIServer
@@ -112,7 +113,7 @@ def test_anthropic_instrumentations_beside_the_sdks_own_spans(
 def test_exporter_carries_the_api_key_in_otel_headers(start_server: StartServer, engine: Engine) -> None:
     server = start_server(require_auth=True)
     with Session(engine) as session, session.begin():
-        key = create_key(session, "review-router").key
+        key = create_key(session, "review-router", scopes={Scope.INGEST, Scope.READ}).key
 
     with FakeOpenAIServer() as llm:
         run_app(
