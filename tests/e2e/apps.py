@@ -8,19 +8,27 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.e2e.fastapi_app import INSTRUMENTATION_ENV, LLM_URL_ENV
-from tests.e2e.instrumented_app import SPAN_DUMP_ENV
+from tests.e2e.instrumented_app import SPAN_DUMP_ENV, SPAN_PROCESSOR_ENV
 from tests.support.load import scaled
 from tests.support.processes import free_port, wait_healthy
 from tests.support.server import ServerThread
 
 ROOT = Path(__file__).resolve().parents[2]
+
+SIMPLE = {SPAN_PROCESSOR_ENV: "simple"}
+"""App env: export every span in a request of its own as it ends."""
+BATCH = {SPAN_PROCESSOR_ENV: "batch"}
+"""App env: batch spans, as the standard ``OTEL_BSP_*`` variables say."""
+
+ROUTING_BAGGAGE = {"baggage": "driftwatch.task_class=sentiment,driftwatch.tier=cheap"}
+"""The W3C baggage header of a caller that routed the request (class ``sentiment``, tier ``cheap``)."""
 
 # What turns prompt/completion capture on for each instrumentation (see README, "Content capture").
 CONTENT_ENV = {
@@ -36,7 +44,10 @@ CONTENT_ENV = {
 
 
 def app_env(
-    instrumentation: str, server: ServerThread, content_env: dict[str, str] | None, **extra: str
+    instrumentation: str,
+    server: ServerThread,
+    content_env: Mapping[str, str] | None,
+    extra: Mapping[str, str],
 ) -> dict[str, str]:
     return {
         **os.environ,
@@ -55,10 +66,10 @@ def run_app(
     instrumentation: str,
     llm_base_url: str,
     server: ServerThread,
-    content_env: dict[str, str] | None = None,
+    content_env: Mapping[str, str] | None = None,
     *,
     app_args: Sequence[object] = (),
-    **extra_env: str,
+    env: Mapping[str, str] | None = None,
 ) -> None:
     """``python -m tests.e2e.instrumented_app`` to completion; it exits once its exports were answered."""
     completed = subprocess.run(
@@ -71,7 +82,7 @@ def run_app(
             *map(str, app_args),
         ],
         cwd=ROOT,
-        env=app_env(instrumentation, server, content_env, **extra_env),
+        env=app_env(instrumentation, server, content_env, env or {}),
         capture_output=True,
         text=True,
         timeout=scaled(120),
@@ -82,23 +93,20 @@ def run_app(
 
 @contextmanager
 def fastapi_app(
-    llm_base_url: str, server: ServerThread, instrumentation: str = "openai-v2", **extra_env: str
+    llm_base_url: str,
+    server: ServerThread,
+    instrumentation: str = "openai-v2",
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """The FastAPI app served by uvicorn in its own process; yields its base URL. Leaving the block
     stops it with SIGTERM and waits: its lifespan shutdown flushes every export first."""
     port = free_port()
-    env = app_env(
-        instrumentation,
-        server,
-        None,
-        **{LLM_URL_ENV: llm_base_url, INSTRUMENTATION_ENV: instrumentation},
-        **extra_env,
-    )
+    app = {LLM_URL_ENV: llm_base_url, INSTRUMENTATION_ENV: instrumentation, **(env or {})}
     command = [sys.executable, "-m", "uvicorn", "tests.e2e.fastapi_app:create", "--factory"]
     process = subprocess.Popen(
         [*command, "--port", str(port), "--log-level", "warning"],
         cwd=ROOT,
-        env=env,
+        env=app_env(instrumentation, server, None, app),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 from opentelemetry import _logs, baggage, context, trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -67,7 +68,8 @@ class SpanDump(SpanExporter):
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
-        self._path.write_bytes(to_otlp_json(encode_spans(self._spans)))
+        document = orjson.loads(to_otlp_json(encode_spans(self._spans)))
+        self._path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
 
 
 def install_telemetry(instrumentation: str) -> tuple[TracerProvider, LoggerProvider]:

@@ -72,7 +72,7 @@ def test_exporter_carries_the_api_key_in_otel_headers(start_server: StartServer,
             "openinference-openai",
             llm.base_url,
             server,
-            OTEL_EXPORTER_OTLP_HEADERS=f"Authorization=Bearer%20{key}",
+            env={"OTEL_EXPORTER_OTLP_HEADERS": f"Authorization=Bearer%20{key}"},
         )
 
     calls = httpx.get(f"{server.base_url}/v1/calls", headers={"authorization": f"Bearer {key}"}).json()[
@@ -96,7 +96,11 @@ def test_content_sent_only_as_log_records_reaches_the_call(
 ) -> None:
     with FakeOpenAIServer(reply="positive", response_model="gpt-4o-mini-2024-07-18") as llm:
         run_app(
-            instrumentation, llm.base_url, server, LOG_CONTENT_ENV[instrumentation], OTEL_LOGS_EXPORTER="otlp"
+            instrumentation,
+            llm.base_url,
+            server,
+            LOG_CONTENT_ENV[instrumentation],
+            env={"OTEL_LOGS_EXPORTER": "otlp"},
         )
 
     calls = httpx.get(f"{server.base_url}/v1/calls").json()["items"]
