@@ -11,12 +11,13 @@ Each run is its own process: instrumentations patch the client globally and some
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from opentelemetry import _logs, baggage, context, trace
@@ -35,6 +36,10 @@ from opentelemetry.sdk.trace.export import (
 )
 
 from tests.support.otlp import to_otlp_json
+
+if TYPE_CHECKING:  # imported when first used: each app imports only the client it drives
+    import anthropic
+    import openai
 
 INSTRUMENTORS = {
     "openai-v2": "opentelemetry.instrumentation.openai_v2:OpenAIInstrumentor",
@@ -101,20 +106,16 @@ def routed(task_class: str = "sentiment", tier: str = "cheap") -> context.Contex
 
 
 def chat(instrumentation: str, llm_base_url: str, user_prompt: str = USER_PROMPT) -> None:
-    """One LLM call through the instrumented client."""
+    """One LLM call through the instrumented client (one client per process, as apps keep one)."""
     if instrumentation.endswith("anthropic"):
-        import anthropic
-
-        anthropic.Anthropic(base_url=llm_base_url, api_key="test").messages.create(
+        _anthropic_client(llm_base_url).messages.create(
             model="claude-haiku-4-5",
             system=SYSTEM_PROMPT,
             messages=[{"role": "user", "content": user_prompt}],
             max_tokens=16,
         )
     else:
-        import openai
-
-        openai.OpenAI(base_url=llm_base_url, api_key="test").chat.completions.create(
+        _openai_client(llm_base_url).chat.completions.create(
             model="gpt-4o-mini",
             messages=[
                 {"role": "system", "content": SYSTEM_PROMPT},
@@ -122,6 +123,20 @@ def chat(instrumentation: str, llm_base_url: str, user_prompt: str = USER_PROMPT
             ],
             max_tokens=16,
         )
+
+
+@functools.cache
+def _anthropic_client(base_url: str) -> anthropic.Anthropic:
+    import anthropic
+
+    return anthropic.Anthropic(base_url=base_url, api_key="test")
+
+
+@functools.cache
+def _openai_client(base_url: str) -> openai.OpenAI:
+    import openai
+
+    return openai.OpenAI(base_url=base_url, api_key="test")
 
 
 def review(request: int, call: int) -> str:
