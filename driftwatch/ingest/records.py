@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from driftwatch.ingest import genai
+from driftwatch.ingest import genai, litellm
 from driftwatch.ingest.classify import UNCLASSIFIED, Classifier
 from driftwatch.ingest.messages import prompt_text
 from driftwatch.ingest.otlp import STATUS_CODE_ERROR, DecodedSpans, Rejections, SpanView
@@ -56,7 +56,7 @@ class CallMapper:
 
     def map(self, decoded: DecodedSpans, *, source: str = "otlp") -> MappedSpans:
         mapped = MappedSpans(rejected=decoded.rejected, errors=list(decoded.errors))
-        for span in decoded.spans:
+        for span in map(litellm.as_conventions, decoded.spans):
             operation = genai.llm_operation(span.attributes)
             if operation is None:
                 mapped.other_spans += 1
