@@ -20,10 +20,14 @@ import httpx
 import openai
 import pytest
 import yaml
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from driftwatch.auth.keys import create_key
 from driftwatch.config.sections import ProviderConfig
 from driftwatch.shadow.providers.base import CompletionRequest, Message
 from driftwatch.shadow.providers.factory import build_provider
+from tests.conftest import StartServer
 from tests.e2e.instrumented_app import SYSTEM_PROMPT, USER_PROMPT
 from tests.fakes import FakeOpenAIServer
 from tests.support.processes import free_port
@@ -67,9 +71,14 @@ def _assert_stored_as_made(calls: list[dict[str, Any]], made: int, model: str, s
         assert (call["operation"], call["status"]) == ("chat", "ok")
 
 
-def _calls(server: ServerThread) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = httpx.get(f"{server.base_url}/v1/calls?limit=100").json()["items"]
+def _calls(server: ServerThread, key: str | None = None) -> list[dict[str, Any]]:
+    response = httpx.get(f"{server.base_url}/v1/calls?limit=100", headers=_bearer(key))
+    items: list[dict[str, Any]] = response.json()["items"]
     return items
+
+
+def _bearer(key: str | None) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"} if key else {}
 
 
 def test_sdk_sync_async_and_router_calls_are_each_stored_once(server: ServerThread) -> None:
@@ -98,7 +107,7 @@ def test_sdk_sync_async_and_router_calls_are_each_stored_once(server: ServerThre
 
 
 @contextmanager
-def _litellm_proxy(folder: Path, llm_base_url: str, traces_url: str) -> Iterator[str]:
+def _litellm_proxy(folder: Path, llm_base_url: str, traces_url: str, driftwatch_key: str) -> Iterator[str]:
     """A LiteLLM proxy process with the README's config.yaml, the deployments pointed at the fake."""
     config = yaml.safe_load(_readme_block("yaml", "# config.yaml of a LiteLLM proxy"))
     for deployment in config["model_list"]:
@@ -110,6 +119,7 @@ def _litellm_proxy(folder: Path, llm_base_url: str, traces_url: str) -> Iterator
         # The README's exports, pointed at the test's driftwatch.
         "OTEL_EXPORTER": "otlp_http",
         "OTEL_ENDPOINT": traces_url,
+        "OTEL_HEADERS": f"Authorization=Bearer {driftwatch_key}",
         "OTEL_SERVICE_NAME": "gateway",
         "OPENAI_API_KEY": "test",
         "LITELLM_MASTER_KEY": MASTER_KEY,
@@ -155,8 +165,8 @@ def _wait_for(condition: Any, seconds: float, what: str) -> None:
         time.sleep(0.5)
 
 
-def _shadow_spans(server: ServerThread) -> float:
-    metrics = httpx.get(f"{server.base_url}/metrics").text
+def _shadow_spans(server: ServerThread, key: str) -> float:
+    metrics = httpx.get(f"{server.base_url}/metrics", headers=_bearer(key)).text
     found = re.search(r'^driftwatch_ingest_spans_received_total\{kind="shadow"\} (\S+)$', metrics, re.M)
     return float(found.group(1)) if found else 0.0
 
@@ -175,11 +185,14 @@ async def _shadow_replay(proxy_url: str) -> str:
 
 
 def test_proxy_calls_are_stored_once_and_a_shadow_replay_through_it_is_not(
-    server: ServerThread, tmp_path: Path
+    start_server: StartServer, engine: Engine, tmp_path: Path
 ) -> None:
+    server = start_server(require_auth=True)  # the README's OTEL_HEADERS carry the key
+    with Session(engine) as session, session.begin():
+        key = create_key(session, "gateway").key
     with (
         FakeOpenAIServer(reply="positive") as llm,
-        _litellm_proxy(tmp_path, llm.base_url, f"{server.base_url}/v1/traces") as proxy_url,
+        _litellm_proxy(tmp_path, llm.base_url, f"{server.base_url}/v1/traces", key) as proxy_url,
     ):
         client = openai.OpenAI(base_url=f"{proxy_url}/v1", api_key=MASTER_KEY)
         for _ in range(PROXY_CALLS):
@@ -195,7 +208,7 @@ def test_proxy_calls_are_stored_once_and_a_shadow_replay_through_it_is_not(
 
         # LiteLLM exports in batches (every 5 s): wait until the replay's span has been counted too.
         _wait_for(
-            lambda: len(_calls(server)) >= PROXY_CALLS and _shadow_spans(server) >= 1,
+            lambda: len(_calls(server, key)) >= PROXY_CALLS and _shadow_spans(server, key) >= 1,
             EXPORT_SECONDS,
             "the proxy's spans",
         )
@@ -203,8 +216,8 @@ def test_proxy_calls_are_stored_once_and_a_shadow_replay_through_it_is_not(
     completions = [request for request in llm.requests if request.path == llm.route]
     assert [request.body["model"] for request in completions] == ["gpt-4o-mini"] * PROXY_CALLS + ["gpt-4o"]
     # The proxy reports its alias "cheap" as the response model; stored is the model that ran.
-    _assert_stored_as_made(_calls(server), PROXY_CALLS, "gpt-4o-mini", "gateway")
-    assert _shadow_spans(server) == 1
+    _assert_stored_as_made(_calls(server, key), PROXY_CALLS, "gpt-4o-mini", "gateway")
+    assert _shadow_spans(server, key) == 1
 
 
 def test_the_readme_sdk_recipe_is_the_one_the_test_app_runs() -> None:
