@@ -55,7 +55,11 @@ def test_readme_opens_with_the_serve_command_then_the_test_command_that_ci_runs(
 def test_every_policy_example_in_the_readme_is_a_valid_policy_file() -> None:
     examples = re.findall(r"```yaml\n(.*?)```", README, flags=re.DOTALL)
     # "{...}" marks a section summarised in place, described in full elsewhere in the README.
-    complete = [example for example in examples if "{...}" not in example]
+    complete = [
+        example
+        for example in examples
+        if "{...}" not in example and not example.startswith("# config.yaml of a LiteLLM proxy")
+    ]
 
     assert complete
     for example in complete:

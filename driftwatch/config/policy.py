@@ -17,7 +17,7 @@ from driftwatch.config.sections import (
     WebhookConfig,
 )
 from driftwatch.errors import ConfigError
-from driftwatch.pricing import DEFAULT_PRICES, ModelPrice
+from driftwatch.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
 
 
 class Policy(BaseModel):
@@ -123,7 +123,25 @@ class Policy(BaseModel):
         return self.tiers[: self.tiers.index(self.reference_tier)]
 
     def price_table(self) -> dict[str, ModelPrice]:
-        return {**DEFAULT_PRICES, **self.prices}
+        """Prices by model name.  A provider whose ``model`` is a gateway alias (a LiteLLM proxy's
+        ``model_name``) is priced as its ``price_model``, unless ``prices`` names the alias itself."""
+        table = {**DEFAULT_PRICES, **self.prices}
+        aliases = {
+            provider.model: price
+            for provider in self.providers.values()
+            if provider.price_model and (price := PriceTable(table).price(provider.price_model))
+        }
+        return {**DEFAULT_PRICES, **aliases, **self.prices}
+
+    @model_validator(mode="after")
+    def _price_models_priced(self) -> Policy:
+        table = PriceTable({**DEFAULT_PRICES, **self.prices})
+        for tier, provider in self.providers.items():
+            if provider.price_model and table.price(provider.price_model) is None:
+                raise ValueError(
+                    f"providers.{tier}.price_model {provider.price_model!r} has no price: add it to `prices`"
+                )
+        return self
 
 
 def load_policy(path: Path | None) -> Policy:

@@ -27,6 +27,7 @@ class Classification(BaseModel):
         "langfuse.trace.metadata.task_class",
         "metadata.task_class",
         "langfuse.trace.tags.task_class",
+        "litellm.metadata.task_class",
     )
     tier_keys: tuple[str, ...] = (
         "traceloop.association.properties.tier",
@@ -34,6 +35,7 @@ class Classification(BaseModel):
         "langfuse.trace.metadata.tier",
         "metadata.tier",
         "langfuse.trace.tags.tier",
+        "litellm.metadata.tier",
     )
 
 
@@ -47,6 +49,11 @@ class ProviderConfig(BaseModel):
         "vLLM, Ollama, OpenRouter, LiteLLM proxy); anthropic: the Messages API; replay: recorded answers."
     )
     model: str
+    price_model: str | None = Field(
+        None,
+        description="The model behind `model` when that is a gateway alias (a LiteLLM proxy's "
+        "`model_name`): replays, judges and savings are priced as this model.",
+    )
     base_url: str | None = Field(None, description="API base URL; the SDK's default when absent.")
     api_key_env: str | None = Field(
         None, description="Environment variable holding the API key (never the key itself in the file)."

@@ -7,7 +7,7 @@ Order, first hit wins:
 2. the same names on the resource (``OTEL_RESOURCE_ATTRIBUTES=driftwatch.task_class=faq``);
 3. the configured fallback keys (Traceloop association properties, Langfuse metadata, …), on the span
    and then on the resource;
-4. tier only: the policy's model → tier map.
+4. tier only: the policy's model → tier map, for a LiteLLM alias (``litellm.model_group``) first.
 
 No class → ``unclassified``; no tier → ``None``.  Nothing is dropped for lack of either.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from driftwatch.config import Policy
+from driftwatch.ingest import litellm
 from driftwatch.ingest.otlp import AttributeValue
 from driftwatch.models_table import ModelTable
 
@@ -51,7 +52,7 @@ class Classifier:
         found = _lookup(self.tier_keys, attributes, resource)
         if found:
             return found.lower()[:_MAX_TIER_LENGTH]
-        return self.model_tiers.get(model)
+        return self.model_tiers.get(litellm.model_alias(attributes)) or self.model_tiers.get(model)
 
 
 def _lookup(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from driftwatch.ingest import genai
+from driftwatch.ingest import genai, litellm
 from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.messages import prompt_text
 from driftwatch.ingest.otlp import STATUS_CODE_ERROR, DecodedSpans, Rejections, SpanView
@@ -66,7 +66,7 @@ class CallMapper:
         mapped = MappedSpans(rejected=decoded.rejected, errors=list(decoded.errors))
         earliest = _nanos(EARLIEST_START)
         latest = min(_nanos(self._clock() + LATEST_START_AHEAD), _LATEST_TIME_NS)
-        for span in decoded.spans:
+        for span in map(litellm.as_conventions, decoded.spans):
             operation = genai.llm_operation(span.attributes)
             if operation is None:
                 mapped.other_spans += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from driftwatch.config import Policy
 from driftwatch.models_table import ModelTable
@@ -141,3 +142,18 @@ def test_the_longest_family_wins_for_dated_names() -> None:
 
     assert table.get("gemini-2.0-flash-lite-001") == "lite"
     assert table.get("gemini-2.0-flash-001") == "flash"
+
+
+def test_a_provider_alias_is_priced_as_its_price_model_and_an_unpriced_price_model_is_refused() -> None:
+    alias = {"kind": "openai", "model": "premium", "base_url": "http://gateway/v1"}
+    policy = Policy.model_validate({"providers": {"premium": {**alias, "price_model": "gpt-4o"}}})
+
+    prices = PriceTable(policy.price_table())
+
+    assert prices.price("premium") == prices.price("gpt-4o") is not None
+    assert (
+        PriceTable(Policy.model_validate({"providers": {"premium": alias}}).price_table()).price("premium")
+        is None
+    )
+    with pytest.raises(ValidationError, match="price_model 'house-9' has no price"):
+        Policy.model_validate({"providers": {"premium": {**alias, "price_model": "house-9"}}})

@@ -323,6 +323,41 @@ def test_an_unpriced_reference_model_fails_the_sample_with_the_reason(
     assert "no price for reference model 'house-model-9'" in (sample.last_error or "")
 
 
+def test_a_gateway_alias_reference_model_is_priced_as_its_price_model(
+    engine: Engine, clock: Clock, runners: list[ShadowRunner]
+) -> None:
+    # A LiteLLM proxy's alias "premium" for claude-opus-4-7: priced through the model behind it.
+    policy = Policy.model_validate(
+        {
+            "shadow": {"rate": 1.0},
+            "providers": {
+                "premium": {"kind": "openai", "model": "premium", "price_model": "claude-opus-4-7"}
+            },
+        }
+    )
+    seed_calls(engine, 1, tier="cheap")
+    _sample(engine, policy)
+    provider = ScriptedProvider(model="premium")
+    runner = ShadowRunner(
+        engine,
+        policy,
+        {"premium": provider},
+        lambda _task_class: EqualityJudge(),
+        PriceTable(policy.price_table()),
+        RunnerOptions(worker_id="w1"),
+        clock,
+    )
+    runners.append(runner)
+
+    asyncio.run(runner.run_once())
+
+    assert _statuses(engine) == {SampleStatus.DONE: 1}  # not failed with "no price"
+    [request] = provider.requests
+    input_tokens = sum(len(message.content) for message in request.messages) // 4 + 1
+    expected = PRICES.cost("claude-opus-4-7", input_tokens, len("Paris") // 4 + 1)
+    assert _evaluations(engine)[0].shadow_cost_usd == pytest.approx(expected)
+
+
 def _events(engine: Engine) -> list[tuple[str, str | None]]:
     with session_factory(engine)() as session:
         rows = session.execute(select(OutboxEvent.event_type, OutboxEvent.task_class)).all()
