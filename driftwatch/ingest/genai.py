@@ -27,7 +27,7 @@ from typing import Any
 from driftwatch.ingest import messages
 from driftwatch.ingest.messages import Message
 from driftwatch.ingest.otlp import AttributeValue, SpanView
-from driftwatch.shadow.providers.base import SHADOW_MARKER_ATTRIBUTE
+from driftwatch.ingest.shadow_marker import SHADOW_MARKER_ATTRIBUTE
 
 _LLM_OPERATIONS = frozenset({"chat", "text_completion", "completion", "generate_content", "generation"})
 _NOT_LLM_OPERATIONS = frozenset(

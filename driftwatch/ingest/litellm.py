@@ -31,7 +31,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from driftwatch.ingest.otlp import AttributeValue, SpanView
-from driftwatch.shadow.providers.base import SHADOW_MARKER_ATTRIBUTE, SHADOW_MARKER_HEADER
+from driftwatch.ingest.shadow_marker import SHADOW_MARKER_ATTRIBUTE, SHADOW_MARKER_HEADER
 
 SCOPE_NAME = "litellm"
 CALL_ID = "litellm.call_id"

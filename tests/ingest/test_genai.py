@@ -11,8 +11,8 @@ from driftwatch.config import Policy
 from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.otlp import iter_spans
 from driftwatch.ingest.records import CallMapper, CallRow, MappedSpans
+from driftwatch.ingest.shadow_marker import SHADOW_MARKER_ATTRIBUTE
 from driftwatch.pricing import PriceTable
-from driftwatch.shadow.providers.base import SHADOW_MARKER_ATTRIBUTE
 from tests.support.otlp import export_request, llm_attributes, make_span
 
 

@@ -10,7 +10,7 @@ import pytest
 from driftwatch.ingest.logs import ContentEventMapper, MappedLogs
 from driftwatch.ingest.messages import completion_from_events, prompt_from_events
 from driftwatch.ingest.otlp import EventView
-from driftwatch.shadow.providers.base import SHADOW_MARKER_ATTRIBUTE
+from driftwatch.ingest.shadow_marker import SHADOW_MARKER_ATTRIBUTE
 from tests.support.otlp import logs_request, make_log_record, make_span
 
 SPAN = make_span()

@@ -11,7 +11,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from sqlalchemy import Engine, func, select
 
 from driftwatch.db.models import Call, ClassHour
-from driftwatch.shadow.providers.base import SHADOW_MARKER_ATTRIBUTE
+from driftwatch.ingest.shadow_marker import SHADOW_MARKER_ATTRIBUTE
 from tests.support.otlp import export_request, llm_attributes, make_span, to_otlp_json
 from tests.support.server import ServerThread
 

@@ -14,7 +14,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from driftwatch.cli import main
-from driftwatch.shadow.providers.base import SHADOW_MARKER_HEADER
+from driftwatch.ingest.shadow_marker import SHADOW_MARKER_HEADER
 from tests.conftest import StartServer
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.support.otlp import export_request, llm_attributes, make_span

@@ -10,11 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-# Sent with every request driftwatch makes itself (HTTP header on the provider request), so a gateway
-# or instrumented proxy that exports its own spans back to driftwatch can mark them; ingest never counts
-# a span carrying the attribute ``driftwatch.shadow`` as traffic.
-SHADOW_MARKER_HEADER = "X-Driftwatch-Shadow"
-SHADOW_MARKER_ATTRIBUTE = "driftwatch.shadow"
+# Sent with every request driftwatch makes itself (see driftwatch.ingest.shadow_marker).
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,8 @@ from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar
 
 import httpx2
 
-from driftwatch.shadow.providers.base import SHADOW_MARKER_HEADER, Completion, CompletionRequest
+from driftwatch.ingest.shadow_marker import SHADOW_MARKER_HEADER
+from driftwatch.shadow.providers.base import Completion, CompletionRequest
 from driftwatch.shadow.providers.retry import CallGate, RetryPolicy
 from driftwatch.shadow.providers.sharded_pool import ShardedTransport
 

@@ -3,7 +3,7 @@ retries, backoff, Retry-After, timeouts, final errors, the concurrency limit, th
 
 from __future__ import annotations
 
-from driftwatch.shadow.providers.base import SHADOW_MARKER_HEADER
+from driftwatch.ingest.shadow_marker import SHADOW_MARKER_HEADER
 from driftwatch.shadow.providers.retry import RetryPolicy
 from tests.shadow.providers.support import ASK, FAST_RETRY, Backend, complete, failure, outcomes, timed
 
