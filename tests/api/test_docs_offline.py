@@ -4,7 +4,6 @@ playwright) with every request to another host refused, Swagger UI and ReDoc dra
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Route, sync_playwright
 
-from tests.support.processes import start_serve, wait_healthy
+from tests.support.processes import start_serve, stop, wait_healthy
 
 CHROMIUM = Path("/usr/bin/chromium")
 PAGES = ("/docs", "/redoc")
@@ -50,12 +49,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         wait_healthy(process, base_url)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        stop(process)
 
 
 @pytest.mark.parametrize("page", PAGES)
