@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -178,6 +179,18 @@ def _head() -> str:
         engine.dispose()
 
 
+def _wait_for_runs(store: Path, jobs: tuple[str, ...], runs: int) -> None:
+    """Until each of ``jobs`` has run ``runs`` times (recorded in ``job_state``), 30 s at most."""
+    deadline = time.monotonic() + 30
+    while True:
+        with closing(sqlite3.connect(store)) as connection:
+            counts = dict(connection.execute("SELECT name, runs FROM job_state").fetchall())
+        if all(counts.get(job, 0) >= runs for job in jobs):
+            return
+        assert time.monotonic() < deadline, counts
+        time.sleep(0.1)
+
+
 def test_serve_with_the_starter_policy_evaluates_and_its_jobs_log_only_what_they_did(
     tmp_path: Path, closed_port_url: str
 ) -> None:
@@ -190,8 +203,8 @@ def test_serve_with_the_starter_policy_evaluates_and_its_jobs_log_only_what_they
         process, base_url = start_serve(tmp_path, settings, output)
         try:
             wait_healthy(process, base_url)
-            time.sleep(1.5)  # several idle ticks of every fast job
-            quiet = log.read_text(encoding="utf-8")
+            _wait_for_runs(tmp_path / "served.db", ("deliver", "decide", "sample"), runs=3)
+            quiet = log.read_text(encoding="utf-8")  # after several idle runs of each fast job
             spans = [make_span(llm_attributes(task_class="extraction", tier="cheap")) for _ in range(3)]
             exported = httpx.post(
                 f"{base_url}/v1/traces",
@@ -213,8 +226,5 @@ def test_serve_with_the_starter_policy_evaluates_and_its_jobs_log_only_what_they
     )
     assert "gpt-4o via openai" in lines[2] and "$5.00 per class and day" in lines[2]
     assert "sample every 0.2s" in lines[5] and "evaluate every 10s" in lines[5]
-    assert "job " not in quiet  # idle runs said nothing ...
-    with sqlite3.connect(tmp_path / "served.db") as store:
-        runs = dict(store.execute("SELECT name, runs FROM job_state").fetchall())
-    assert runs["deliver"] >= 3 and runs["decide"] >= 3  # ... although they ran
+    assert "job " not in quiet  # idle runs said nothing
     assert "queued 0 deliveries" not in log.read_text(encoding="utf-8")
