@@ -85,6 +85,15 @@ def test_init_takes_provider_models_and_base_url_from_its_options(tmp_path: Path
     assert f"DRIFTWATCH_POLICY_FILE='{path}' driftwatch serve" in result.stdout  # quoted for the shell
 
 
+def test_init_quotes_model_names_yaml_would_read_as_something_else(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+
+    result = _run(tmp_path, "init", str(path), "--cheap-model", "true", "--premium-model", "4.1")
+
+    assert result.exit_code == 0, result.output
+    assert load_policy(path).tier_models == {"cheap": "true", "premium": "4.1"}
+
+
 def test_init_refuses_to_overwrite_a_file_unless_forced(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text("tiers: [a, b]\n", encoding="utf-8")

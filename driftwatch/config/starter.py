@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import yaml
+
 ProviderKind = Literal["openai", "anthropic"]
 
 # (cheap model, premium model, key variable) per provider: current, priced in driftwatch/pricing.py.
@@ -56,8 +58,9 @@ class StarterChoices:
 
 
 def _yaml(value: str) -> str:
-    """A string as a YAML scalar: bare when it reads back as itself, else JSON-quoted (valid YAML)."""
-    return value if _PLAIN.fullmatch(value) else json.dumps(value)
+    """A string as a YAML scalar: bare when it reads back as itself (not ``true``, ``1.5`` or ``null``),
+    else JSON-quoted, which is valid YAML."""
+    return value if _PLAIN.fullmatch(value) and yaml.safe_load(value) == value else json.dumps(value)
 
 
 def _provider(choices: StarterChoices, model: str) -> str:
