@@ -59,7 +59,9 @@ def main() -> None:
 def serve(host: str | None, port: int | None) -> None:
     """Apply migrations, then serve OTLP ingest, the REST API and /metrics.
 
-    Binding to a non-loopback address turns API-key auth on (create keys with `driftwatch keys create`).
+    It first prints the store, the policy file, and what is on or off and why (shadow evaluation,
+    auth, webhooks, scheduled jobs). Binding to a non-loopback address turns API-key auth on (create
+    keys with `driftwatch keys create`).
     """
     from driftwatch.api.app import create_app
 
@@ -114,13 +116,14 @@ def _job_context(task_class: str | None = None) -> tuple[JobContext, Engine]:
     return JobContext(engine, settings, policy, task_class=task_class), engine
 
 
-def _run_jobs(context: JobContext, names: tuple[str, ...]) -> None:
+def _run_jobs(context: JobContext, names: tuple[str, ...], *, quiet_when_idle: bool = False) -> None:
     for name in names:
         try:
             summary = run_job(name, context)
         except DriftwatchError as error:
             raise click.ClickException(f"{name}: {error.detail}") from error
-        click.echo(f"{name}: {summary}")
+        if not (quiet_when_idle and summary.idle):
+            click.echo(f"{name}: {summary}")
 
 
 @main.command()
@@ -133,7 +136,7 @@ def evaluate(once: bool, task_class: str | None) -> None:
     context, engine = _job_context(task_class)
     try:
         while True:
-            _run_jobs(context, ("reconcile-content", *SHADOW_JOBS))
+            _run_jobs(context, ("reconcile-content", *SHADOW_JOBS), quiet_when_idle=not once)
             if once:
                 return
             time.sleep(context.settings.evaluate_interval_seconds)
