@@ -19,9 +19,12 @@ from sqlalchemy.orm import Session
 from driftwatch.auth import keys
 from driftwatch.auth.scopes import DEFAULT_SCOPES, WHAT_EACH_ALLOWS, Scope
 from driftwatch.cli_context import command_policy, command_settings, migrated_engine
+from driftwatch.cli_help import CONTEXT_SETTINGS, HelpGroup
+from driftwatch.cli_startup import gather_facts, serve_intervals, startup_lines
 from driftwatch.config import Policy, load_policy
+from driftwatch.config.init_command import init
 from driftwatch.db import migrate as migrations
-from driftwatch.db.engine import build_engine, session_factory
+from driftwatch.db.engine import build_engine, display_url, session_factory
 from driftwatch.db.job_states import list_job_states
 from driftwatch.demo.command import demo
 from driftwatch.errors import DriftwatchError
@@ -33,12 +36,21 @@ from driftwatch.scheduler.jobs import JOBS, SHADOW_JOBS, JobContext, job_interva
 from driftwatch.scheduler.service import JobScheduler
 
 
-@click.group()
+@click.group(cls=HelpGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="llm-driftwatch")
 def main() -> None:
     """driftwatch: keeps tiered LLM routing honest.
 
-    Settings come from DRIFTWATCH_* environment variables (see the README).
+    Settings come from DRIFTWATCH_* environment variables, read when a command starts; the README's
+    "Settings" section lists every one with its default. The main ones:
+
+    \b
+      DRIFTWATCH_DATABASE_URL  the store (default sqlite:///driftwatch.db)
+      DRIFTWATCH_POLICY_FILE   tiers, models, providers, shadow evaluation
+      DRIFTWATCH_HOST, _PORT   where serve listens (default 127.0.0.1:4318)
+
+    Start a policy file with `driftwatch init` (it says how to serve with it). `driftwatch serve`
+    prints the store, policy file and what is on or off, and why, when it starts.
     """
 
 
@@ -48,7 +60,9 @@ def main() -> None:
 def serve(host: str | None, port: int | None) -> None:
     """Apply migrations, then serve OTLP ingest, the REST API and /metrics.
 
-    Binding to a non-loopback address turns API-key auth on (create keys with `driftwatch keys create`).
+    It first prints the store, the policy file, and what is on or off and why (shadow evaluation,
+    auth, webhooks, scheduled jobs). Binding to a non-loopback address turns API-key auth on (create
+    keys with `driftwatch keys create`).
     """
     from driftwatch.api.app import create_app
 
@@ -57,15 +71,9 @@ def serve(host: str | None, port: int | None) -> None:
     settings = settings.model_copy(update=overrides)
     policy = command_policy(settings)
     engine = build_engine(settings.database_url)
-    migrations.upgrade(engine)
-    if settings.auth_required():
-        with session_factory(engine)() as session:
-            if not keys.list_keys(session):
-                click.echo(
-                    "warning: auth is on but no API key exists; every request will get 401 until you run "
-                    "`driftwatch keys create NAME`",
-                    err=True,
-                )
+    migration = migrations.upgrade(engine)
+    for line in startup_lines(gather_facts(engine, settings, policy, migration)):
+        click.echo(line)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for chatty in ("httpx", "httpx2"):  # one INFO line per provider or webhook request drowns the rest
         logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -73,7 +81,8 @@ def serve(host: str | None, port: int | None) -> None:
     context = JobContext(engine, settings, policy, shadow_observer=app.state.metrics)
     scheduler = _start_scheduler(context) if settings.scheduler else None
     click.echo(
-        f"driftwatch listening on http://{settings.host}:{settings.port} (OTLP: /v1/traces, API: /docs)"
+        f"driftwatch listening on http://{settings.host}:{settings.port} "
+        "(OTLP: /v1/traces, dashboard: /, API docs: /docs)"
     )
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
@@ -83,26 +92,21 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 def _start_scheduler(context: JobContext) -> JobScheduler:
-    policy = context.policy
-    intervals = job_intervals(context.settings)
-    if policy.reference_tier not in policy.providers:
-        click.echo(
-            f"shadow evaluation is off: no provider for the reference tier {policy.reference_tier!r} "
-            "in the policy file (see README, Shadow evaluation)",
-            err=True,
-        )
-        for name in SHADOW_JOBS:
-            del intervals[name]
-    scheduler = JobScheduler(context, intervals)
+    scheduler = JobScheduler(context, serve_intervals(context.settings, context.policy))
     scheduler.start()
     return scheduler
 
 
 @main.command()
 def migrate() -> None:
-    """Apply every pending schema migration to DRIFTWATCH_DATABASE_URL."""
-    with migrated_engine():
-        click.echo("schema is up to date")
+    """Apply every pending schema migration to DRIFTWATCH_DATABASE_URL, and say which."""
+    url = command_settings().database_url
+    engine = build_engine(url)
+    try:
+        migration = migrations.upgrade(engine)
+    finally:
+        engine.dispose()
+    click.echo(migration.describe(display_url(url)))
 
 
 def _job_context(task_class: str | None = None) -> tuple[JobContext, Engine]:
@@ -113,13 +117,14 @@ def _job_context(task_class: str | None = None) -> tuple[JobContext, Engine]:
     return JobContext(engine, settings, policy, task_class=task_class), engine
 
 
-def _run_jobs(context: JobContext, names: tuple[str, ...]) -> None:
+def _run_jobs(context: JobContext, names: tuple[str, ...], *, quiet_when_idle: bool = False) -> None:
     for name in names:
         try:
             summary = run_job(name, context)
         except DriftwatchError as error:
             raise click.ClickException(f"{name}: {error.detail}") from error
-        click.echo(f"{name}: {summary}")
+        if not (quiet_when_idle and summary.idle):
+            click.echo(f"{name}: {summary}")
 
 
 @main.command()
@@ -132,7 +137,7 @@ def evaluate(once: bool, task_class: str | None) -> None:
     context, engine = _job_context(task_class)
     try:
         while True:
-            _run_jobs(context, ("reconcile-content", *SHADOW_JOBS))
+            _run_jobs(context, ("reconcile-content", *SHADOW_JOBS), quiet_when_idle=not once)
             if once:
                 return
             time.sleep(context.settings.evaluate_interval_seconds)
@@ -349,6 +354,7 @@ def policy_recommendations(status: str, task_class: str | None, as_json: bool) -
 main.add_command(webhooks_group)
 main.add_command(demo)
 main.add_command(import_group)
+main.add_command(init)
 
 if __name__ == "__main__":
     sys.exit(main())

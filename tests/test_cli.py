@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import re
 import signal
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import httpx
 import pytest
 from click.testing import CliRunner, Result
@@ -71,8 +73,47 @@ def test_migrate_creates_the_schema(sqlite_url: str, sqlite_engine: Engine) -> N
     result = _run(sqlite_url, "migrate")
 
     assert result.exit_code == 0, result.output
-    assert "schema is up to date" in result.stdout
+    assert result.stdout.startswith("created the schema at head ")
     assert set(inspect(sqlite_engine).get_table_names()) == SCHEMA
+
+
+def _groups(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Group]]:
+    found = [(path, group)]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found.extend(_groups(command, (*path, name)))
+    return found
+
+
+def _first_sentence(command: click.Command) -> str:
+    paragraph = " ".join((command.help or "").partition("\n\n")[0].split())
+    end = re.search(r"\.(?= [^a-z]|$)", paragraph)
+    return paragraph[: end.end()] if end else paragraph
+
+
+@pytest.mark.parametrize(
+    ("path", "group"), _groups(main), ids=[" ".join(("driftwatch", *path)) for path, _ in _groups(main)]
+)
+def test_help_lists_each_command_with_its_whole_first_sentence(
+    path: tuple[str, ...], group: click.Group
+) -> None:
+    result = CliRunner().invoke(main, [*path, "--help"], terminal_width=80)
+
+    assert result.exit_code == 0, result.output
+    listing = result.stdout.split("Commands:", 1)[1]
+    assert "..." not in listing
+    squeezed = "".join(listing.split())  # wrapped lines, however the words were broken
+    for name, command in group.commands.items():
+        assert "".join(_first_sentence(command).split()) in squeezed, name
+
+
+def test_help_says_where_settings_come_from() -> None:
+    text = " ".join(CliRunner().invoke(main, ["--help"]).stdout.split())
+
+    assert "DRIFTWATCH_* environment variables" in text
+    assert 'README\'s "Settings" section' in text
+    assert "DRIFTWATCH_DATABASE_URL" in text and "DRIFTWATCH_POLICY_FILE" in text
+    assert "`driftwatch init`" in text
 
 
 def test_migrate_twice_is_harmless(sqlite_url: str) -> None:

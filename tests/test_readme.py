@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import click
+import pytest
 import yaml
+from click.testing import CliRunner
 
 from driftwatch.cli import main
-from driftwatch.config import Policy, Settings
+from driftwatch.config import Policy, Settings, load_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -64,3 +67,31 @@ def test_every_policy_example_in_the_readme_is_a_valid_policy_file() -> None:
     assert complete
     for example in complete:
         Policy.model_validate(yaml.safe_load(example) or {})
+
+
+INIT_EXAMPLES = [
+    line.split("#", 1)[0].strip()
+    for block in re.findall(r"```bash\n(.*?)```", README, flags=re.DOTALL)
+    for line in block.splitlines()
+    if line.startswith("driftwatch init")
+]
+
+
+def test_the_readme_shows_driftwatch_init() -> None:
+    assert len(INIT_EXAMPLES) >= 2
+
+
+@pytest.mark.parametrize("example", INIT_EXAMPLES)
+def test_every_driftwatch_init_example_in_the_readme_writes_a_valid_policy_file(
+    example: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    arguments = shlex.split(example)[1:]
+
+    result = CliRunner().invoke(main, arguments, catch_exceptions=False)
+
+    assert result.exit_code == 0, result.output
+    [written] = list(tmp_path.iterdir())
+    policy = load_policy(written)
+    assert policy.reference_tier in policy.providers
+    assert f"DRIFTWATCH_POLICY_FILE={written.name} driftwatch serve" in result.stdout

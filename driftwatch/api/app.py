@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from driftwatch import __version__
 from driftwatch.api.deps import requires
+from driftwatch.api.docs import install_docs
 from driftwatch.api.errors import install_error_handlers
 from driftwatch.api.openapi import document_errors
 from driftwatch.api.routes import calls, dashboard, decisions, evaluations, health, metrics, plan, webhooks
@@ -76,6 +77,8 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
         description="Keeps tiered LLM routing honest. OTLP/HTTP ingest at /v1/traces and /v1/logs; "
         "REST API under /v1.",
         lifespan=lifespan,
+        docs_url=None,  # install_docs serves /docs and /redoc from the package, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.policy = policy
@@ -104,5 +107,6 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
     # Routers that mix scopes: each of their routes names its own.
     app.include_router(evaluations.router)
     app.include_router(policy_routes.router)
+    install_docs(app)
     dashboard.install_page(app)  # the page at / and its static files: public, they hold no data
     return app

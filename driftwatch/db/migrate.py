@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib.resources import files
 
 from alembic import command
@@ -21,23 +22,47 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    _migrate(engine, lambda config: command.upgrade(config, revision))
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """The schema revision before and after a migration run (``None``: an empty store)."""
+
+    before: str | None
+    after: str | None
+
+    def change(self) -> str:
+        """``applied 0007 → 0008``, ``created the schema at head 0008`` or ``already at head 0008``."""
+        if self.before == self.after:
+            return f"already at head {self.after}"
+        if self.before is None:
+            return f"created the schema at head {self.after}"
+        return f"applied {self.before} → {self.after or 'base'}"
+
+    def describe(self, database: str) -> str:
+        """One line for a person: ``applied 0007 → 0008 to sqlite:///…``."""
+        if self.before == self.after:
+            return f"{database}: {self.change()}"
+        return f"{self.change()} {'in' if self.before is None else 'to'} {database}"
 
 
-def downgrade(engine: Engine, revision: str) -> None:
-    _migrate(engine, lambda config: command.downgrade(config, revision))
+def upgrade(engine: Engine, revision: str = "head") -> Migration:
+    return _migrate(engine, lambda config: command.upgrade(config, revision))
 
 
-def _migrate(engine: Engine, run: Callable[[Config], None]) -> None:
+def downgrade(engine: Engine, revision: str) -> Migration:
+    return _migrate(engine, lambda config: command.downgrade(config, revision))
+
+
+def _migrate(engine: Engine, run: Callable[[Config], None]) -> Migration:
     config = alembic_config(engine)
     with engine.connect() as connection, _sqlite_foreign_keys_deferred(connection), connection.begin():
         config.attributes["connection"] = connection
         _one_migration_at_a_time(connection)
         before = MigrationContext.configure(connection).get_current_heads()
         run(config)
-        if MigrationContext.configure(connection).get_current_heads() != before:
+        after = MigrationContext.configure(connection).get_current_heads()
+        if after != before:
             _check_foreign_keys(connection)  # only when something ran: it reads every row
+    return Migration(",".join(before) or None, ",".join(after) or None)
 
 
 MIGRATION_LOCK_KEY = 0x6477_6D69_6772  # "dwmigr": the advisory lock every replica's migration takes

@@ -10,11 +10,12 @@ import click
 from rich.console import Console
 
 from driftwatch.cli_context import command_policy, command_settings, iso_moment, migrated_engine
+from driftwatch.cli_help import HelpGroup
 from driftwatch.errors import DriftwatchError
 from driftwatch.ingest.redaction import Redactor
 
 
-@click.group(name="import")
+@click.group(name="import", cls=HelpGroup)
 def import_group() -> None:
     """Import LLM calls recorded by other tools (Langfuse) as calls, incrementally."""
 

@@ -14,6 +14,7 @@ import pydantic
 from sqlalchemy.orm import Session
 
 from driftwatch.cli_context import command_settings, iso_moment, migrated_engine
+from driftwatch.cli_help import HelpGroup
 from driftwatch.db.engine import session_factory
 from driftwatch.errors import DriftwatchError
 from driftwatch.notify import endpoints, history, redelivery
@@ -22,7 +23,7 @@ from driftwatch.notify.events import EVENT_TYPES
 from driftwatch.notify.schemas import DeliveryStatus, Webhook, WebhookCreate
 
 
-@click.group(name="webhooks")
+@click.group(name="webhooks", cls=HelpGroup)
 def webhooks_group() -> None:
     """Webhook endpoints that receive alerts (Standard Webhooks signed JSON, or Slack messages)."""
 

@@ -32,6 +32,18 @@ from driftwatch.shadow.runner import RunnerOptions, ShadowObserver
 from driftwatch.shadow.setup import shadow_runner
 
 
+class JobSummary(str):
+    """What a run did, as the line ``jobs run`` prints and ``job_state`` keeps; ``idle`` when it found
+    nothing to do, so ``serve`` logs nothing for it (a tick every 5 s saying "0" is noise)."""
+
+    idle: bool
+
+    def __new__(cls, text: str, *, idle: bool = False) -> JobSummary:
+        summary = super().__new__(cls, text)
+        summary.idle = idle
+        return summary
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -52,16 +64,18 @@ class JobContext:
     shadow_observer: ShadowObserver | None = None  # serve passes its /metrics; workers have none
 
 
-def sample(context: JobContext) -> str:
+def sample(context: JobContext) -> JobSummary:
     # PostgreSQL writers commit concurrently, so ids up to a full round of writer batches may still
     # appear behind the cursor; SQLite has one writer and commits ids in order.
     sqlite = is_sqlite(context.engine)
     lookback = 0 if sqlite else max(3, context.settings.writer_threads) * context.settings.write_batch_spans
     with session_factory(context.engine).begin() as session:
-        return run_sampling(session, context.policy, context.clock(), lookback_ids=lookback).summary()
+        result = run_sampling(session, context.policy, context.clock(), lookback_ids=lookback)
+    idle = result.scanned == 0 and result.reverse_sampled == 0 and result.reverse_no_provider == 0
+    return JobSummary(result.summary(), idle=idle)
 
 
-def evaluate(context: JobContext) -> str:
+def evaluate(context: JobContext) -> JobSummary:
     settings = context.settings
     options = RunnerOptions(
         worker_id=context.worker_id,
@@ -70,47 +84,53 @@ def evaluate(context: JobContext) -> str:
         lease=timedelta(seconds=settings.evaluate_lease_seconds),
     )
 
-    async def once() -> str:
+    async def once() -> JobSummary:
         async with shadow_runner(
             context.engine, context.policy, options, context.clock, context.environ, context.shadow_observer
         ) as runner:
-            return (await runner.run_once(context.task_class)).summary()
+            result = await runner.run_once(context.task_class)
+        return JobSummary(result.summary(), idle=result.claimed == 0)
 
     return asyncio.run(once())
 
 
-def reconcile_content(context: JobContext) -> str:
+def reconcile_content(context: JobContext) -> JobSummary:
     with session_factory(context.engine).begin() as session:
         result = content.reconcile_content(
             session, context.clock(), capture_content=context.settings.capture_content
         )
-    return (
+    text = (
         f"filled {result.calls_filled} calls from {result.events_attached} content events, "
         f"expired {result.events_expired}"
     )
+    return JobSummary(text, idle=not (result.calls_filled or result.events_attached or result.events_expired))
 
 
-def deliver(context: JobContext) -> str:
+def deliver(context: JobContext) -> JobSummary:
     options = DeliveryOptions.from_settings(context.settings, context.worker_id)
     run = run_delivery(context.engine, context.policy, options, context.clock, context.environ)
-    return asyncio.run(run).summary()
+    result = asyncio.run(run)
+    idle = not (result.queued or result.delivered or result.retrying or result.failed)
+    return JobSummary(result.summary(), idle=idle)
 
 
-def decide(context: JobContext) -> str:
+def decide(context: JobContext) -> JobSummary:
     with session_factory(context.engine).begin() as session:
-        return run_decide(session, context.policy, context.clock()).summary()
+        result = run_decide(session, context.policy, context.clock())
+    return JobSummary(result.summary(), idle=not (result.consumed or result.degraded or result.promoted))
 
 
-def recommend(context: JobContext) -> str:
+def recommend(context: JobContext) -> JobSummary:
     with session_factory(context.engine).begin() as session:
-        return run_recommendations(session, context.policy, context.clock()).summary()
+        result = run_recommendations(session, context.policy, context.clock())
+    return JobSummary(result.summary(), idle=not result.counts)
 
 
-def import_langfuse(context: JobContext) -> str:
+def import_langfuse(context: JobContext) -> JobSummary:
     # Imported here: the Langfuse SDK takes a second to load, and most runs never import.
     from driftwatch.importers.langfuse_import import scheduled_import
 
-    return scheduled_import(
+    text = scheduled_import(
         context.engine,
         context.policy,
         context.environ,
@@ -119,16 +139,18 @@ def import_langfuse(context: JobContext) -> str:
         redactor=Redactor(context.settings.redact_patterns),
         max_task_classes=context.settings.max_task_classes,
     )
+    return JobSummary(text)  # opt-in and infrequent: every run is worth a line
 
 
-def retention(context: JobContext) -> str:
+def retention(context: JobContext) -> JobSummary:
     days = context.settings.call_retention_days
     if days <= 0:
-        return "calls are kept forever (DRIFTWATCH_CALL_RETENTION_DAYS is 0)"
-    return delete_expired_calls(context.engine, context.clock(), days).summary()
+        return JobSummary("calls are kept forever (DRIFTWATCH_CALL_RETENTION_DAYS is 0)", idle=True)
+    result = delete_expired_calls(context.engine, context.clock(), days)
+    return JobSummary(result.summary(), idle=result.deleted == 0)
 
 
-JOBS: dict[str, Callable[[JobContext], str]] = {
+JOBS: dict[str, Callable[[JobContext], JobSummary]] = {
     "reconcile-content": reconcile_content,
     "sample": sample,
     "evaluate": evaluate,
@@ -160,7 +182,7 @@ def job_intervals(settings: Settings) -> dict[str, float]:
     return intervals
 
 
-def run_job(name: str, context: JobContext) -> str:
+def run_job(name: str, context: JobContext) -> JobSummary:
     """Run one job once and record it; the summary says what it did. Errors are recorded, then raised."""
     job = JOBS[name]
     sessions = session_factory(context.engine)
@@ -173,5 +195,5 @@ def run_job(name: str, context: JobContext) -> str:
             record_finish(session, name, context.clock(), "error", f"{type(error).__name__}: {error}")
         raise
     with sessions.begin() as session:
-        record_finish(session, name, context.clock(), "ok", summary)
+        record_finish(session, name, context.clock(), "ok", str(summary))  # a plain str for the driver
     return summary

@@ -46,4 +46,5 @@ class JobScheduler:
         except Exception:
             logger.exception("job %s failed", name)
         else:
-            logger.info("job %s: %s", name, summary)
+            if not summary.idle:  # errors and runs that did something only; job_state keeps every run
+                logger.info("job %s: %s", name, summary)

@@ -17,7 +17,10 @@ PUBLIC = {
     ("GET", "/docs/oauth2-redirect"): "part of /docs",
     ("GET", "/redoc"): "the API description",
 }
-PUBLIC_MOUNTS = {"/dashboard": "the dashboard's script, styles and vendored uPlot"}
+PUBLIC_MOUNTS = {
+    "/dashboard": "the dashboard's script, styles and vendored uPlot",
+    "/docs/assets": "Swagger UI's and ReDoc's scripts and styles, for /docs and /redoc",
+}
 
 
 def app_routes(app: FastAPI) -> tuple[set[tuple[str, str]], set[str]]:

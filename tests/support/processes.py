@@ -56,3 +56,13 @@ def start_serve(
         text=True,
     )
     return process, f"http://127.0.0.1:{port}"
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 20 s; output left in pipes is read and dropped."""
+    process.terminate()
+    try:
+        process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
