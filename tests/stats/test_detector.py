@@ -24,6 +24,7 @@ from driftwatch.stats.detector import (
     log_statistic,
     lorden_delay,
     update,
+    update_until,
 )
 
 
@@ -104,6 +105,29 @@ def test_a_big_drop_is_detected_within_a_bounded_delay() -> None:
 
     assert delay <= 2 * lorden_delay(0.95, 0.70, threshold.value)
     assert assess(state, threshold).status is Status.DEGRADED
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_update_until_stops_at_the_first_sample_whose_statistic_crosses(seed: int) -> None:
+    outcomes = np.concatenate([_stream(0.96, 300, seed=seed), _stream(0.5, 40, seed=seed + 50)])
+    threshold = AlarmThreshold(horizon=1_000, alpha=0.05)
+    one_by_one, crossing = DetectorState(reference=0.95), None
+    for index, outcome in enumerate(outcomes):
+        one_by_one = update(one_by_one, [bool(outcome)])
+        if log_statistic(one_by_one) >= threshold.log_value:
+            crossing = index
+            break
+    assert crossing is not None
+
+    state, crossed = update_until(DetectorState(reference=0.95), outcomes, threshold.log_value)
+
+    assert crossed == crossing and state == one_by_one and state.n == crossing + 1
+
+
+def test_update_until_without_a_crossing_is_update() -> None:
+    outcomes = _stream(0.96, 2_000, seed=11)
+    state, crossed = update_until(DetectorState(reference=0.95), outcomes, AlarmThreshold().log_value)
+    assert crossed is None and state == update(DetectorState(reference=0.95), outcomes)
 
 
 def test_batches_give_the_same_state_as_one_update() -> None:
