@@ -37,7 +37,7 @@ def post_evaluations(request: Request, session: SessionDep, batch: EvaluationBat
     """Items are checked one by one: the valid ones are stored, each invalid one is listed with its
     index and what was wrong, and one already stored (same ``source`` and ``id``) counts as a
     duplicate, so re-sending a batch is harmless."""
-    return service.receive(session, batch, request.app.state.policy.tiers, datetime.now(UTC))
+    return service.receive(session, batch, request.app.state.policy, datetime.now(UTC))
 
 
 @router.get("/v1/evaluations", response_model=EvaluationPage, summary="List evaluations, newest first")
