@@ -107,3 +107,15 @@ def test_outcomes_of_one_request_reach_the_detector_in_request_order(
     alarm = orjson.loads(degraded.evidence)["alarm_evaluation"]
     with session_factory(engine)() as session:
         assert session.get(Evaluation, alarm["id"]).external_id == f"t-{crossing}"  # type: ignore[union-attr]
+
+
+def test_a_promoted_class_leaves_the_rest_of_its_batch_on_the_old_tier_unread(engine: Engine) -> None:
+    seed(engine, "extraction", BURST)
+    policy = floor_policy(extraction=watched(auto_promote=True))
+
+    decide(engine, policy)
+
+    assert [d.kind for d in decisions(engine)] == ["degraded", "promoted"]
+    cheap = detector(engine, "extraction", "cheap")
+    # Outcomes judged the tier the class just left: they must not open its next window there.
+    assert cheap is not None and cheap.last_evaluation_id == evaluation_ids(engine, "extraction")[-1]
