@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from driftwatch.auth import keys
+from driftwatch.auth.scopes import DEFAULT_SCOPES, WHAT_EACH_ALLOWS, Scope
 from driftwatch.cli_context import command_policy, command_settings, migrated_engine
 from driftwatch.config import Policy, load_policy
 from driftwatch.db import migrate as migrations
@@ -204,23 +205,42 @@ def keys_group() -> None:
     """Manage API keys (stored hashed; a key is shown once, when created)."""
 
 
+_SCOPE_HELP = "; ".join(f"{scope}: {allowed}" for scope, allowed in WHAT_EACH_ALLOWS.items())
+
+
 @keys_group.command(name="create")
 @click.argument("name")
-def keys_create(name: str) -> None:
-    """Create a key called NAME and print it (the only time it is shown)."""
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice([scope.value for scope in Scope]),
+    help=f"What the key may do; repeat for several (default: ingest only). {_SCOPE_HELP}.",
+)
+def keys_create(name: str, scopes: tuple[str, ...]) -> None:
+    """Create a key called NAME with the given scopes and print it (the only time it is shown).
+
+    The default, ingest, is the key an app exports spans with: it can read nothing back.
+    """
+    granted = frozenset(Scope(scope) for scope in scopes) or DEFAULT_SCOPES
     with migrated_engine() as engine, session_factory(engine).begin() as session:
-        created = keys.create_key(session, name)
+        created = keys.create_key(session, name, scopes=granted)
     click.echo(created.key)
-    click.echo(f"created key {created.id} ({name}); store it now, it cannot be shown again", err=True)
+    shown = ", ".join(scope for scope in Scope if scope in granted)
+    click.echo(
+        f"created key {created.id} ({name}, scopes: {shown}); store it now, it cannot be shown again",
+        err=True,
+    )
 
 
 @keys_group.command(name="list")
 def keys_list() -> None:
-    """List keys: id, name, shown prefix, created, revoked."""
+    """List keys: id, name, shown prefix, created, revoked, scopes (comma-separated)."""
     with migrated_engine() as engine, session_factory(engine)() as session:
         for key in keys.list_keys(session):
             revoked = key.revoked_at.isoformat() if key.revoked_at else "active"
-            click.echo(f"{key.id}\t{key.name}\t{key.prefix}…\t{key.created_at.isoformat()}\t{revoked}")
+            created, scopes = key.created_at.isoformat(), key.scopes.replace(" ", ",")
+            click.echo(f"{key.id}\t{key.name}\t{key.prefix}…\t{created}\t{revoked}\t{scopes}")
 
 
 @keys_group.command(name="revoke")

@@ -32,6 +32,13 @@ class Unauthorized(DriftwatchError):
         super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+class Forbidden(DriftwatchError):
+    """A valid key without the scope the route needs."""
+
+    status_code = 403
+    error = "forbidden"
+
+
 class NotFound(DriftwatchError):
     status_code = 404
     error = "not_found"

@@ -30,6 +30,12 @@ class Metrics:
             "Calls whose prompt or completion was filled from content events by the ingest writer.",
             registry=self.registry,
         )
+        self.calls_overflowed = Counter(
+            "driftwatch_ingest_calls_overflowed",
+            "Calls stored under the class overflow: their class was first seen beyond "
+            "DRIFTWATCH_MAX_TASK_CLASSES.",
+            registry=self.registry,
+        )
         self.calls_stored = Counter(
             "driftwatch_ingest_calls_stored",
             "New call rows committed (duplicates excluded).",

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, inspect
 
 from driftwatch import cli
 from driftwatch.auth.keys import KeyVerifier
+from driftwatch.auth.scopes import Scope
 from driftwatch.cli import main
 from driftwatch.db.base import Base
 from driftwatch.db.engine import build_engine
@@ -93,6 +94,32 @@ def test_a_created_key_verifies_and_is_printed_alone_on_stdout(
     assert key_id >= 1
 
 
+def test_a_key_created_without_a_scope_can_only_ingest(sqlite_url: str, sqlite_engine: Engine) -> None:
+    result = _run(sqlite_url, "keys", "create", "checkout-app")
+
+    _, key = _created_key(result)
+    holder = KeyVerifier(sqlite_engine, ttl_seconds=0).holder(key)
+    assert holder is not None and holder.scopes == {Scope.INGEST}
+    assert "scopes: ingest)" in result.stderr
+
+
+def test_scope_is_repeatable(sqlite_url: str, sqlite_engine: Engine) -> None:
+    result = _run(sqlite_url, "keys", "create", "ops", "--scope", "admin", "--scope", "read")
+
+    _, key = _created_key(result)
+    holder = KeyVerifier(sqlite_engine, ttl_seconds=0).holder(key)
+    assert holder is not None and holder.scopes == {Scope.READ, Scope.ADMIN}
+    assert "scopes: read, admin)" in result.stderr
+    assert _run(sqlite_url, "keys", "list").stdout.strip().split("\t")[5] == "read,admin"
+
+
+def test_an_unknown_scope_is_a_usage_error_that_lists_the_scopes(sqlite_url: str) -> None:
+    result = _run(sqlite_url, "keys", "create", "app", "--scope", "write")
+
+    assert result.exit_code == 2
+    assert "'write' is not one of 'ingest', 'evaluations', 'read', 'admin'" in result.stderr
+
+
 def test_keys_list_shows_a_key_without_its_secret(sqlite_url: str) -> None:
     key_id, key = _created_key(_run(sqlite_url, "keys", "create", "checkout-app"))
 
@@ -105,6 +132,7 @@ def test_keys_list_shows_a_key_without_its_secret(sqlite_url: str) -> None:
     assert columns[1] == "checkout-app"
     assert columns[2] == f"{key[:12]}…"
     assert columns[4] == "active"
+    assert columns[5] == "ingest"
     assert key not in result.output
 
 

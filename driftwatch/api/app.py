@@ -5,20 +5,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from driftwatch import __version__
-from driftwatch.api.deps import require_api_key
+from driftwatch.api.deps import requires
 from driftwatch.api.errors import install_error_handlers
 from driftwatch.api.openapi import document_errors
 from driftwatch.api.routes import calls, dashboard, decisions, evaluations, health, metrics, plan, webhooks
 from driftwatch.api.routes import policy as policy_routes
 from driftwatch.api.url_guard import UrlGuard
 from driftwatch.auth.keys import KeyVerifier
+from driftwatch.auth.scopes import Scope
 from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import build_engine, is_sqlite, session_factory
 from driftwatch.ingest import routes as ingest_routes
+from driftwatch.ingest.class_cap import TaskClassCap
 from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.logs import ContentEventMapper
 from driftwatch.ingest.records import CallMapper
@@ -50,6 +52,7 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
         batch_limit=settings.write_batch_spans,
         threads=settings.writer_threads or (1 if is_sqlite(engine) else 3),
         retry_after_seconds=settings.retry_after_seconds,
+        class_cap=TaskClassCap(settings.max_task_classes),
     )
     redactor = Redactor(settings.redact_patterns)  # compiled once, for spans and log content alike
     mapper = CallMapper(
@@ -93,14 +96,13 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
     install_error_handlers(app)
     document_errors(app)
     app.add_middleware(UrlGuard)
-    protected = [Depends(require_api_key)]
     app.include_router(health.router)
-    for router in (ingest_routes.router, calls.router, evaluations.router, metrics.router):
-        app.include_router(router, dependencies=protected)
-    app.include_router(decisions.router, dependencies=protected)
-    app.include_router(plan.router, dependencies=protected)
-    app.include_router(policy_routes.router, dependencies=protected)
-    app.include_router(webhooks.router, dependencies=protected)
-    app.include_router(dashboard.router, dependencies=protected)
+    app.include_router(ingest_routes.router, dependencies=[requires(Scope.INGEST)])
+    for router in (calls.router, decisions.router, plan.router, dashboard.router, metrics.router):
+        app.include_router(router, dependencies=[requires(Scope.READ)])
+    app.include_router(webhooks.router, dependencies=[requires(Scope.ADMIN)])  # URLs can be secrets
+    # Routers that mix scopes: each of their routes names its own.
+    app.include_router(evaluations.router)
+    app.include_router(policy_routes.router)
     dashboard.install_page(app)  # the page at / and its static files: public, they hold no data
     return app

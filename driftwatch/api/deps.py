@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request, params
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from sqlalchemy.orm import Session
 
 from driftwatch.auth.keys import KeyVerifier
-from driftwatch.errors import Unauthorized
+from driftwatch.auth.scopes import Scope
+from driftwatch.errors import Forbidden, Unauthorized
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -28,17 +29,32 @@ _bearer = HTTPBearer(auto_error=False, description="An API key from `driftwatch 
 
 
 def require_api_key(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    required: SecurityScopes,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
+    """401 without a valid key; 403, naming the scope, when the key lacks the one the route needs."""
     verifier: KeyVerifier | None = request.app.state.key_verifier
     if verifier is None:
         return
     if credentials is None or not credentials.credentials.strip():
         raise Unauthorized("this server requires an API key: send 'Authorization: Bearer <key>'")
-    name = verifier.key_name(credentials.credentials.strip())
-    if name is None:
+    holder = verifier.holder(credentials.credentials.strip())
+    if holder is None:
         raise Unauthorized("unknown or revoked API key")
-    request.state.api_key_name = name
+    if missing := [scope for scope in required.scopes if scope not in holder.scopes]:
+        held = ", ".join(sorted(holder.scopes)) or "none"
+        raise Forbidden(
+            f"this needs an API key with the '{missing[0]}' scope; key '{holder.name}' has: {held} "
+            f"(create one with `driftwatch keys create NAME --scope {missing[0]}`)"
+        )
+    request.state.api_key_name = holder.name
+
+
+def requires(scope: Scope) -> params.Security:
+    """The dependency of a route (or a router) that needs ``scope``; the OpenAPI document shows it as
+    the role of the bearer security requirement (OpenAPI 3.1) and as ``x-driftwatch-scope``."""
+    return params.Security(require_api_key, scopes=[scope.value])
 
 
 def request_actor(request: Request) -> str:

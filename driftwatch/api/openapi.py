@@ -2,7 +2,9 @@
 
 FastAPI documents only what a route declares, plus its own validation error, which driftwatch does not
 send.  A client generated from the document would otherwise not know the 401 of a missing key, the 400
-of a malformed URL, or the shape of any error body.  OTLP routes keep their own descriptions: their
+of a malformed URL, or the shape of any error body.  Each protected operation also says which key scope
+it needs: in its bearer security requirement (OpenAPI 3.1 role names), in ``x-driftwatch-scope``, in
+its description, and with a 403 answer for a key without it.  OTLP routes keep their own descriptions: their
 errors are a protobuf ``google.rpc.Status`` for protobuf requests.
 """
 
@@ -27,6 +29,8 @@ ERROR_SCHEMA: dict[str, Any] = {
 _ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 _ANY_ROUTE = {"400": "Malformed request: a control character in the URL, or an opaque cursor that is not one"}
 _PROTECTED_ROUTE = {"401": "No API key, or a wrong or revoked one (`WWW-Authenticate: Bearer`)"}
+_WRONG_SCOPE = "The API key lacks the `{scope}` scope this operation needs (`detail` names it)"
+SCOPE_EXTENSION = "x-driftwatch-scope"
 _VALIDATION = "Invalid parameters or body; `detail` names each problem"
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
@@ -54,6 +58,11 @@ def with_error_answers(document: dict[str, Any]) -> dict[str, Any]:
         for operation in operations.values():
             responses: dict[str, Any] = operation.setdefault("responses", {})
             answers = {**_ANY_ROUTE, **(_PROTECTED_ROUTE if operation.get("security") else {})}
+            if scope := _scope(operation):
+                operation[SCOPE_EXTENSION] = scope
+                needs = f"Needs an API key with the `{scope}` scope (when auth is on)."
+                operation["description"] = f"{needs}\n\n{operation.get('description', '')}".strip()
+                answers["403"] = _WRONG_SCOPE.format(scope=scope)
             for status, description in answers.items():
                 responses.setdefault(status, {"description": description})
             if "422" in responses:
@@ -64,3 +73,13 @@ def with_error_answers(document: dict[str, Any]) -> dict[str, Any]:
                 if status.startswith(("4", "5")):
                     response["content"] = _ERROR_CONTENT
     return document
+
+
+def _scope(operation: dict[str, Any]) -> str | None:
+    """The one scope an operation's bearer requirement names (each route declares exactly one)."""
+    named = {
+        scope for requirement in operation.get("security", ()) for scope in requirement.get("HTTPBearer", ())
+    }
+    if len(named) > 1:
+        raise ValueError(f"{operation.get('operationId')} needs several scopes: {sorted(named)}")
+    return next(iter(named), None)

@@ -24,6 +24,8 @@ class CallOut(BaseModel):
     start_time: datetime
     end_time: datetime | None
     service: str | None
+    scope: str | None = Field(description="The instrumentation scope of the call's outermost span")
+    response_id: str | None = Field(description="The provider's response id, as the span reported it")
     task_class: str
     tier: str | None
     operation: str | None
@@ -63,6 +65,11 @@ class ClassOut(BaseModel):
 
 class ClassList(BaseModel):
     items: list[ClassOut] = Field(description="Volume per task class and tier (hour granularity)")
+    notices: list[str] = Field(
+        default_factory=list,
+        description="What the user should know about the list, e.g. that calls of classes beyond "
+        "DRIFTWATCH_MAX_TASK_CLASSES are stored under `overflow`",
+    )
     classes: list[ClassQuality] = Field(
         description="Per task class: evaluation outcomes in the window and the state of its shadow "
         "evaluation; also classes that so far only have evaluations from elsewhere"

@@ -10,14 +10,16 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from driftwatch.auth.scopes import Scope, from_text, to_text
 from driftwatch.db.models import ApiKey
-from driftwatch.errors import NotFound
+from driftwatch.errors import NotFound, Unprocessable
 
 KEY_PREFIX = "dw_"
 _SHOWN_PREFIX_LENGTH = 12
@@ -28,13 +30,26 @@ class CreatedKey:
     id: int
     name: str
     key: str
+    scopes: frozenset[Scope]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyHolder:
+    """Who a valid key belongs to (named in the audit log) and what it may do."""
+
+    name: str
+    scopes: frozenset[Scope]
 
 
 def digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_key(session: Session, name: str) -> CreatedKey:
+def create_key(session: Session, name: str, *, scopes: Iterable[Scope]) -> CreatedKey:
+    """A new key holding ``scopes`` (at least one; a key's scopes never change: create another)."""
+    granted = frozenset(scopes)
+    if not granted:
+        raise Unprocessable("a key needs at least one scope")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(
         name=name,
@@ -42,10 +57,11 @@ def create_key(session: Session, name: str) -> CreatedKey:
         digest=digest(key),
         created_at=datetime.now(UTC),
         revoked_at=None,
+        scopes=to_text(granted),
     )
     session.add(row)
     session.flush()
-    return CreatedKey(id=row.id, name=name, key=key)
+    return CreatedKey(id=row.id, name=name, key=key, scopes=granted)
 
 
 def list_keys(session: Session) -> list[ApiKey]:
@@ -72,14 +88,14 @@ class KeyVerifier:
     def __init__(self, engine: Engine, ttl_seconds: float = 10.0) -> None:
         self._engine = engine
         self._ttl = ttl_seconds
-        self._cache: dict[str, tuple[str | None, float]] = {}
+        self._cache: dict[str, tuple[KeyHolder | None, float]] = {}
         self._lock = threading.Lock()
 
     def is_valid(self, key: str) -> bool:
-        return self.key_name(key) is not None
+        return self.holder(key) is not None
 
-    def key_name(self, key: str) -> str | None:
-        """The name of the active key ``key`` (who acts, in the audit log), or None when it is not one."""
+    def holder(self, key: str) -> KeyHolder | None:
+        """The name and scopes of the active key ``key``, or None when it is not one."""
         key_digest = digest(key)
         now = time.monotonic()
         with self._lock:
@@ -87,11 +103,14 @@ class KeyVerifier:
         if cached and cached[1] > now:
             return cached[0]
         with Session(self._engine) as session:
-            name = session.scalar(
-                select(ApiKey.name).where(ApiKey.digest == key_digest, ApiKey.revoked_at.is_(None))
-            )
+            found = session.execute(
+                select(ApiKey.name, ApiKey.scopes).where(
+                    ApiKey.digest == key_digest, ApiKey.revoked_at.is_(None)
+                )
+            ).first()
+        holder = KeyHolder(found.name, from_text(found.scopes)) if found else None
         with self._lock:
             if len(self._cache) > 10_000:  # invalid keys from a scanner must not grow memory
                 self._cache.clear()
-            self._cache[key_digest] = (name, now + self._ttl)
-        return name
+            self._cache[key_digest] = (holder, now + self._ttl)
+        return holder

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from driftwatch.db.models.evaluation import SHADOW_SOURCE
 from driftwatch.notify.events import EventTypes, WebhookUrl
 
 
@@ -179,3 +180,9 @@ class DecisionConfig(BaseModel):
         0.95, gt=0, lt=1, description="Lower 95% bound the cheaper tier's acceptance must reach."
     )
     parity_min_samples: int = Field(200, gt=0, description="Reverse evaluations before parity is judged.")
+    sources: tuple[str, ...] = Field(
+        (SHADOW_SOURCE,),
+        description="Evaluation sources whose verdicts feed the detectors that may promote a class "
+        "(default: driftwatch's own shadow evaluations). Verdicts of other sources are tested on their "
+        "own and raise degraded alerts, never a promotion.",
+    )

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
         description="Database writer threads; 0 picks 1 for SQLite (single writer) and 3 for PostgreSQL.",
     )
     retry_after_seconds: int = Field(2, gt=0, description="Retry-After sent with 503 when overloaded.")
+    max_task_classes: int = Field(
+        1_000,
+        ge=0,
+        description="Distinct task classes kept apart; a call of a class first seen beyond it is stored "
+        "under `overflow` (a client that puts ids into task classes degrades only its own "
+        "classification). 0: no cap.",
+    )
     max_concurrent_requests: int = Field(
         64, gt=0, description="Requests served at once; more get 503 (bounds memory under overload)."
     )

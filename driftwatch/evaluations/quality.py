@@ -63,7 +63,14 @@ class ClassQuality(BaseModel):
     evaluation: ClassEvaluations
     shadow: ShadowStatus
     detection: ClassDetection | None = Field(
-        None, description="The drift detector on the class's current tier; null if not tracked yet."
+        None,
+        description="The drift detector on the class's current tier, fed by the sources decisions.sources "
+        "lists (its alarm may promote the class); null if not tracked yet.",
+    )
+    other_sources_detection: ClassDetection | None = Field(
+        None,
+        description="The detector fed by every other source (human review, user feedback, …) on the "
+        "current tier: its alarm raises a degraded alert only; null until such verdicts arrive.",
     )
     scores: ScoreDrift | None = Field(
         None, description="Judge scores since the detector's window started vs before; null if none."

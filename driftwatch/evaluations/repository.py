@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from driftwatch.calls.repository import CallFilter
 from driftwatch.db.dialect_insert import dialect_insert
 from driftwatch.db.keyset import newest_first_page, within
-from driftwatch.db.models import Call, Evaluation, EvaluationHour, ShadowSample
+from driftwatch.db.models import Call, CallSpan, Evaluation, EvaluationHour, ShadowSample
 from driftwatch.evaluations.rollup import HOUR, Counted, add_to_rollup, hour_of, on_the_hour
 from driftwatch.evaluations.schemas import StoredOutcome
 
@@ -47,15 +47,24 @@ class OutcomeCounts:
 
 
 def calls_by_span(session: Session, spans: Collection[tuple[str, str]]) -> dict[tuple[str, str], LinkedCall]:
-    """The stored calls among ``(trace_id, span_id)`` pairs (one indexed lookup for a whole batch)."""
+    """The stored calls among ``(trace_id, span_id)`` pairs, by the call's own span or any other span
+    of a call several spans reported (an indexed lookup each for a whole batch)."""
     if not spans:
         return {}
-    rows = session.execute(
-        select(Call.trace_id, Call.span_id, Call.id, Call.tier, Call.model).where(
-            tuple_(Call.trace_id, Call.span_id).in_(sorted(spans))
-        )
+    wanted = sorted(spans)
+    own = select(Call.trace_id, Call.span_id, Call.id, Call.tier, Call.model).where(
+        tuple_(Call.trace_id, Call.span_id).in_(wanted)
     )
-    return {(trace, span): LinkedCall(call_id, tier, model) for trace, span, call_id, tier, model in rows}
+    other = (
+        select(CallSpan.trace_id, CallSpan.span_id, Call.id, Call.tier, Call.model)
+        .join(Call, Call.id == CallSpan.call_id)
+        .where(tuple_(CallSpan.trace_id, CallSpan.span_id).in_(wanted))
+    )
+    return {
+        (trace, span): LinkedCall(call_id, tier, model)
+        for query in (own, other)
+        for trace, span, call_id, tier, model in session.execute(query)
+    }
 
 
 def insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> int:

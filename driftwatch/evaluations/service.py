@@ -41,26 +41,37 @@ from driftwatch.evaluations.schemas import (
     EvaluationReceipt,
     Rejection,
 )
-from driftwatch.policy.detectors import class_statuses
-from driftwatch.policy.routing import tiers_at
+from driftwatch.policy.detectors import OTHER, class_statuses
+from driftwatch.policy.routing import tiers_at, unseen_classes
 from driftwatch.policy.score_drift import score_drifts
 from driftwatch.shadow import budget
 
 
 def receive(session: Session, batch: EvaluationBatch, policy: Policy, now: datetime) -> EvaluationReceipt:
-    """Store the valid, new items of ``batch``; flushes only (the request's session commits)."""
+    """Store the valid, new items of ``batch``; flushes only (the request's session commits).
+
+    An item about a class driftwatch has never seen (``routing.unseen_classes``) is refused like an
+    invalid one, with the reason.
+    """
     if len(batch.evaluations) > MAX_BATCH:
         raise PayloadTooLarge(
             f"{len(batch.evaluations)} evaluations in one request; send at most {MAX_BATCH} per request"
         )
     context = {"now": now, "tiers": policy.tiers}
-    valid: list[tuple[int, EvaluationIn]] = []
+    checked: list[tuple[int, EvaluationIn]] = []
     rejected: list[Rejection] = []
     for index, item in enumerate(batch.evaluations):
         try:
-            valid.append((index, EvaluationIn.model_validate(item, context=context)))
+            checked.append((index, EvaluationIn.model_validate(item, context=context)))
         except ValidationError as error:
             rejected.append(Rejection(index=index, id=_item_id(item), error=_describe(error)))
+    unseen = unseen_classes(session, policy, {item.task_class for _, item in checked})
+    rejected += [
+        Rejection(index=index, id=item.id, error=f"task_class: {_UNSEEN.format(item.task_class)}")
+        for index, item in checked
+        if item.task_class in unseen
+    ]
+    valid = [(index, item) for index, item in checked if item.task_class not in unseen]
     calls = repository.calls_by_span(
         session, {(item.trace_id, item.span_id) for _, item in valid if item.trace_id and item.span_id}
     )
@@ -78,11 +89,15 @@ def receive(session: Session, batch: EvaluationBatch, policy: Policy, now: datet
             rejected.append(Rejection(index=index, id=item.id, error=gone))
             continue
         rows.append(_row(item, call, tier, now))
-    rejected.sort(key=lambda rejection: rejection.index)
     accepted = repository.insert_new(session, rows)
+    rejected.sort(key=lambda rejection: rejection.index)
     return EvaluationReceipt(accepted=accepted, duplicates=len(rows) - accepted, rejected=rejected)
 
 
+_UNSEEN = (
+    "driftwatch has never seen class {!r} (no stored call, not in the policy file): send its calls first, "
+    "or name it under classes: in the policy file"
+)
 _GONE_TIER = (
     "tier: none given, and class '{}' was routed to tier '{}' then, which the policy no longer has "
     "(tiers: {}): give the tier the verdict is about"
@@ -122,6 +137,7 @@ def class_overview(
     spend = budget.spend_on(session, day)
     classes = sorted({*(row.task_class for row in volume), *evaluations, *samples, *spend})
     detection = {status.task_class: status for status in class_statuses(session, policy)}
+    other = {status.task_class: status for status in class_statuses(session, policy, OTHER)}
     scores = score_drifts(session, detection.values()) if with_scores else {}
     quality = []
     for task_class in classes:
@@ -141,6 +157,7 @@ def class_overview(
                 evaluation=evaluation,
                 shadow=shadow,
                 detection=detection.get(task_class),
+                other_sources_detection=other.get(task_class),
                 scores=scores.get(task_class),
             )
         )

@@ -68,7 +68,9 @@ def import_langfuse(
         capture_content=settings.capture_content,
         redactor=Redactor(settings.redact_patterns),
     )
-    options = ImportOptions(since, timedelta(minutes=overlap_minutes), page_size, project)
+    options = ImportOptions(
+        since, timedelta(minutes=overlap_minutes), page_size, project, settings.max_task_classes
+    )
     console = Console(stderr=True)
     try:
         credentials = LangfuseCredentials.resolve(

@@ -28,6 +28,7 @@ from driftwatch.importers.langfuse_client import (
     RateLimitWaits,
 )
 from driftwatch.importers.langfuse_mapping import MappedGenerations, map_generations
+from driftwatch.ingest.class_cap import TaskClassCap
 from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.records import CallMapper
 from driftwatch.ingest.redaction import NO_REDACTION, Redactor
@@ -46,6 +47,8 @@ class ImportOptions:
     overlap: timedelta = DEFAULT_OVERLAP
     page_size: int = DEFAULT_PAGE_SIZE
     project: str | None = None
+    max_task_classes: int = 0
+    """As ``DRIFTWATCH_MAX_TASK_CLASSES``: classes beyond it are imported as ``overflow``."""
 
 
 @dataclass(slots=True)
@@ -121,6 +124,7 @@ def import_generations(
         saved = load_cursor(connection, source, clock())
     state = CursorState.from_text(saved)
     window = _window(state, options, clock())
+    class_cap = TaskClassCap(options.max_task_classes)
     while True:
         page = client.generations(
             start=window.start, end=window.end, cursor=window.page, limit=options.page_size
@@ -131,7 +135,7 @@ def import_generations(
         else:
             state = CursorState(read_until=window.end)
         with engine.begin() as connection:
-            inserted = write_batch(connection, mapped.rows, (), clock()).calls_inserted
+            inserted = write_batch(connection, mapped.rows, (), clock(), class_cap).calls_inserted
             saved = save_cursor(
                 connection,
                 source,
@@ -166,13 +170,15 @@ def scheduled_import(
     *,
     capture_content: bool,
     redactor: Redactor = NO_REDACTION,
+    max_task_classes: int = 0,
 ) -> str:
     """The ``import-langfuse`` job: one incremental run with the ``LANGFUSE_*`` variables; its summary.
     Another replica's run of the same project going on at the same time is an outcome, not a failure."""
     client = LangfuseClient(LangfuseCredentials.resolve(environ))
     try:
         mapper = call_mapper(policy, capture_content=capture_content, redactor=redactor)
-        return import_generations(engine, client, mapper, ImportOptions(), clock).summary()
+        options = ImportOptions(max_task_classes=max_task_classes)
+        return import_generations(engine, client, mapper, options, clock).summary()
     except ImportBusy as busy:
         return f"stopped: {busy.detail}"
     finally:

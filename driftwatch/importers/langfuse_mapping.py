@@ -50,7 +50,8 @@ class MappedGenerations(Rejections):
     unfinished: int = 0
     """Generations still running (no end time yet, started within the overlap): the next run takes them."""
     not_calls: int = 0
-    """Not an LLM call (another type, driftwatch's own shadow calls, a call nested in another)."""
+    """Not an LLM call (another type, driftwatch's own shadow calls); a generation nested in another
+    is a row here, which the store merges into the call it belongs to."""
 
 
 def map_generations(
@@ -77,7 +78,7 @@ def map_generations(
     calls = mapper.map(DecodedSpans(spans=spans), source=SOURCE)
     mapped.rejected += calls.rejected
     mapped.errors.extend(calls.errors[: max(0, 5 - len(mapped.errors))])
-    mapped.not_calls += calls.other_spans + calls.shadow_spans + calls.nested_spans
+    mapped.not_calls += calls.other_spans + calls.shadow_spans
     for row in calls.rows:
         if row["cost_usd"] is None:
             row["cost_usd"] = langfuse_costs.get((row["trace_id"], row["span_id"]))

@@ -21,10 +21,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
     Connection,
-    String,
     and_,
     bindparam,
     delete,
@@ -32,11 +29,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from driftwatch.db.dialect_insert import insert_ignoring_conflicts
-from driftwatch.db.models import Call, ContentEvent
+from driftwatch.db.matching import one_of
+from driftwatch.db.models import Call, CallSpan, ContentEvent
 from driftwatch.ingest.logs import EventRow
 from driftwatch.ingest.messages import completion_from_events, prompt_from_events, prompt_text
 from driftwatch.ingest.otlp import EventView
@@ -64,44 +61,52 @@ def insert_events(connection: Connection, events: Sequence[EventRow], now: datet
 
 
 def attach(connection: Connection, trace_ids: Collection[str] | None) -> ReconcileResult:
-    """Fill stored calls from the waiting events of their span, then delete those events.
+    """Fill stored calls from the waiting events of their spans, then delete those events.
 
-    ``trace_ids`` narrows the search to the traces a writer batch just touched: one set-based query
-    whatever the batch size, answered from the unique index.  ``None`` searches every waiting event.
+    An event finds its call by the call's own span or, for a call several spans reported, by any of
+    them (``call_span``).  ``trace_ids`` narrows the search to the traces a writer batch just touched:
+    set-based queries whatever the batch size, answered from the unique indexes.  ``None`` searches
+    every waiting event.
     """
-    query = (
-        select(
-            ContentEvent.id,
-            ContentEvent.trace_id,
-            ContentEvent.span_id,
-            ContentEvent.name,
-            ContentEvent.payload,
-            Call.prompt.is_(None),
-            Call.completion.is_(None),
-        )
-        .join(Call, and_(Call.trace_id == ContentEvent.trace_id, Call.span_id == ContentEvent.span_id))
-        .order_by(ContentEvent.trace_id, ContentEvent.span_id, ContentEvent.event_time, ContentEvent.id)
+    if trace_ids is not None and not trace_ids:
+        return ReconcileResult(0, 0)
+    columns = (
+        Call.id,
+        ContentEvent.id,
+        ContentEvent.name,
+        ContentEvent.payload,
+        ContentEvent.event_time,
+        Call.prompt.is_(None),
+        Call.completion.is_(None),
     )
-    if trace_ids is not None:
-        if not trace_ids:
-            return ReconcileResult(0, 0)
-        query = query.where(_one_of(connection, ContentEvent.trace_id, sorted(trace_ids)))
-    found = connection.execute(query).all()
+    by_call_span = and_(Call.trace_id == ContentEvent.trace_id, Call.span_id == ContentEvent.span_id)
+    by_other_span = and_(CallSpan.trace_id == ContentEvent.trace_id, CallSpan.span_id == ContentEvent.span_id)
+    queries = (
+        select(*columns).join(Call, by_call_span),
+        select(*columns).join(CallSpan, by_other_span).join(Call, Call.id == CallSpan.call_id),
+    )
+    found: dict[int, Any] = {}  # by event id: the call's own span is in call_span too
+    for query in queries:
+        if trace_ids is not None:
+            query = query.where(one_of(connection, ContentEvent.trace_id, sorted(trace_ids)))
+        found.update((row[1], row) for row in connection.execute(query))
     if not found:
         return ReconcileResult(0, 0)
-    spans: dict[tuple[str, str], tuple[bool, bool, list[EventView]]] = {}
-    for _id, trace_id, span_id, name, payload, needs_prompt, needs_completion in found:
-        events = spans.setdefault((trace_id, span_id), (needs_prompt, needs_completion, []))[2]
+    calls: dict[int, tuple[bool, bool, list[EventView]]] = {}
+    for call_id, _event, name, payload, _time, needs_prompt, needs_completion in sorted(
+        found.values(), key=lambda row: (row[0], row[4], row[1])
+    ):
+        events = calls.setdefault(call_id, (needs_prompt, needs_completion, []))[2]
         events.append(EventView(name, 0, orjson.loads(payload)))
     fills = [
         fill
-        for (trace_id, span_id), (needs_prompt, needs_completion, events) in spans.items()
-        if (fill := _fill(trace_id, span_id, events, needs_prompt, needs_completion))
+        for call_id, (needs_prompt, needs_completion, events) in sorted(calls.items())
+        if (fill := _fill(call_id, events, needs_prompt, needs_completion))
     ]
     if fills:  # in key order, as every writer does, so two transactions never lock calls crosswise
         connection.execute(
             update(Call)
-            .where(Call.trace_id == bindparam("b_trace_id"), Call.span_id == bindparam("b_span_id"))
+            .where(Call.id == bindparam("b_call_id"))
             .values(
                 prompt=func.coalesce(Call.prompt, bindparam("b_prompt")),
                 completion=func.coalesce(Call.completion, bindparam("b_completion")),
@@ -109,9 +114,8 @@ def attach(connection: Connection, trace_ids: Collection[str] | None) -> Reconci
             .execution_options(synchronize_session=False),
             fills,
         )
-    ids = [row[0] for row in found]
-    connection.execute(delete(ContentEvent).where(_one_of(connection, ContentEvent.id, ids)))
-    return ReconcileResult(calls_filled=len(fills), events_attached=len(ids))
+    connection.execute(delete(ContentEvent).where(one_of(connection, ContentEvent.id, sorted(found))))
+    return ReconcileResult(calls_filled=len(fills), events_attached=len(found))
 
 
 def reconcile_content(
@@ -135,7 +139,7 @@ def reconcile_content(
 
 
 def _fill(
-    trace_id: str, span_id: str, events: list[EventView], needs_prompt: bool, needs_completion: bool
+    call_id: int, events: list[EventView], needs_prompt: bool, needs_completion: bool
 ) -> dict[str, Any] | None:
     prompt = prompt_text(prompt_from_events(events)) if needs_prompt else None
     output = completion_from_events(events) if needs_completion else None
@@ -143,19 +147,4 @@ def _fill(
     completion = storable(output[0]["content"]) if output else None
     if prompt is None and completion is None:
         return None
-    return {"b_trace_id": trace_id, "b_span_id": span_id, "b_prompt": prompt, "b_completion": completion}
-
-
-def _one_of(
-    connection: Connection, column: InstrumentedAttribute[Any], values: list[Any]
-) -> ColumnElement[bool]:
-    """``column IN values`` with a single bound parameter however many values there are (a statement
-    with one parameter per value costs more to parse than the lookup, and SQLite caps their number)."""
-    if connection.dialect.name == "postgresql":
-        # unnest, not ``= ANY(array)``: the planner expands an array constant element by element, and a
-        # few thousand of them cost more planning time than the lookup itself.
-        element = BigInteger() if isinstance(values[0], int) else String()
-        array = bindparam("values", values, type_=postgresql.ARRAY(element), unique=True)
-        return column.in_(select(func.unnest(array)))
-    listed = func.json_each(orjson.dumps(values).decode("utf-8")).table_valued("value")
-    return column.in_(select(listed.c.value))
+    return {"b_call_id": call_id, "b_prompt": prompt, "b_completion": completion}

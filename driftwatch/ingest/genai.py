@@ -77,8 +77,9 @@ def llm_operation(attributes: dict[str, AttributeValue]) -> str | None:
     observation_type = messages.text(attributes.get("langfuse.observation.type"))
     if observation_type:
         return "generation" if observation_type == "generation" else None
-    has_model = any(key in attributes for key in ("gen_ai.request.model", "gen_ai.response.model"))
-    if has_model or "driftwatch.task_class" in attributes or "driftwatch.tier" in attributes:
+    # A model makes a call of a span no convention names; a task class, a tier or baggage never does:
+    # BaggageSpanProcessor copies those onto every span of a request (server, client, app spans).
+    if any(key in attributes for key in ("gen_ai.request.model", "gen_ai.response.model")):
         return "chat"
     return None
 

@@ -84,14 +84,16 @@ def completion_from_events(events: Iterable[EventView]) -> list[Message] | None:
         attributes = event.attributes
         if event.name == CHOICE_EVENT:
             message = json_value(attributes.get("message"))
-            if isinstance(message, dict):
-                return [
-                    {
-                        "role": text(message.get("role")) or "assistant",
-                        "content": content_text(message.get("content")),
-                    }
-                ]
-            return [{"role": "assistant", "content": content_text(attributes.get("content"))}]
+            if not isinstance(message, dict):
+                message = {"content": attributes.get("content")}
+            # Traceloop's event mode puts the tool calls beside the message, not in it.
+            calls = message.get("tool_calls") or json_value(attributes.get("tool_calls"))
+            return [
+                {
+                    "role": text(message.get("role")) or "assistant",
+                    "content": message_content({**message, "tool_calls": calls}),
+                }
+            ]
         if event.name == LEGACY_COMPLETION_EVENT:
             return loose_messages(attributes.get("gen_ai.completion"))
         if event.name == OPERATION_DETAILS_EVENT:
@@ -106,9 +108,9 @@ def event_has_content(name: str, attributes: dict[str, AttributeValue]) -> bool:
         return attributes.get("content") is not None
     if name == CHOICE_EVENT:
         message = json_value(attributes.get("message"))
-        if isinstance(message, dict):
-            return message.get("content") is not None
-        return attributes.get("content") is not None
+        if isinstance(message, dict) and (message.get("content") is not None or message.get("tool_calls")):
+            return True
+        return attributes.get("content") is not None or bool(attributes.get("tool_calls"))
     keys = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.prompt", "gen_ai.completion")
     return any(attributes.get(key) is not None for key in keys)
 
@@ -133,11 +135,38 @@ def system_instructions(value: AttributeValue) -> list[Message]:
     return [{"role": "system", "content": _parts_text(parts)}]
 
 
+def tool_call(name: Any, arguments: Any) -> dict[str, Any]:
+    """The one form a tool call takes in a stored completion, whatever the convention: its name and
+    its arguments as JSON (parsed where they came as text), no call id (ids differ between the two
+    tiers' answers, so judges would never see two equal calls)."""
+    return {"type": "tool_call", "name": text(name) or "", "arguments": json_value(arguments)}
+
+
+def message_content(message: dict[str, Any]) -> str:
+    """A message's text; for an answer that is tool calls (OpenAI's ``tool_calls``), those calls."""
+    content = message.get("content", message.get("text"))
+    calls = message.get("tool_calls")
+    if isinstance(calls, list) and calls and not content:
+        functions = [call.get("function", call) if isinstance(call, dict) else {} for call in calls]
+        return _canonical([tool_call(item.get("name"), item.get("arguments")) for item in functions])
+    return content_text(content)
+
+
+def _canonical(parts: list[Any]) -> str:
+    return orjson.dumps(parts, default=str, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+
+
 def _parts_text(parts: Any) -> str:
     if isinstance(parts, str):
         return parts
     if not isinstance(parts, list):
         return "" if parts is None else dump(parts)
+    parts = [
+        tool_call(part.get("name"), part.get("arguments"))
+        if isinstance(part, dict) and part.get("type") == "tool_call"
+        else part
+        for part in parts
+    ]
     texts = [
         part.get("content") if isinstance(part, dict) else part
         for part in parts
@@ -145,7 +174,7 @@ def _parts_text(parts: Any) -> str:
     ]
     if texts and all(isinstance(item, str) for item in texts):
         return "\n".join(item for item in texts if isinstance(item, str))
-    return dump(parts)  # tool calls, images: kept as JSON rather than lost
+    return _canonical(parts)  # tool calls, images: kept as JSON rather than lost
 
 
 def indexed_messages(
@@ -156,11 +185,18 @@ def indexed_messages(
     for index in range(10_000):
         role = attributes.get(f"{prefix}{index}{role_suffix}")
         content = attributes.get(f"{prefix}{index}{content_suffix}")
-        if role is None and content is None:
+        # Traceloop: gen_ai.completion.N.tool_calls.M.name / .arguments
+        calls = _indexed_tool_calls(attributes, f"{prefix}{index}.tool_calls.", ".name", ".arguments")
+        if role is None and content is None and not calls:
             if index == 0:
                 continue  # some instrumentations count from 1
             break
-        messages.append({"role": text(role) or "user", "content": content_text(content)})
+        messages.append(
+            {
+                "role": text(role) or "user",
+                "content": calls if calls and not content else content_text(content),
+            }
+        )
     return messages or None
 
 
@@ -172,6 +208,10 @@ def openinference_messages(attributes: dict[str, AttributeValue], prefix: str) -
         base = f"{prefix}{index}.message"
         role = attributes.get(f"{base}.role")
         content = attributes.get(f"{base}.content")
+        if content is None:
+            content = _indexed_tool_calls(
+                attributes, f"{base}.tool_calls.", ".tool_call.function.name", ".tool_call.function.arguments"
+            )
         if content is None:
             parts = []
             for part in range(10_000):
@@ -186,6 +226,19 @@ def openinference_messages(attributes: dict[str, AttributeValue], prefix: str) -
     return messages or None
 
 
+def _indexed_tool_calls(
+    attributes: dict[str, AttributeValue], prefix: str, name_suffix: str, arguments_suffix: str
+) -> str | None:
+    """Flattened tool calls ``prefix.M{name_suffix}`` / ``prefix.M{arguments_suffix}``, canonical."""
+    calls = []
+    for index in range(10_000):
+        name = attributes.get(f"{prefix}{index}{name_suffix}")
+        if name is None:
+            break
+        calls.append(tool_call(name, attributes.get(f"{prefix}{index}{arguments_suffix}")))
+    return _canonical(calls) if calls else None
+
+
 def loose_messages(value: AttributeValue) -> list[Message] | None:
     """Free-form input/output (Langfuse, ``input.value``): a string, a message, a list of messages,
     a request body with ``messages``, or a chat-completion response with ``choices``."""
@@ -198,15 +251,13 @@ def loose_messages(value: AttributeValue) -> list[Message] | None:
         elif isinstance(document.get("choices"), list) and document["choices"]:
             choice = document["choices"][0]
             document = choice.get("message", choice) if isinstance(choice, dict) else choice
-    if isinstance(document, dict) and ("content" in document or "role" in document):
+    if isinstance(document, dict) and (
+        "content" in document or "role" in document or "tool_calls" in document
+    ):
         document = [document]
     if isinstance(document, list) and document and all(isinstance(item, dict) for item in document):
         return [
-            {
-                "role": text(item.get("role")) or "user",
-                "content": content_text(item.get("content", item.get("text"))),
-            }
-            for item in document
+            {"role": text(item.get("role")) or "user", "content": message_content(item)} for item in document
         ]
     if isinstance(value, str):
         return [{"role": "user", "content": value}]

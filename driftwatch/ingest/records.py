@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from driftwatch.ingest import genai
-from driftwatch.ingest.classify import UNCLASSIFIED, Classifier
+from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.messages import prompt_text
 from driftwatch.ingest.otlp import STATUS_CODE_ERROR, DecodedSpans, Rejections, SpanView
 from driftwatch.ingest.redaction import NO_REDACTION, Redactor
@@ -16,14 +17,19 @@ from driftwatch.pricing import PriceTable
 CallRow = dict[str, Any]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST_TIME_NS = 253402300799 * 10**9  # 9999-12-31T23:59:59Z: past that a datetime cannot hold it
+# Calls outside these bounds are a broken clock or a hostile client: stored, they would sit on top of
+# every newest-first list (or at the bottom of every oldest-first one) and stretch every time range.
+EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_START_AHEAD = timedelta(days=1)
 
 
 @dataclass(slots=True)
 class MappedSpans(Rejections):
-    """The calls found in one request, and what happened to every other span in it."""
+    """The LLM-call spans found in one request (a row each: spans that report the same response are
+    made one call by the writer, :mod:`driftwatch.ingest.merging`), and what happened to every other
+    span in it."""
 
     rows: list[CallRow] = field(default_factory=list)
-    nested_spans: int = 0
     other_spans: int = 0
     shadow_spans: int = 0
 
@@ -48,7 +54,9 @@ class CallMapper:
         *,
         capture_content: bool,
         redactor: Redactor = NO_REDACTION,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._clock = clock
         self._classifier = classifier
         self._prices = prices
         self._capture_content = capture_content
@@ -56,17 +64,21 @@ class CallMapper:
 
     def map(self, decoded: DecodedSpans, *, source: str = "otlp") -> MappedSpans:
         mapped = MappedSpans(rejected=decoded.rejected, errors=list(decoded.errors))
+        earliest = _nanos(EARLIEST_START)
+        latest = min(_nanos(self._clock() + LATEST_START_AHEAD), _LATEST_TIME_NS)
         for span in decoded.spans:
             operation = genai.llm_operation(span.attributes)
             if operation is None:
                 mapped.other_spans += 1
             elif genai.is_shadow(span.attributes, span.resource):
                 mapped.shadow_spans += 1
-            elif not 0 < span.start_time_unix_nano <= _LATEST_TIME_NS:
-                mapped.reject(f"span {span.name[:80]!r}: start time out of range")
+            elif not earliest <= span.start_time_unix_nano <= latest:
+                mapped.reject(
+                    f"span {span.name[:80]!r}: start time out of range "
+                    f"(before {EARLIEST_START.date()} or more than a day ahead)"
+                )
             else:
                 mapped.rows.append(self._row(span, operation, source))
-        mapped.rows, mapped.nested_spans = merge_nested_calls(mapped.rows)
         return mapped
 
     def _row(self, span: SpanView, operation: str, source: str) -> CallRow:
@@ -83,6 +95,7 @@ class CallMapper:
                 else None
             ),
             "service": _short(span.resource.get("service.name"), 255),
+            "scope": span.scope_name[:255] or None,
             "task_class": self._classifier.task_class(span.attributes, span.resource),
             "tier": self._classifier.tier(span.attributes, span.resource, fields.model),
             "operation": fields.operation[:64],
@@ -101,33 +114,14 @@ class CallMapper:
         return {key: storable(value) if isinstance(value, str) else value for key, value in row.items()}
 
 
-def merge_nested_calls(rows: list[CallRow]) -> tuple[list[CallRow], int]:
-    """An LLM-call span inside another one is the same call reported twice (an instrumentation's span
-    around the SDK's own span): keep the outer one, filling what it lacks from the inner one.
-
-    Only pairs within one request are seen; exporters batch a parent and the child that ended just
-    before it together, and a pair split across requests is stored as two calls.
-    """
-    by_span = {(row["trace_id"], row["span_id"]): row for row in rows}
-    inner_spans: set[tuple[str, str]] = set()
-    for row in rows:
-        outer = by_span.get((row["trace_id"], row["parent_span_id"]))
-        if outer is None or outer is row:
-            continue
-        inner_spans.add((row["trace_id"], row["span_id"]))
-        for key, value in row.items():
-            if outer.get(key) is None or (key == "task_class" and outer[key] == UNCLASSIFIED):
-                outer[key] = value
-    if not inner_spans:
-        return rows, 0
-    kept = [row for row in rows if (row["trace_id"], row["span_id"]) not in inner_spans]
-    return kept, len(inner_spans)
-
-
 def storable(text: str) -> str:
     """``text`` without NUL characters: valid in OTLP strings and in SQLite, but PostgreSQL text cannot
     hold them and would fail the whole write batch; both stores keep the same text."""
     return text.replace("\x00", "")
+
+
+def _nanos(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 def nanos_to_datetime(nanos: int) -> datetime:

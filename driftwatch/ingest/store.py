@@ -1,8 +1,10 @@
 """One writer transaction: a batch of calls and content events in, committed, with the rollup.
 
-Calls are inserted with ``ON CONFLICT DO NOTHING`` on ``(trace_id, span_id)`` (and ``response_id``),
-the newly inserted ones are folded into the hourly ``class_hour`` rollup, and content that arrived as
-log records is matched to its call (:mod:`driftwatch.ingest.content`), all before the one commit.
+The batch's LLM-call spans are first met with the spans already stored (:mod:`driftwatch.ingest.merging`):
+a span that is a call of its own is inserted with ``ON CONFLICT DO NOTHING`` on ``(trace_id, span_id)``,
+spans that report one response become one call, and a span stored before is a re-sent one.  New calls
+are folded into the hourly ``class_hour`` rollup, and content that arrived as log records is matched
+to its call (:mod:`driftwatch.ingest.content`), all before the one commit.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, func, or_, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
 from driftwatch.db.base import UTCDateTime
 from driftwatch.db.dialect_insert import dialect_insert
-from driftwatch.db.models import Call, ClassHour
+from driftwatch.db.models import Call, CallSpan, ClassHour
 from driftwatch.db.models.class_hour import NO_TIER
-from driftwatch.ingest import content
+from driftwatch.ingest import content, merging
+from driftwatch.ingest.class_cap import TaskClassCap
 from driftwatch.ingest.logs import EventRow
 from driftwatch.ingest.records import CallRow
 
@@ -30,6 +33,7 @@ class BatchOutcome:
     calls_inserted: int
     events_inserted: int
     calls_filled: int
+    calls_overflowed: int = 0
 
 
 _RETURNED = (
@@ -45,79 +49,81 @@ _RETURNED = (
 
 
 def commit_batch(
-    engine: Engine, calls: Sequence[CallRow], events: Sequence[EventRow], now: datetime
+    engine: Engine,
+    calls: Sequence[CallRow],
+    events: Sequence[EventRow],
+    now: datetime,
+    class_cap: TaskClassCap | None = None,
 ) -> BatchOutcome:
     """Insert new calls and content events, fold the calls into the rollup, fill calls from waiting
     content, and commit: one transaction.
 
-    A call row that conflicts on ``(trace_id, span_id)`` is a re-sent span, and one that conflicts on
-    ``response_id`` a second report of a stored call: neither adds to the counts, but its prompt or
-    completion fills the stored call's where that one captured none.
+    A span whose ``(trace_id, span_id)`` is stored is a re-sent span: it adds nothing to the counts,
+    but its prompt or completion fills its call's where that one captured none.
     """
     with engine.begin() as connection:
-        return write_batch(connection, calls, events, now)
+        return write_batch(connection, calls, events, now, class_cap)
 
 
 def write_batch(
-    connection: Connection, calls: Sequence[CallRow], events: Sequence[EventRow], now: datetime
+    connection: Connection,
+    calls: Sequence[CallRow],
+    events: Sequence[EventRow],
+    now: datetime,
+    class_cap: TaskClassCap | None = None,
 ) -> BatchOutcome:
     """What :func:`commit_batch` does, inside the caller's transaction (an importer commits its own
-    progress with the rows it wrote)."""
+    progress with the rows it wrote).  With ``class_cap``, calls of classes beyond it become
+    ``overflow`` calls."""
+    overflowed = class_cap.apply(connection, calls) if class_cap is not None else 0
     events_inserted = content.insert_events(connection, events, now)
+    batch = merging.plan(connection, calls)
     inserted: Sequence[Any] = ()
-    if calls:
+    if batch.singles:
         if connection.dialect.name == "postgresql":
-            inserted = _insert_postgresql(connection, calls)
+            inserted = _insert_postgresql(connection, batch.singles)
         else:
-            inserted = _insert_portable(connection, calls)
+            inserted = _insert_portable(connection, batch.singles)
     if inserted:
         _add_to_rollup(connection, inserted)
-    if len(inserted) < len(calls):
-        _complete_content(connection, calls, inserted)
+    created = merging.write_groups(connection, batch.groups, _add_to_rollup)
+    stored = {(row.trace_id, row.span_id) for row in inserted}
+    # A span stored before (or by another writer meanwhile) is a re-sent span.
+    _complete_content(connection, [*batch.resent, *(row for row in batch.singles if _key(row) not in stored)])
     # Only calls still missing content look for waiting events: traffic whose spans carry their
     # content costs no lookup (events that duplicate it are left for the reconcile job to drop).
     lacking = {call["trace_id"] for call in calls if call["prompt"] is None or call["completion"] is None}
     attached = content.attach(connection, lacking | {event["trace_id"] for event in events})
-    return BatchOutcome(len(inserted), events_inserted, attached.calls_filled)
+    return BatchOutcome(len(inserted) + created, events_inserted, attached.calls_filled, overflowed)
 
 
-def _complete_content(connection: Connection, rows: Sequence[CallRow], inserted: Sequence[Any]) -> None:
-    """A row that was not inserted is a stored call reported again: its prompt or completion fills the
-    stored call's where that one has none.  The same span sent again (matched on trace and span id)
-    may carry what its first report lacked, e.g. a Langfuse generation whose output was added after it
-    was imported, read again by the next import's overlap.  A second instrumentation's
-    report of the same call is matched on ``response_id``.  Counts and rollups are not touched."""
-    stored = {(row.trace_id, row.span_id) for row in inserted}
-    again = [
-        row
-        for row in rows
-        if (row["trace_id"], row["span_id"]) not in stored
-        and (row["prompt"] is not None or row["completion"] is not None)
-    ]
-    same_span = [
+def _key(row: CallRow) -> tuple[str, str]:
+    return (row["trace_id"], row["span_id"])
+
+
+def _complete_content(connection: Connection, again: Sequence[CallRow]) -> None:
+    """A re-sent span may carry the prompt or completion its stored call lacks (a Langfuse generation
+    whose output was added after it was imported, read again by the next import's overlap): it fills
+    the call it belongs to, where that one has none.  Counts and rollups are not touched.  Content
+    only ever fills the call of the same span: never another trace's call with the same response id.
+    """
+    reports = [
         {"b_trace_id": row["trace_id"], "b_span_id": row["span_id"], "b_prompt": row["prompt"],
          "b_completion": row["completion"]}
         for row in again
+        if row["prompt"] is not None or row["completion"] is not None
     ]  # fmt: skip
-    same_response = [
-        {"b_response_id": row["response_id"], "b_prompt": row["prompt"], "b_completion": row["completion"]}
-        for row in again
-        if row["response_id"] is not None
-    ]
-    _fill_content(
-        connection,
-        and_(Call.trace_id == bindparam("b_trace_id"), Call.span_id == bindparam("b_span_id")),
-        same_span,
-    )
-    _fill_content(connection, Call.response_id == bindparam("b_response_id"), same_response)
-
-
-def _fill_content(
-    connection: Connection, matches: ColumnElement[bool], reports: list[dict[str, Any]]
-) -> None:
-    """Each report's prompt and completion into the stored call it ``matches``, where that one has none."""
     if not reports:
         return
+    of_span = (
+        select(CallSpan.call_id)
+        .where(CallSpan.trace_id == bindparam("b_trace_id"), CallSpan.span_id == bindparam("b_span_id"))
+        .scalar_subquery()
+    )
+    matches = or_(
+        and_(Call.trace_id == bindparam("b_trace_id"), Call.span_id == bindparam("b_span_id")),
+        Call.id == of_span,
+    )
     connection.execute(
         update(Call)
         .where(matches, or_(Call.prompt.is_(None), Call.completion.is_(None)))
@@ -133,7 +139,7 @@ def _fill_content(
 def _insert_portable(connection: Connection, rows: Sequence[CallRow]) -> Sequence[Any]:
     statement = (
         dialect_insert(connection, Call)
-        .on_conflict_do_nothing()  # any unique key: (trace_id, span_id) or response_id
+        .on_conflict_do_nothing()  # (trace_id, span_id): a span re-sent, or stored meanwhile
         .returning(*(Call.__table__.c[name] for name in _RETURNED))
     )
     return connection.execute(statement, rows).all()
@@ -165,9 +171,9 @@ _POSTGRES_ARRAY_TYPES = {
 }
 
 
-def _add_to_rollup(connection: Connection, inserted: Sequence[Any]) -> None:
+def _add_to_rollup(connection: Connection, inserted: Sequence[Sequence[Any]]) -> None:
     buckets: dict[tuple[str, str, datetime], dict[str, Any]] = {}
-    for task_class, tier, start_time, input_tokens, output_tokens, cost_usd, _trace, _span in inserted:
+    for task_class, tier, start_time, input_tokens, output_tokens, cost_usd, *_ in inserted:
         key = (task_class, tier or NO_TIER, start_time.replace(minute=0, second=0, microsecond=0))
         bucket = buckets.get(key)
         if bucket is None:

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from driftwatch.errors import BadRequest, DriftwatchError, Overloaded
+from driftwatch.ingest.class_cap import TaskClassCap
 from driftwatch.ingest.logs import EventRow
 from driftwatch.ingest.records import CallRow
 from driftwatch.ingest.store import commit_batch
@@ -53,8 +54,10 @@ class CallWriter:
         batch_limit: int,
         threads: int,
         retry_after_seconds: int,
+        class_cap: TaskClassCap | None = None,
     ) -> None:
         self._engine = engine
+        self._class_cap = class_cap
         self._metrics = metrics
         self._queue_limit = queue_limit
         self._batch_limit = batch_limit
@@ -138,7 +141,7 @@ class CallWriter:
         events = [event for submission in batch for event in submission.events]
         started = time.perf_counter()
         try:
-            outcome = commit_batch(self._engine, calls, events, datetime.now(UTC))
+            outcome = commit_batch(self._engine, calls, events, datetime.now(UTC), self._class_cap)
         except Exception as error:
             if len(batch) > 1 and refused_data(error):
                 # One request's rows can fail the whole group commit.  Committed on their own, the
@@ -158,6 +161,7 @@ class CallWriter:
         self._metrics.calls_duplicate.inc(len(calls) - outcome.calls_inserted)
         self._metrics.content_events_stored.inc(outcome.events_inserted)
         self._metrics.calls_content_filled.inc(outcome.calls_filled)
+        self._metrics.calls_overflowed.inc(outcome.calls_overflowed)
         for submission in batch:
             submission.done.set_result(None)
 

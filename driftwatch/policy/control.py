@@ -32,7 +32,7 @@ from driftwatch.db.keyset import newest_first_page
 from driftwatch.db.models import Recommendation
 from driftwatch.errors import Conflict, NotFound, Unprocessable
 from driftwatch.notify.outbox import emit
-from driftwatch.policy.routing import current_route, move_class, record_decision
+from driftwatch.policy.routing import current_route, move_class, record_decision, unseen_classes
 from driftwatch.policy.routing_schemas import (
     ClassChange,
     ClassRouteOut,
@@ -51,6 +51,11 @@ def pin(
         raise Unprocessable(f"unknown tier {tier!r}; tiers are {', '.join(policy.tiers)}")
     if not task_class or len(task_class) > MAX_CLASS_LENGTH:
         raise Unprocessable(f"a task class is 1 to {MAX_CLASS_LENGTH} characters")
+    if unseen_classes(session, policy, {task_class}):
+        raise NotFound(
+            f"no task class {task_class!r}: driftwatch has stored no call of it and the policy file does "
+            "not name it (name it under classes: to route it before its first call)"
+        )
     before = current_route(session, policy, task_class)  # locks the class's routing row
     decision = move_class(
         session,

@@ -1,5 +1,9 @@
-"""One run of the ``decide`` job: advance every class's detector, flag degraded classes with e-BH,
+"""One run of the ``decide`` job: advance every class's detectors, flag degraded classes with e-BH,
 and act on them — audit row, event, and (when the rules allow) a promotion — in one transaction.
+
+Each feed (``detectors.FEEDS``) is its own e-BH family: the detectors of the sources
+``decisions.sources`` lists, which may promote, and those of every other source, which only alert.
+So verdicts from elsewhere neither move a class nor change the threshold the listed detectors meet.
 
 Two replicas may run ``decide`` at the same moment.  The run first locks the job's ``job_state`` row
 (``FOR UPDATE`` on PostgreSQL; SQLite has one writer anyway) and keeps it until its transaction
@@ -13,10 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
 from driftwatch.db.job_states import job_state
+from driftwatch.db.models import Evaluation
 from driftwatch.notify.outbox import emit
 from driftwatch.policy import detectors, rules
 from driftwatch.policy.detectors import Tracked
@@ -48,8 +54,18 @@ def run_decide(
 ) -> DecideResult:
     """The job's unit of work inside the caller's transaction (flushes only; the caller commits)."""
     lock = job_state(session, JOB_NAME)  # first statement: on SQLite it takes the write lock at once
-    extra, lock.cursor = detectors.new_classes(session, lock.cursor)
+    extra, lock.cursor = detectors.new_classes(session, policy, lock.cursor)
     tracked = detectors.advance(session, policy, now, extra, limit=limit)
+    result = DecideResult(classes=len(tracked), consumed=sum(entry.consumed for entry in tracked))
+    for feed in detectors.FEEDS:
+        _decide_feed(session, policy, [entry for entry in tracked if entry.row.feed == feed], now, result)
+    session.flush()
+    return result
+
+
+def _decide_feed(
+    session: Session, policy: Policy, tracked: list[Tracked], now: datetime, result: DecideResult
+) -> None:
     active = [(entry, entry.state) for entry in tracked if entry.state is not None]
     config = policy.decisions
     flagged = flag_degraded(
@@ -58,7 +74,6 @@ def run_decide(
         config.alpha,
     )
     threshold = detectors.alarm_threshold(policy, len(active))
-    result = DecideResult(classes=len(tracked), consumed=sum(entry.consumed for entry in tracked))
     for entry, state in active:
         if entry.row.task_class in flagged:
             if _act(session, policy, entry, state, threshold, now, result):
@@ -66,8 +81,6 @@ def run_decide(
             detectors.restart(entry, now, alarmed=True)
         elif state.n >= config.horizon_samples:
             detectors.restart(entry, now, alarmed=False)
-    session.flush()
-    return result
 
 
 def _act(
@@ -94,6 +107,7 @@ def _act(
         horizon=threshold.horizon,
         classes=threshold.classes,
         alarm_evaluation=_alarm_evaluation(entry),
+        sources=_sources(session, policy, entry),
     )
     route = current_route(session, policy, task_class)
     outcome = rules.decide(
@@ -103,9 +117,10 @@ def _act(
         policy.tier_above(route.tier),
         now,
     )
-    # One detector window raises at most one alarm: its start and the evaluation it ended on name the
-    # events of that alarm (two windows can start at one moment: an alarm restarts at the run's clock).
-    dedupe = f"{row.tier}@{row.started_at.isoformat()}#{row.last_evaluation_id}"
+    # One detector window raises at most one alarm: its start, feed and the evaluation it ended on name
+    # the events of that alarm (two windows can start at one moment: an alarm restarts at the run's clock).
+    feed = "" if row.feed == detectors.LISTED else f"/{row.feed}"
+    dedupe = f"{row.tier}{feed}@{row.started_at.isoformat()}#{row.last_evaluation_id}"
     degraded = record_decision(
         session,
         task_class=task_class,
@@ -148,3 +163,26 @@ def _alarm_evaluation(entry: Tracked) -> dict[str, object] | None:
         "evaluated_at": entry.last.evaluated_at.isoformat(),
         "first_crossing": entry.crossed,
     }
+
+
+MAX_SOURCES_NAMED = 20
+
+
+def _sources(session: Session, policy: Policy, entry: Tracked) -> rules.Sources:
+    """The sources behind an alarm: the listed ones for the listed feed; for the other feed, the
+    unlisted sources with verdicts on the class and tier (the first ``MAX_SOURCES_NAMED`` by name)."""
+    listed = policy.decisions.sources
+    if entry.row.feed == detectors.LISTED:
+        return rules.Sources(listed=True, names=listed)
+    names = session.scalars(
+        select(Evaluation.source)
+        .where(
+            Evaluation.task_class == entry.row.task_class,
+            Evaluation.tier == entry.row.tier,
+            detectors.in_feed(policy, detectors.OTHER),
+        )
+        .distinct()
+        .order_by(Evaluation.source)
+        .limit(MAX_SOURCES_NAMED)
+    )
+    return rules.Sources(listed=False, names=tuple(names))

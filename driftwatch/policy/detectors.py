@@ -1,9 +1,13 @@
 """Each task class's drift detector on its current tier: fed from the evaluation table, persisted in
 ``detector_state`` (one row per class and tier), and read back as a status for the API.
 
-What a detector consumes: every *decided* evaluation (``acceptable`` not null) of its class and tier,
-in id order, whatever its source — a human review counts exactly like a shadow result.  Evaluations
-of other tiers (e.g. reverse-direction samples while the class sits higher) wait on their own tier's
+What a detector consumes: every *decided* evaluation (``acceptable`` not null) of its class and tier
+from the sources of its feed, in id order.  A class has up to two detectors per tier: the ``listed``
+feed reads the sources ``decisions.sources`` names (driftwatch's own shadow evaluations by default),
+and only its alarm may promote the class; the ``other`` feed reads every other source (human review,
+user feedback, …), on its own reference, and its alarm is an alert only — so verdicts anyone with an
+``evaluations`` key can post are tested like the rest but cannot move traffic.  The ``other`` feed's
+detector exists once such verdicts arrive for the class.  Evaluations of other tiers (e.g. reverse-direction samples while the class sits higher) wait on their own tier's
 row.  Its reference rate is the class's declared ``acceptance_floor`` when there is one; otherwise
 the first ``baseline_samples`` outcomes form a baseline whose one-sided lower 95% bound is the
 reference (``stats/reference.py``), and the detector starts on the outcomes *after* the baseline, so
@@ -14,7 +18,7 @@ samples: the decision job checks the statistic at the horizon and only then rest
 backlog drains over a few ticks without ever skipping a check the e-BH guarantee relies on.
 
 Within a run, each detector stops at the first outcome whose statistic reaches the alarm threshold
-of a lone class (``K * N / alpha``, K the classes with a reference, as the decision job's e-BH
+of a lone class (``K * N / alpha``, K the classes of its feed with a reference, as the decision job's e-BH
 counts them): that outcome is the alarm's, named in its evidence, and the outcomes after it are
 left for the next window.  Checking the same stopping rule after every sample rather than once per
 batch changes nothing in the guarantee and raises the alarm up to a batch earlier.
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
@@ -38,6 +42,8 @@ from driftwatch.stats.reference import baseline_reference
 
 MAX_EVALUATIONS_PER_RUN = 50_000
 FLOOR, BASELINE = "floor", "baseline"
+LISTED, OTHER = "listed", "other"
+FEEDS = (LISTED, OTHER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,38 +69,62 @@ class Tracked:
     fetched_through: int = 0  # id of the last evaluation fetched this run
 
 
-def new_classes(session: Session, after_id: int) -> tuple[set[str], int]:
-    """Classes with decided evaluations past ``after_id`` (some may not be in traffic: external
-    verdicts), and the newest evaluation id, so the next run looks only at what is new."""
+def in_feed(policy: Policy, feed: str) -> ColumnElement[bool]:
+    """The evaluations a detector of ``feed`` reads, by source."""
+    listed = Evaluation.source.in_(policy.decisions.sources)
+    return listed if feed == LISTED else ~listed
+
+
+def new_classes(session: Session, policy: Policy, after_id: int) -> tuple[dict[str, set[str]], int]:
+    """Per feed, the classes with decided evaluations past ``after_id`` (some may not be in traffic:
+    external verdicts), and the newest evaluation id, so the next run looks only at what is new."""
     newest = session.scalar(select(func.max(Evaluation.id))) or 0
-    found = session.scalars(
-        select(Evaluation.task_class)
-        .where(Evaluation.id > after_id, Evaluation.id <= newest, Evaluation.acceptable.is_not(None))
-        .distinct()
-    )
-    return set(found), max(newest, after_id)
+    found: dict[str, set[str]] = {}
+    for feed in FEEDS:
+        found[feed] = set(
+            session.scalars(
+                select(Evaluation.task_class)
+                .where(Evaluation.id > after_id, Evaluation.id <= newest, Evaluation.acceptable.is_not(None))
+                .where(in_feed(policy, feed))
+                .distinct()
+            )
+        )
+    return found, max(newest, after_id)
 
 
 def advance(
-    session: Session, policy: Policy, now: datetime, extra: set[str], *, limit: int = MAX_EVALUATIONS_PER_RUN
+    session: Session,
+    policy: Policy,
+    now: datetime,
+    extra: dict[str, set[str]],
+    *,
+    limit: int = MAX_EVALUATIONS_PER_RUN,
 ) -> list[Tracked]:
-    """Feed each class's detector on its current tier the evaluations that arrived since its last run,
-    each stopping at its first crossing of the lone-class alarm threshold (module docstring).
+    """Feed each class's detectors on its current tier the evaluations that arrived since their last
+    run, each stopping at its first crossing of the lone-class alarm threshold of its feed (module
+    docstring).
 
-    Locks each class's routing row (``current_route``) so the tier cannot change under the decision
-    the caller is about to take.  Flushes only.
+    Every known class has a ``listed`` detector; a class has an ``other`` one once verdicts of other
+    sources arrived.  Locks each class's routing row (``current_route``) so the tier cannot change
+    under the decision the caller is about to take.  Flushes only.
     """
-    tracked_classes = set(session.scalars(select(DetectorRow.task_class).distinct()))
+    known = set(known_classes(session, policy))
     result = []
-    for task_class in sorted(set(known_classes(session, policy)) | tracked_classes | extra):
-        tier = current_route(session, policy, task_class).tier
-        tracked = _load(session, policy, task_class, tier, now)
-        _fetch_and_take_baseline(session, policy, tracked, limit)
-        result.append(tracked)
-    # The threshold counts the classes with a reference once the baselines settled, as e-BH will.
-    threshold = alarm_threshold(policy, sum(1 for entry in result if entry.state is not None))
-    for tracked in result:
-        _feed(tracked, threshold.log_value)
+    for feed in FEEDS:
+        tracked_classes = set(session.scalars(select(DetectorRow.task_class).where(DetectorRow.feed == feed)))
+        always = known if feed == LISTED else set()
+        in_feed_now = []
+        for task_class in sorted(always | tracked_classes | extra.get(feed, set())):
+            tier = current_route(session, policy, task_class).tier
+            tracked = _load(session, policy, task_class, tier, feed, now)
+            _fetch_and_take_baseline(session, policy, tracked, limit)
+            in_feed_now.append(tracked)
+        # Each feed is its own e-BH family: the threshold counts the feed's classes with a reference
+        # once the baselines settled, as the decision job's e-BH will.
+        threshold = alarm_threshold(policy, sum(1 for entry in in_feed_now if entry.state is not None))
+        for tracked in in_feed_now:
+            _feed(tracked, threshold.log_value)
+        result += in_feed_now
     session.flush()
     return result
 
@@ -120,10 +150,10 @@ def restart(tracked: Tracked, now: datetime, *, alarmed: bool) -> None:
     _store(tracked)
 
 
-def _load(session: Session, policy: Policy, task_class: str, tier: str, now: datetime) -> Tracked:
-    row = session.get(DetectorRow, (task_class, tier))
+def _load(session: Session, policy: Policy, task_class: str, tier: str, feed: str, now: datetime) -> Tracked:
+    row = session.get(DetectorRow, (task_class, tier, feed))
     if row is None:
-        row = DetectorRow(task_class=task_class, tier=tier, baseline_accepted=0, baseline_total=0)
+        row = DetectorRow(task_class=task_class, tier=tier, feed=feed, baseline_accepted=0, baseline_total=0)
         row.samples, row.last_evaluation_id, row.started_at = 0, 0, now
         session.add(row)
     tracked = _unpack(row)
@@ -170,6 +200,7 @@ def _fetch_and_take_baseline(session: Session, policy: Policy, tracked: Tracked,
                 Evaluation.tier == row.tier,
                 Evaluation.acceptable.is_not(None),
                 Evaluation.id > row.last_evaluation_id,
+                in_feed(policy, row.feed),
             )
             .order_by(Evaluation.id)
             .limit(wanted)
@@ -234,15 +265,22 @@ def _store(tracked: Tracked) -> None:
     row.samples = state.n if state else 0
 
 
-def class_statuses(session: Session, policy: Policy) -> list[ClassDetection]:
-    """Each class's detector on its current tier, as the API and dashboard show it (reads only).
+def class_statuses(session: Session, policy: Policy, feed: str = LISTED) -> list[ClassDetection]:
+    """Each class's detector of ``feed`` on its current tier, as the API and dashboard show it (reads
+    only); for the ``other`` feed, only the classes that have one.
 
-    The alarm threshold counts the classes that have a reference, as the decision job's e-BH does;
-    a class whose last alarm was left standing (pinned, cooling down) reads "degraded" until its
-    fresh detector reaches the horizon.
+    The alarm threshold counts the classes that have a reference, as the decision job's e-BH does
+    (each feed runs its own); a class whose last alarm was left standing (pinned, cooling down, or an
+    alert only) reads "degraded" until its fresh detector reaches the horizon.
     """
+    rows = {
+        (row.task_class, row.tier): row
+        for row in session.scalars(select(DetectorRow).where(DetectorRow.feed == feed))
+    }
     tiers = {route.task_class: route.tier for route in routes(session, policy)}
-    rows = {(row.task_class, row.tier): row for row in session.scalars(select(DetectorRow))}
+    if feed != LISTED:
+        watched = {name for name, _ in rows}
+        tiers = {name: tier for name, tier in tiers.items() if name in watched}
     for task_class, _ in rows:
         tiers.setdefault(task_class, policy.configured_tier(task_class))
     current = {name: (tier, rows.get((name, tier))) for name, tier in sorted(tiers.items())}

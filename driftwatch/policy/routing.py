@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
 from driftwatch.db.dialect_insert import insert_ignoring_conflicts
-from driftwatch.db.models import ClassPolicy, Decision
+from driftwatch.db.models import ClassHour, ClassPolicy, Decision
 
 SYSTEM_ACTOR = "driftwatch"
 MOVES = ("promoted", "demoted", "pinned", "unpinned")  # the audit rows :func:`move_class` writes
@@ -57,6 +57,21 @@ def known_classes(session: Session, policy: Policy, observed: Iterable[str] | No
     seen = set(observed_classes(session) if observed is None else observed)
     seen |= set(session.scalars(select(ClassPolicy.task_class)))
     return sorted(seen | set(policy.classes))
+
+
+def unseen_classes(session: Session, policy: Policy, candidates: Collection[str]) -> set[str]:
+    """Those of ``candidates`` driftwatch has never seen: no call of the class was ever stored (the
+    hourly rollup remembers classes whose calls retention deleted), the policy file does not name it,
+    and it has no routing row.  Verdicts and pins for such a class are refused, so a client cannot
+    invent classes (each would get detectors, routing rows and metric series of its own)."""
+    unseen = set(candidates) - set(policy.classes)
+    if not unseen:
+        return unseen
+    unseen -= set(
+        session.scalars(select(ClassHour.task_class).where(ClassHour.task_class.in_(unseen)).distinct())
+    )
+    unseen -= set(session.scalars(select(ClassPolicy.task_class).where(ClassPolicy.task_class.in_(unseen))))
+    return unseen
 
 
 def routes(session: Session, policy: Policy, observed: Iterable[str] | None = None) -> list[ClassRoute]:

@@ -4,8 +4,9 @@ The rules, in the order they are applied:
 
 * a flagged class is always reported: a ``degraded`` audit row with the evidence behind it, and a
   ``class.degraded`` event;
-* it is moved one tier up only when its ``auto_promote`` is on, no person pinned it, its cool-down
-  has passed, and a higher tier exists; otherwise the alert stands alone and its reason says why;
+* it is moved one tier up only when the verdicts that raised the alarm come from the sources
+  ``decisions.sources`` lists, its ``auto_promote`` is on, no person pinned it, its cool-down has
+  passed, and a higher tier exists; otherwise the alert stands alone and its reason says why;
 * nothing here ever moves a class down.  That is the hysteresis: a promoted class returns to a
   cheaper tier only through a demotion recommendation, after evidence of parity on that tier, so a
   class cannot flap between tiers on the noise of one detector.
@@ -23,6 +24,15 @@ from driftwatch.stats.proportions import wilson_interval
 
 
 @dataclass(frozen=True, slots=True)
+class Sources:
+    """Where the verdicts behind an alarm came from: the sources ``decisions.sources`` lists (which
+    may move traffic), or others (which may not), by name."""
+
+    listed: bool
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Signal:
     """One class's detector at the moment e-BH flagged it: everything the audit row must show."""
 
@@ -37,6 +47,7 @@ class Signal:
     horizon: int
     classes: int  # how many classes e-BH ran across
     alarm_evaluation: dict[str, Any] | None = None  # the evaluation at which the statistic was checked
+    sources: Sources = Sources(listed=True, names=())
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +93,8 @@ def evidence(signal: Signal) -> dict[str, Any]:
         "classes": signal.classes,
         "alarm_evaluation": signal.alarm_evaluation,
         "message": assessment.message,
+        "sources": list(signal.sources.names),
+        "sources_listed": signal.sources.listed,
     }
 
 
@@ -95,16 +108,22 @@ def decide(
         f"{signal.reference_rate:.4f}: {signal.accepted}/{signal.assessment.samples} ({rate:.1%}) "
         f"accepted since {signal.window_start.isoformat()}"
     )
-    held = _held_because(config, route, tier_above, now)
+    held = _held_because(signal.sources, config, route, tier_above, now)
     if held is not None:
         return Outcome(f"{reason}; alert only: {held}", evidence(signal), None, None)
     promotion = f"promoted from {route.tier} to {tier_above} after degradation: {reason}"
     return Outcome(reason, evidence(signal), tier_above, promotion)
 
 
-def _held_because(config: ClassConfig, route: Route, tier_above: str | None, now: datetime) -> str | None:
-    # A person's pin outranks the automation, and the cool-down outranks a fresh alarm: both are
-    # named first so the reason tells the reader which lever to pull.
+def _held_because(
+    sources: Sources, config: ClassConfig, route: Route, tier_above: str | None, now: datetime
+) -> str | None:
+    # Verdicts from sources the operator did not list never move traffic, whatever else holds.  A
+    # person's pin outranks the automation, and the cool-down outranks a fresh alarm: both are named
+    # next so the reason tells the reader which lever to pull.
+    if not sources.listed:
+        named = ", ".join(sources.names) or "unlisted sources"
+        return f"the verdicts come from sources not in decisions.sources ({named}), which move no class"
     if route.pinned:
         return f"the class is pinned to {route.tier}"
     if route.cooldown_until is not None and now < route.cooldown_until:

@@ -117,6 +117,7 @@ def import_langfuse(context: JobContext) -> str:
         context.clock,
         capture_content=context.settings.capture_content,
         redactor=Redactor(context.settings.redact_patterns),
+        max_task_classes=context.settings.max_task_classes,
     )
 
 

@@ -9,11 +9,15 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, func, select
 
+from driftwatch.config import ClassConfig, Policy
 from driftwatch.db.models import Evaluation
 from driftwatch.evaluations.rollup import insert_counted
 from tests.support.server import ServerThread
 
 _IDS = itertools.count(1)
+# Verdicts are taken only for classes driftwatch has seen: these tests name theirs in the policy file.
+CLASSES = ("extraction", "faq", "codegen", "support")
+POLICY = Policy(classes={task_class: ClassConfig() for task_class in CLASSES})
 
 
 def item(**fields: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from typing import Any
 
 import httpx
@@ -10,7 +11,8 @@ import pytest
 from google.rpc.status_pb2 import Status
 from sqlalchemy import Engine, select
 
-from driftwatch.auth.keys import CreatedKey, KeyVerifier, create_key, revoke_key
+from driftwatch.auth.keys import CreatedKey, KeyHolder, KeyVerifier, create_key, revoke_key
+from driftwatch.auth.scopes import ALL_SCOPES, Scope
 from driftwatch.config import Settings
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import ApiKey, Call
@@ -22,9 +24,9 @@ PROTOBUF = {"content-type": "application/x-protobuf"}
 UNAUTHENTICATED = 16  # google.rpc.Code
 
 
-def _create(engine: Engine, name: str = "router") -> CreatedKey:
+def _create(engine: Engine, name: str = "router", scopes: Collection[Scope] = ALL_SCOPES) -> CreatedKey:
     with session_factory(engine).begin() as session:
-        return create_key(session, name)
+        return create_key(session, name, scopes=scopes)
 
 
 def _revoke(engine: Engine, key_id: int) -> None:
@@ -193,6 +195,60 @@ def test_keys_are_stored_only_as_a_digest(engine: Engine) -> None:
 
 def test_two_keys_are_different(engine: Engine) -> None:
     assert _create(engine, "a").key != _create(engine, "b").key
+
+
+def test_an_ingest_key_exports_but_reads_nothing_back(secured: ServerThread, engine: Engine) -> None:
+    key = _create(engine, "checkout-app", {Scope.INGEST}).key
+
+    exported = _request(secured, "POST", "/v1/traces", key=key)
+    refused = _request(secured, "GET", "/v1/calls", key=key)
+
+    assert exported.status_code == 200
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "error": "forbidden",
+        "detail": "this needs an API key with the 'read' scope; key 'checkout-app' has: ingest "
+        "(create one with `driftwatch keys create NAME --scope read`)",
+    }
+
+
+def test_a_read_key_cannot_export_and_the_exporter_gets_a_status_message(
+    secured: ServerThread, engine: Engine
+) -> None:
+    key = _create(engine, "grafana", {Scope.READ}).key
+
+    response = _request(secured, "POST", "/v1/traces", key=key)
+
+    assert response.status_code == 403  # OTLP exporters do not retry it
+    assert response.headers["content-type"] == "application/x-protobuf"
+    assert "'ingest' scope" in Status.FromString(response.content).message
+    with engine.connect() as connection:
+        assert connection.scalars(select(Call.id)).all() == []
+
+
+def test_a_key_with_several_scopes_holds_each(secured: ServerThread, engine: Engine) -> None:
+    key = _create(engine, "ops", {Scope.INGEST, Scope.READ}).key
+
+    assert _request(secured, "POST", "/v1/traces", key=key).status_code == 200
+    assert _request(secured, "GET", "/v1/calls", key=key).status_code == 200
+    assert (
+        httpx.get(f"{secured.base_url}/v1/webhooks", headers={"authorization": f"Bearer {key}"}).status_code
+        == 403
+    )
+
+
+def test_the_verifier_knows_a_keys_name_and_scopes(engine: Engine) -> None:
+    key = _create(engine, "reviews", {Scope.EVALUATIONS, Scope.READ})
+
+    assert KeyVerifier(engine).holder(key.key) == KeyHolder(
+        "reviews", frozenset({Scope.EVALUATIONS, Scope.READ})
+    )
+    assert KeyVerifier(engine).holder("dw_unknown") is None
+
+
+def test_a_key_needs_a_scope(engine: Engine) -> None:
+    with pytest.raises(Exception, match="a key needs at least one scope"):
+        _create(engine, "nothing", set())
 
 
 def test_healthz_and_docs_stay_open(secured: ServerThread) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, insert, select
 from driftwatch.config import ClassShadowConfig, Policy, ShadowConfig
 from driftwatch.db.models import Call, ShadowSample, ShadowSpend
 from driftwatch.stats.proportions import wilson_interval
+from tests.api.evaluations import POLICY as KNOWN
 from tests.api.evaluations import item, receipt, seed_shadow_evaluation
 from tests.conftest import StartServer
 from tests.support.otlp import export_request, llm_attributes, make_span
@@ -21,7 +22,8 @@ from tests.support.server import ServerThread
 POLICY = Policy(
     shadow=ShadowConfig(
         rate=0.1, daily_budget_usd=2.0, classes={"faq": ClassShadowConfig(rate=0.5, daily_budget_usd=1.0)}
-    )
+    ),
+    classes=KNOWN.classes,  # the classes whose verdicts the tests post
 )
 EVALUATED = datetime(2025, 11, 22, 9, 0, tzinfo=UTC)
 
@@ -173,7 +175,7 @@ def test_a_class_whose_budget_is_spent_says_so(server: ServerThread, engine: Eng
 def test_a_class_with_shadowing_turned_off_says_so(
     start_server: StartServer, shadow: ShadowConfig, notice: str
 ) -> None:
-    server = start_server(policy=Policy(shadow=shadow))
+    server = start_server(policy=Policy(shadow=shadow, classes=KNOWN.classes))
     receipt(server, [item(task_class="support")])
 
     assert notice in classes(server)["support"]["shadow"]["notice"]
@@ -210,4 +212,4 @@ def test_since_and_until_bound_the_evaluations_exactly(server: ServerThread) -> 
 
 
 def test_no_store_no_classes(server: ServerThread) -> None:
-    assert httpx.get(f"{server.base_url}/v1/classes").json() == {"items": [], "classes": []}
+    assert httpx.get(f"{server.base_url}/v1/classes").json() == {"items": [], "notices": [], "classes": []}

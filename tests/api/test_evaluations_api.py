@@ -11,10 +11,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from driftwatch.auth.keys import create_key
+from driftwatch.auth.scopes import Scope
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import Call
-from tests.api.evaluations import item, listed, post, receipt, stored
+from tests.api.evaluations import POLICY, item, listed, post, receipt, stored
 from tests.conftest import StartServer
+from tests.support.otlp import export_request, llm_attributes, make_span
 from tests.support.server import ServerThread
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -157,9 +159,9 @@ def test_an_empty_batch_is_fine(server: ServerThread) -> None:
 
 
 def test_with_auth_on_both_endpoints_need_a_key(start_server: StartServer, engine: Engine) -> None:
-    secured = start_server(require_auth=True)
+    secured = start_server(policy=POLICY, require_auth=True)
     with session_factory(engine).begin() as session:
-        key = create_key(session, "reviews").key
+        key = create_key(session, "reviews", scopes={Scope.EVALUATIONS, Scope.READ}).key
 
     assert post(secured, [item()]).status_code == 401
     assert post(secured, [item()], key="dw_wrong").status_code == 401
@@ -175,3 +177,29 @@ def test_no_call_is_touched_by_posting_evaluations(server: ServerThread, engine:
 
     with engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(Call)) == 0
+
+
+def test_verdicts_for_a_class_driftwatch_has_never_seen_are_refused_each_with_the_reason(
+    server: ServerThread, engine: Engine
+) -> None:
+    body = receipt(
+        server,
+        [item(id="a", task_class="invented"), item(id="b"), item(id="c", task_class="also-invented")],
+    )
+
+    assert body["accepted"] == 1
+    assert [(r["index"], r["id"]) for r in body["rejected"]] == [(0, "a"), (2, "c")]
+    assert body["rejected"][0]["error"].startswith("task_class: driftwatch has never seen class 'invented'")
+    assert stored(engine) == 1
+
+
+def test_a_class_with_a_stored_call_takes_verdicts(server: ServerThread, engine: Engine) -> None:
+    span = make_span(llm_attributes(task_class="billing-questions"))
+    exported = httpx.post(
+        f"{server.base_url}/v1/traces",
+        content=export_request([span]).SerializeToString(),
+        headers={"content-type": "application/x-protobuf"},
+    )
+    assert exported.status_code == 200
+
+    assert receipt(server, [item(task_class="billing-questions")])["accepted"] == 1

@@ -59,7 +59,7 @@ def test_a_class_never_moved_is_on_its_configured_tier_and_its_verdicts_reach_th
 
     assert body["accepted"] == 20 and set(stored_tiers(engine).values()) == {"mid"}
     assert decide(engine, policy, datetime.now(UTC)).endswith("degraded: extraction")
-    row = detector(engine, "extraction", "mid")
+    row = detector(engine, "extraction", "mid", "other")  # human-review: the alert-only feed
     assert row is not None and row.alarmed_at is not None
 
 

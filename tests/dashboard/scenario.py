@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from driftwatch.auth.keys import create_key
-from driftwatch.config import ClassConfig, Policy, Settings
+from driftwatch.auth.scopes import Scope
+from driftwatch.config import ClassConfig, DecisionConfig, Policy, Settings
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import (
     OutboxEvent,
@@ -38,6 +39,7 @@ POLICY = Policy(
         "summaries": ClassConfig(acceptance_floor=0.8),
         "codegen": ClassConfig(tier="premium"),
     },
+    decisions=DecisionConfig(sources=("shadow", "human-review")),  # the reviews below may promote
 )
 
 # class → tier, model, calls per day, input and output tokens per call
@@ -232,4 +234,4 @@ def _rest(engine: Engine, now: datetime) -> None:
 
 def new_key(engine: Engine, name: str = "dashboard") -> str:
     with session_factory(engine).begin() as session:
-        return create_key(session, name).key
+        return create_key(session, name, scopes={Scope.READ}).key

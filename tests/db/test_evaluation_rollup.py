@@ -19,10 +19,10 @@ from driftwatch.db import migrate
 from driftwatch.db.engine import session_factory
 from driftwatch.evaluations.repository import outcome_counts
 from driftwatch.evaluations.rollup import insert_counted
-from tests.conftest import BACKENDS
+from tests.api.evaluations import POLICY as KNOWN_CLASSES
+from tests.conftest import BACKENDS, StartServer
 from tests.support.databases import engine_for, fresh_database
 from tests.support.evaluation_rollup import counted_from_verdicts, counted_in_rollup
-from tests.support.server import ServerThread
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -66,8 +66,9 @@ def test_the_migration_counts_the_evaluations_already_stored(backend: str, tmp_p
 
 
 def test_posted_verdicts_are_counted_once_however_often_they_are_sent(
-    server: ServerThread, engine: Engine
+    start_server: StartServer, engine: Engine
 ) -> None:
+    server = start_server(policy=KNOWN_CLASSES)
     items = [
         {"id": f"r-{number}", "source": "human-review", "task_class": "faq", "tier": "cheap",
          "outcome": ("acceptable", "unacceptable")[number % 2],

@@ -1,4 +1,4 @@
-"""Migration 0008 books the shadow spend already stored on the day of each evaluated call."""
+"""Migration 0011 books the shadow spend already stored on the day of each evaluated call."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _evaluation(backend: str, cost: float, call_id: int | None, source: str = "s
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_migration_books_stored_shadow_spend_on_the_calls_day(backend: str, tmp_path: Path) -> None:
-    with store_at_revision(backend, tmp_path, "0007") as engine:
+    with store_at_revision(backend, tmp_path, "0010") as engine:
         metadata = sa.MetaData()
         call = sa.Table("call", metadata, autoload_with=engine)
         evaluation = sa.Table("evaluation", metadata, autoload_with=engine)

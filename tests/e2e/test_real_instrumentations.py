@@ -3,64 +3,18 @@ driftwatch: what a user's app sends is stored with model, provider, tokens, cont
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from driftwatch.auth.keys import create_key
+from driftwatch.auth.scopes import Scope
 from tests.conftest import StartServer
+from tests.e2e.apps import run_app
 from tests.e2e.instrumented_app import SYSTEM_PROMPT, USER_PROMPT
 from tests.fakes import FakeAnthropicServer, FakeOpenAIServer
 from tests.support.server import ServerThread
-
-ROOT = Path(__file__).resolve().parents[2]
-
-# What turns prompt/completion capture on for each instrumentation (see README, "Content capture").
-CONTENT_ENV = {
-    "openai-v2": {
-        "OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental",
-        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "SPAN_ONLY",
-    },
-    "openinference-openai": {},
-    "traceloop-openai": {"TRACELOOP_TRACE_CONTENT": "true"},
-    "openinference-anthropic": {},
-    "traceloop-anthropic": {"TRACELOOP_TRACE_CONTENT": "true"},
-}
-
-
-def run_app(
-    instrumentation: str,
-    llm_base_url: str,
-    server: ServerThread,
-    content_env: dict[str, str] | None = None,
-    **extra_env: str,
-) -> None:
-    env = {
-        **os.environ,
-        **(CONTENT_ENV[instrumentation] if content_env is None else content_env),
-        "OTEL_EXPORTER_OTLP_ENDPOINT": server.base_url,
-        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-        "OTEL_SERVICE_NAME": "review-router",
-        "OTEL_METRICS_EXPORTER": "none",
-        "OTEL_LOGS_EXPORTER": "none",
-        **extra_env,
-    }
-    completed = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.instrumented_app", instrumentation, llm_base_url],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert completed.returncode == 0, completed.stderr
-    assert "Failed to export" not in completed.stderr, completed.stderr
 
 
 @pytest.mark.parametrize("instrumentation", ["openai-v2", "openinference-openai", "traceloop-openai"])
@@ -112,14 +66,14 @@ def test_anthropic_instrumentations_beside_the_sdks_own_spans(
 def test_exporter_carries_the_api_key_in_otel_headers(start_server: StartServer, engine: Engine) -> None:
     server = start_server(require_auth=True)
     with Session(engine) as session, session.begin():
-        key = create_key(session, "review-router").key
+        key = create_key(session, "review-router", scopes={Scope.INGEST, Scope.READ}).key
 
     with FakeOpenAIServer() as llm:
         run_app(
             "openinference-openai",
             llm.base_url,
             server,
-            OTEL_EXPORTER_OTLP_HEADERS=f"Authorization=Bearer%20{key}",
+            env={"OTEL_EXPORTER_OTLP_HEADERS": f"Authorization=Bearer%20{key}"},
         )
 
     calls = httpx.get(f"{server.base_url}/v1/calls", headers={"authorization": f"Bearer {key}"}).json()[
@@ -143,7 +97,11 @@ def test_content_sent_only_as_log_records_reaches_the_call(
 ) -> None:
     with FakeOpenAIServer(reply="positive", response_model="gpt-4o-mini-2024-07-18") as llm:
         run_app(
-            instrumentation, llm.base_url, server, LOG_CONTENT_ENV[instrumentation], OTEL_LOGS_EXPORTER="otlp"
+            instrumentation,
+            llm.base_url,
+            server,
+            LOG_CONTENT_ENV[instrumentation],
+            env={"OTEL_LOGS_EXPORTER": "otlp"},
         )
 
     calls = httpx.get(f"{server.base_url}/v1/calls").json()["items"]

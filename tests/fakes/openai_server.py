@@ -13,6 +13,7 @@ and assert exact tokens, cost and content::
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Sequence
 
 from tests.fakes._http import FakeLLMServer, JsonObject, Reply, ToolCall
@@ -38,6 +39,7 @@ class FakeOpenAIServer(FakeLLMServer):
         system_fingerprint: str | None = "fp_fake",
         tool_calls: Sequence[ToolCall] = (),
         delay: float = 0.0,
+        ollama_ids: random.Random | None = None,
     ) -> None:
         """As in the real API, ``prompt_tokens`` includes ``cached_tokens`` and ``completion_tokens``
         includes ``reasoning_tokens`` (both reported again under ``*_tokens_details``).
@@ -47,7 +49,11 @@ class FakeOpenAIServer(FakeLLMServer):
         response model, separately from the request model.
 
         ``tool_calls`` (name, arguments) makes the assistant call functions; its ``content`` is then
-        the reply, or null when the reply is ``""``, as the real API answers a bare tool call."""
+        the reply, or null when the reply is ``""``, as the real API answers a bare tool call.
+
+        ``ollama_ids`` answers ids as Ollama's OpenAI-compatible API does (its chat middleware:
+        ``fmt.Sprintf("chatcmpl-%d", rand.Intn(999))``), drawn from this generator: distinct calls
+        share an id within a few dozen answers."""
         super().__init__(reply=reply, delay=delay)
         self.tool_calls = tuple(tool_calls)
         self.prompt_tokens = prompt_tokens
@@ -59,6 +65,7 @@ class FakeOpenAIServer(FakeLLMServer):
         self.created = created
         self.finish_reason = finish_reason
         self.system_fingerprint = system_fingerprint
+        self.ollama_ids = ollama_ids
 
     @property
     def base_url(self) -> str:
@@ -85,7 +92,7 @@ class FakeOpenAIServer(FakeLLMServer):
 
     def _complete(self, body: JsonObject) -> JsonObject:
         return {
-            "id": self._response_id(self.response_id, "chatcmpl-fake-"),
+            "id": self._id(),
             "object": "chat.completion",
             "created": self.created,
             "model": self.response_model or body["model"],
@@ -112,6 +119,12 @@ class FakeOpenAIServer(FakeLLMServer):
             "service_tier": "default",
             "system_fingerprint": self.system_fingerprint,
         }
+
+    def _id(self) -> str:
+        if self.ollama_ids is None:
+            return self._response_id(self.response_id, "chatcmpl-fake-")
+        with self._lock:
+            return f"chatcmpl-{self.ollama_ids.randrange(999)}"
 
     def _error_body(self, status: int, message: str) -> JsonObject:
         kinds = {

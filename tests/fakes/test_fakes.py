@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import re
 
 import anthropic
 import openai
@@ -33,6 +35,17 @@ def test_openai_chat_completion_round_trip() -> None:
     assert (request.method, request.path) == ("POST", "/v1/chat/completions")
     assert request.body["messages"] == MESSAGES
     assert request.headers["authorization"] == "Bearer test"
+
+
+def test_openai_answers_ollama_style_ids_that_repeat() -> None:
+    with (
+        FakeOpenAIServer(ollama_ids=random.Random(13)) as server,
+        openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0) as client,
+    ):
+        ids = [client.chat.completions.create(model="llama3", messages=MESSAGES).id for _ in range(60)]
+
+    assert all(re.fullmatch(r"chatcmpl-\d{1,3}", answer) and int(answer[9:]) < 999 for answer in ids)
+    assert len(set(ids)) < len(ids)
 
 
 def test_openai_reply_per_request_and_response_model() -> None:

@@ -324,3 +324,81 @@ def test_tool_call_parts_are_kept_as_json() -> None:
     assert orjson.loads(row["completion"]) == [
         {"type": "tool_call", "name": "lookup", "arguments": {"id": 7}}
     ]
+
+
+LOOKUP = {"type": "tool_call", "name": "lookup_order", "arguments": {"order_id": 7, "fields": ["status"]}}
+ARGUMENTS_TEXT = '{"order_id": 7, "fields": ["status"]}'
+
+
+def _without_content(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in attributes.items() if key != "gen_ai.output.messages"}
+
+
+@pytest.mark.parametrize(
+    ("convention", "attributes", "events"),
+    [
+        (
+            "genai-semconv parts (with a call id)",
+            {
+                "gen_ai.output.messages": orjson.dumps(
+                    [{"role": "assistant", "parts": [{"type": "tool_call", "id": "call_9", "name": "lookup_order",
+                      "arguments": {"order_id": 7, "fields": ["status"]}}]}]
+                ).decode()
+            },
+            None,
+        ),
+        (
+            "openinference",
+            {
+                "llm.output_messages.0.message.role": "assistant",
+                "llm.output_messages.0.message.tool_calls.0.tool_call.id": "call_9",
+                "llm.output_messages.0.message.tool_calls.0.tool_call.function.name": "lookup_order",
+                "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments": ARGUMENTS_TEXT,
+            },
+            None,
+        ),
+        (
+            "traceloop indexed attributes",
+            {
+                "gen_ai.completion.0.role": "assistant",
+                "gen_ai.completion.0.finish_reason": "tool_calls",
+                "gen_ai.completion.0.tool_calls.0.id": "call_9",
+                "gen_ai.completion.0.tool_calls.0.name": "lookup_order",
+                "gen_ai.completion.0.tool_calls.0.arguments": ARGUMENTS_TEXT,
+            },
+            None,
+        ),
+        (
+            "legacy gen_ai.choice event",
+            {},
+            [("gen_ai.choice", {"index": 0, "message": orjson.dumps({"role": "assistant", "tool_calls": [
+                {"id": "call_9", "type": "function",
+                 "function": {"name": "lookup_order", "arguments": ARGUMENTS_TEXT}}]}).decode()})],
+        ),
+        (
+            "traceloop event mode (tool calls beside the message)",
+            {},
+            [("gen_ai.choice", {"index": 0, "finish_reason": "tool_calls",
+                                "message": orjson.dumps({"role": "assistant", "content": None}).decode(),
+                                "tool_calls": orjson.dumps([{"id": "call_9", "type": "function", "function": {
+                                    "name": "lookup_order", "arguments": ARGUMENTS_TEXT}}]).decode()})],
+        ),
+        (
+            "free-form output.value (a chat completion response)",
+            {"output.value": orjson.dumps({"choices": [{"message": {"role": "assistant", "content": None,
+                "tool_calls": [{"id": "call_9", "type": "function", "function": {
+                    "name": "lookup_order", "arguments": ARGUMENTS_TEXT}}]}}]}).decode()},
+            None,
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)  # fmt: skip
+def test_a_tool_call_answer_is_the_same_completion_in_every_convention(
+    convention: str, attributes: dict[str, Any], events: list[tuple[str, dict[str, Any]]] | None
+) -> None:
+    row = _one({**_without_content(llm_attributes()), **attributes}, events=events)
+
+    assert row["completion"] is not None, convention
+    assert orjson.loads(row["completion"]) == [LOOKUP]
+    # The same text, so judges that compare text see two equal answers as equal.
+    assert row["completion"] == orjson.dumps([LOOKUP], option=orjson.OPT_SORT_KEYS).decode()

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from driftwatch.auth.keys import create_key
+from driftwatch.auth.scopes import Scope
 from driftwatch.db.models import Call, ContentEvent
 from driftwatch.ingest.content import reconcile_content
 from tests.conftest import StartServer
@@ -314,7 +315,7 @@ def test_unauthenticated_protobuf_export_gets_a_protobuf_status(
 ) -> None:
     server = start_server(require_auth=True)
     with Session(engine) as session, session.begin():
-        key = create_key(session, "app").key
+        key = create_key(session, "app", scopes={Scope.INGEST}).key
     body = logs_request([make_log_record("gen_ai.user.message", {"content": USER}, span=make_span())])
 
     refused = _post_logs(server, body.SerializeToString())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 
 import httpx
 from google.rpc.status_pb2 import Status
@@ -202,3 +203,26 @@ def test_a_span_sent_again_with_the_content_it_lacked_fills_its_call_once(
         rolled_up = connection.execute(select(func.sum(ClassHour.calls))).scalar_one()
     assert prompt is not None and completion is not None
     assert (_stored(engine), rolled_up) == (1, 1)  # filled, not counted again
+
+
+def test_spans_from_before_2000_or_more_than_a_day_ahead_are_refused_with_the_reason(
+    server: ServerThread, engine: Engine
+) -> None:
+    now_ns = time.time_ns()
+    hour, day = 3600 * 10**9, 86400 * 10**9
+    spans = [
+        make_span(start_ns=946_684_799 * 10**9),  # 1999-12-31T23:59:59Z
+        make_span(start_ns=now_ns + 2 * day),
+        make_span(start_ns=now_ns + hour),  # a clock a little ahead is not refused
+        make_span(start_ns=946_684_800 * 10**9),  # 2000-01-01T00:00:00Z
+    ]
+
+    response = httpx.post(
+        f"{server.base_url}/v1/traces", content=export_request(spans).SerializeToString(), headers=PROTOBUF
+    )
+
+    assert response.status_code == 200
+    partial = ExportTraceServiceResponse.FromString(response.content).partial_success
+    assert partial.rejected_spans == 2
+    assert "start time out of range (before 2000-01-01 or more than a day ahead)" in partial.error_message
+    assert _stored(engine) == 2

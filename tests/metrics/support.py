@@ -32,7 +32,7 @@ from tests.support.server import ServerThread
 FLOOR = 0.9
 EXTRACTION_BUDGET_USD = 2.0
 POLICY = Policy(
-    classes={"extraction": ClassConfig(acceptance_floor=FLOOR)},
+    classes={"extraction": ClassConfig(acceptance_floor=FLOOR), "summaries": ClassConfig()},  # pinned below
     shadow=ShadowConfig(
         rate=1.0,
         grace_seconds=0,

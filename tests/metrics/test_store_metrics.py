@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from driftwatch.auth.keys import create_key
+from driftwatch.auth.scopes import Scope
 from driftwatch.db.engine import session_factory
 from driftwatch.policy.routing import record_decision
 from driftwatch.stats.detector import AlarmThreshold, DetectorState, log_statistic, update
@@ -177,7 +178,7 @@ def test_a_stalled_store_never_makes_a_scrape_wait_past_the_timeout(
 def test_metrics_need_a_key_when_auth_is_on(engine: Engine, start_server: StartServer) -> None:
     server = start_server(policy=POLICY, require_auth=True)
     with session_factory(engine).begin() as session:
-        key = create_key(session, "prometheus").key
+        key = create_key(session, "prometheus", scopes={Scope.READ}).key
 
     refused = httpx.get(f"{server.base_url}/metrics")
     samples = scrape(server, headers={"authorization": f"Bearer {key}"})

@@ -90,6 +90,8 @@ def events(engine: Engine) -> list[OutboxEvent]:
         return list(session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)))
 
 
-def detector(engine: Engine, task_class: str, tier: str = "cheap") -> DetectorRow | None:
+def detector(
+    engine: Engine, task_class: str, tier: str = "cheap", feed: str = "listed"
+) -> DetectorRow | None:
     with session_factory(engine)() as session:
-        return session.get(DetectorRow, (task_class, tier))
+        return session.get(DetectorRow, (task_class, tier, feed))

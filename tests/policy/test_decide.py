@@ -267,12 +267,16 @@ def test_a_backlog_drains_over_several_runs_up_to_the_horizon_each(engine: Engin
     assert decisions(engine) == []
 
 
-def test_verdicts_from_elsewhere_count_like_shadow_results(engine: Engine) -> None:
+def test_verdicts_from_a_listed_source_count_like_shadow_results(engine: Engine) -> None:
     reviews = stream(0.5, 200, seed=15)
     seed(engine, "support-reply", [None] * 50)  # undecided: no weight
     seed(engine, "support-reply", reviews, source="human-review")
+    policy = Policy(
+        classes={"support-reply": ClassConfig(acceptance_floor=0.9)},
+        decisions=DecisionConfig(sources=("shadow", "human-review")),
+    )
 
-    decide(engine, floor_policy(**{"support-reply": ClassConfig(acceptance_floor=0.9)}))
+    decide(engine, policy)
 
     [degraded] = decisions(engine)
     crossing = sample_by_sample(reviews, 0.9)

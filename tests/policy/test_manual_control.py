@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import Engine
 
 from driftwatch.auth.keys import create_key
+from driftwatch.auth.scopes import Scope
 from driftwatch.db.engine import session_factory
 from tests.conftest import StartServer
-from tests.policy.control_support import POLICY, recommend, recommendation, routing_row
+from tests.policy.control_support import POLICY, recommend, recommendation, routing_row, seen
 from tests.policy.support import decisions, events
 from tests.support.server import ServerThread
 
@@ -82,11 +83,23 @@ def test_an_unknown_tier_is_422_and_changes_nothing(engine: Engine, server: Serv
     assert decisions(engine) == [] and routing_row(engine, "summaries") is None
 
 
-def test_a_class_name_with_a_slash_can_be_pinned(server: ServerThread) -> None:
+def test_a_class_name_with_a_slash_can_be_pinned(engine: Engine, server: ServerThread) -> None:
+    seen(engine, "support/reply")
+
     response = _post(server, "/v1/policy/classes/support/reply/pin", {"tier": "premium"})
 
     assert response.status_code == 200, response.text
     assert _route(server, "support/reply")["tier"] == "premium"
+
+
+def test_a_class_driftwatch_has_never_seen_cannot_be_pinned(engine: Engine, server: ServerThread) -> None:
+    response = _post(server, "/v1/policy/classes/invented/pin", {"tier": "premium"})
+
+    assert response.status_code == 404
+    assert "no task class 'invented': driftwatch has stored no call of it" in response.json()["detail"]
+    assert decisions(engine) == []
+    seen(engine, "invented")  # its first call arrives: now it can be pinned
+    assert _post(server, "/v1/policy/classes/invented/pin", {"tier": "premium"}).status_code == 200
 
 
 def test_accepting_a_recommendation_demotes_the_class(engine: Engine, server: ServerThread) -> None:
@@ -223,8 +236,9 @@ def test_of_concurrent_accepts_exactly_one_succeeds(engine: Engine, server: Serv
 def test_with_auth_on_the_key_is_required_and_is_the_actor(engine: Engine, start_server: StartServer) -> None:
     server = start_server(policy=POLICY, require_auth=True)
     with session_factory(engine).begin() as session:
-        key = create_key(session, "alice-laptop").key
+        key = create_key(session, "alice-laptop", scopes={Scope.READ, Scope.ADMIN}).key
     rec_id = recommend(engine)
+    seen(engine, "chat")
 
     assert _post(server, "/v1/policy/classes/chat/pin", {"tier": "mid"}).status_code == 401
     assert _post(server, f"/v1/recommendations/{rec_id}/accept").status_code == 401

@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
 from driftwatch.cli import main
-from tests.policy.control_support import POLICY_YAML, recommend, recommendation, routing_row
+from tests.policy.control_support import POLICY_YAML, recommend, recommendation, routing_row, seen
 from tests.policy.support import decisions, events
 
 Run = Callable[..., Result]
@@ -47,6 +47,7 @@ def test_pin_and_unpin_act_as_the_user(engine: Engine, run: Run) -> None:
 
 
 def test_without_user_the_actor_is_cli(engine: Engine, run: Run) -> None:
+    seen(engine, "chat")
     assert run("policy", "pin", "chat", "mid", user="").exit_code == 0
 
     assert [d.actor for d in decisions(engine)] == ["cli"]

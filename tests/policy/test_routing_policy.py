@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from driftwatch.auth.keys import create_key
+from driftwatch.auth.scopes import Scope
 from driftwatch.cli import main
 from driftwatch.config import Policy
 from driftwatch.db.engine import session_factory
@@ -73,6 +74,7 @@ def test_a_router_revalidates_with_if_none_match_and_gets_304(server: ServerThre
 
 
 def test_the_etag_follows_the_content_not_the_clock(engine: Engine, start_server: StartServer) -> None:
+    seen(engine, "chat")
     server = start_server(policy=POLICY)
     first = _document(server)
     assert _document(server)["version"] == first["version"]
@@ -93,7 +95,7 @@ def test_the_etag_follows_the_content_not_the_clock(engine: Engine, start_server
 def test_the_policy_needs_an_api_key_when_auth_is_on(engine: Engine, start_server: StartServer) -> None:
     server = start_server(require_auth=True)
     with session_factory(engine).begin() as session:
-        key = create_key(session, "router").key
+        key = create_key(session, "router", scopes={Scope.READ}).key
 
     assert _policy(server).status_code == 401
     assert _policy(server, authorization=f"Bearer {key}").status_code == 200

@@ -16,6 +16,7 @@ from schemathesis.schemas import APIOperation, BaseSchema
 from sqlalchemy import Engine
 
 from driftwatch.auth.keys import create_key
+from driftwatch.auth.scopes import ALL_SCOPES
 from driftwatch.db.engine import session_factory
 from tests.conftest import StartServer
 
@@ -42,7 +43,7 @@ KNOWN_SPEC_GAPS = [
 @pytest.fixture
 def api_key(engine: Engine) -> str:
     with session_factory(engine).begin() as session:
-        return create_key(session, "schemathesis").key
+        return create_key(session, "schemathesis", scopes=ALL_SCOPES).key
 
 
 @pytest.fixture

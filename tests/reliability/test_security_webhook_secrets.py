@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from driftwatch.auth.keys import create_key
+from driftwatch.auth.scopes import ALL_SCOPES
 from driftwatch.db.engine import session_factory
 from tests.conftest import StartServer
 from tests.fakes.webhook_receiver import Answer, WebhookReceiver
@@ -32,7 +33,7 @@ def _forms(secret: str) -> list[str]:
 def test_no_get_endpoint_returns_a_webhook_secret(start_server: StartServer, engine: Engine) -> None:
     server = start_server(require_auth=True)
     with session_factory(engine).begin() as session:
-        key = create_key(session, "admin").key
+        key = create_key(session, "admin", scopes=ALL_SCOPES).key
     with (
         httpx.Client(base_url=server.base_url, headers={"authorization": f"Bearer {key}"}) as client,
         WebhookReceiver(lambda _request: Answer(200, b"ok")) as receiver,

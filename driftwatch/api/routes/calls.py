@@ -13,6 +13,7 @@ from driftwatch.calls import repository
 from driftwatch.calls.repository import CallFilter
 from driftwatch.errors import Unprocessable
 from driftwatch.evaluations import service as evaluations_service
+from driftwatch.ingest.class_cap import OVERFLOW
 
 router = APIRouter(tags=["calls"])
 
@@ -74,7 +75,20 @@ def list_classes(
     summaries, quality = evaluations_service.class_overview(
         session, request.app.state.policy, as_utc(since), as_utc(until), datetime.now(UTC)
     )
+    items = [ClassOut.model_validate(summary, from_attributes=True) for summary in summaries]
     return ClassList(
-        items=[ClassOut.model_validate(summary, from_attributes=True) for summary in summaries],
+        items=items,
+        notices=overflow_notices(items, request.app.state.settings.max_task_classes),
         classes=quality,
     )
+
+
+def overflow_notices(items: list[ClassOut], cap: int) -> list[str]:
+    overflowed = sum(item.calls for item in items if item.task_class == OVERFLOW)
+    if not overflowed:
+        return []
+    return [
+        f"{overflowed} calls in this window are stored under the class {OVERFLOW!r}: their task classes "
+        f"were first seen after {cap} distinct classes (DRIFTWATCH_MAX_TASK_CLASSES). A client that "
+        "puts ids into the task class makes a class per call; fix its classification or raise the cap."
+    ]

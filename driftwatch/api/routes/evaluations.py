@@ -8,8 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from driftwatch.api.deps import SessionDep
+from driftwatch.api.deps import SessionDep, requires
 from driftwatch.api.routes.calls import ListingDep
+from driftwatch.auth.scopes import Scope
 from driftwatch.evaluations import service
 from driftwatch.evaluations.repository import EvaluationFilter
 from driftwatch.evaluations.schemas import (
@@ -27,6 +28,7 @@ router = APIRouter(tags=["evaluations"])
     "/v1/evaluations",
     response_model=EvaluationReceipt,
     summary="Receive quality verdicts from elsewhere (human review, task success, user feedback)",
+    dependencies=[requires(Scope.EVALUATIONS)],
     responses={
         200: {"description": "Valid new items stored; duplicates counted; invalid items listed"},
         413: {"description": f"More than {MAX_BATCH} evaluations in one request"},
@@ -36,11 +38,19 @@ router = APIRouter(tags=["evaluations"])
 def post_evaluations(request: Request, session: SessionDep, batch: EvaluationBatch) -> EvaluationReceipt:
     """Items are checked one by one: the valid ones are stored, each invalid one is listed with its
     index and what was wrong, and one already stored (same ``source`` and ``id``) counts as a
-    duplicate, so re-sending a batch is harmless."""
+    duplicate, so re-sending a batch is harmless.  An item about a task class driftwatch has never
+    seen (no stored call, not in the policy file) is refused with that reason.  Verdicts move traffic
+    only when their ``source`` is in the policy's ``decisions.sources`` (default: driftwatch's own
+    shadow evaluations); others raise degraded alerts only."""
     return service.receive(session, batch, request.app.state.policy, datetime.now(UTC))
 
 
-@router.get("/v1/evaluations", response_model=EvaluationPage, summary="List evaluations, newest first")
+@router.get(
+    "/v1/evaluations",
+    response_model=EvaluationPage,
+    summary="List evaluations, newest first",
+    dependencies=[requires(Scope.READ)],
+)
 def list_evaluations(
     session: SessionDep,
     listing: ListingDep,

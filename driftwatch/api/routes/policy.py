@@ -1,5 +1,5 @@
 """The routing policy routers poll (``GET /v1/policy``) and manual control: pins and the answers to
-demotion recommendations."""
+demotion recommendations.  Reading needs the ``read`` scope; changing anything ``admin``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from driftwatch.api.deps import ActorDep, SessionDep
+from driftwatch.api.deps import ActorDep, SessionDep, requires
+from driftwatch.auth.scopes import Scope
 from driftwatch.policy import control, snapshot
 from driftwatch.policy.routing_schemas import (
     ClassChange,
@@ -21,6 +22,7 @@ from driftwatch.policy.routing_schemas import (
 )
 
 router = APIRouter(tags=["policy"])
+READ, ADMIN = [requires(Scope.READ)], [requires(Scope.ADMIN)]
 
 RecommendationId = Annotated[int, Path(ge=1, lt=2**63)]
 _NOT_OPEN: dict[int | str, dict[str, Any]] = {
@@ -34,6 +36,7 @@ _NOT_OPEN: dict[int | str, dict[str, Any]] = {
     response_model=RoutingPolicy,
     summary="Where to route each task class: tier and model per class, and the default for the rest",
     responses={304: {"description": "Unchanged since the ETag sent in If-None-Match (no body)"}},
+    dependencies=READ,
 )
 def get_policy(
     request: Request, session: SessionDep, if_none_match: Annotated[str | None, Header()] = None
@@ -51,6 +54,7 @@ def get_policy(
     "/v1/policy/classes/{task_class:path}/pin",
     response_model=ClassChange,
     summary="Put a class on a tier and pin it there (automatic decisions leave it alone); 422 if no such tier",
+    dependencies=ADMIN,
 )
 def pin_class(
     request: Request, session: SessionDep, actor: ActorDep, task_class: str, body: PinRequest
@@ -62,13 +66,17 @@ def pin_class(
     "/v1/policy/classes/{task_class:path}/pin",
     response_model=ClassChange,
     summary="Unpin a class; it stays on its tier (no change, no audit row, when it was not pinned)",
+    dependencies=ADMIN,
 )
 def unpin_class(request: Request, session: SessionDep, actor: ActorDep, task_class: str) -> ClassChange:
     return control.unpin(session, request.app.state.policy, task_class, actor, datetime.now(UTC))
 
 
 @router.get(
-    "/v1/recommendations", response_model=RecommendationPage, summary="Demotion recommendations, newest first"
+    "/v1/recommendations",
+    response_model=RecommendationPage,
+    summary="Demotion recommendations, newest first",
+    dependencies=READ,
 )
 def list_recommendations(
     session: SessionDep,
@@ -89,6 +97,7 @@ def list_recommendations(
     response_model=RecommendationDecision,
     summary="Accept an open demotion recommendation: the class moves to its to_tier",
     responses=_NOT_OPEN,
+    dependencies=ADMIN,
 )
 def accept_recommendation(
     request: Request, session: SessionDep, actor: ActorDep, recommendation_id: RecommendationId
@@ -101,6 +110,7 @@ def accept_recommendation(
     response_model=RecommendationDecision,
     summary="Reject an open demotion recommendation (optionally with a reason)",
     responses=_NOT_OPEN,
+    dependencies=ADMIN,
 )
 def reject_recommendation(
     request: Request,

@@ -2,6 +2,7 @@
 
 from driftwatch.db.models.api_key import ApiKey
 from driftwatch.db.models.call import Call
+from driftwatch.db.models.call_span import CallSpan
 from driftwatch.db.models.class_hour import ClassHour
 from driftwatch.db.models.class_policy import ClassPolicy
 from driftwatch.db.models.content_event import ContentEvent
@@ -21,6 +22,7 @@ from driftwatch.db.models.webhook import WebhookAttempt, WebhookDelivery, Webhoo
 __all__ = [
     "ApiKey",
     "Call",
+    "CallSpan",
     "ClassHour",
     "ClassPolicy",
     "ContentEvent",

@@ -19,3 +19,5 @@ class ApiKey(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scopes: Mapped[str] = mapped_column(String(64))
+    """Space-separated scopes (``driftwatch.auth.scopes``): ingest, evaluations, read, admin."""

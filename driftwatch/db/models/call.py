@@ -11,8 +11,9 @@ from driftwatch.db.base import Base, BigIntegerPrimaryKey, UTCDateTime
 
 
 class Call(Base):
-    """One LLM call. ``(trace_id, span_id)`` and the provider's ``response_id`` are unique, so re-sent
-    spans and second reports of the same response are ignored, not doubled.
+    """One LLM call: one provider response. ``(trace_id, span_id)`` is unique, so a re-sent span is
+    ignored, not doubled. Spans that report the same response (see :mod:`driftwatch.ingest.identity`)
+    make one call, which keeps the ids of the outermost of them; its spans are then in ``call_span``.
 
     ``prompt`` is the JSON text of the input messages (``[{"role", "content"}]``); ``completion`` the
     text of the first output message.  Both are null when the instrumentation captured no content.
@@ -21,11 +22,10 @@ class Call(Base):
     __tablename__ = "call"
     __table_args__ = (
         UniqueConstraint("trace_id", "span_id"),
-        # One provider response is one call, even when two instrumentations (say, an SDK's own spans
-        # and OpenInference or Traceloop) each report it in a span of its own, possibly in two traces.
-        UniqueConstraint("response_id"),
         Index("ix_call_task_class_tier_start_time", "task_class", "tier", "start_time"),
         Index("ix_call_start_time_id", "start_time", "id"),
+        # A second instrumentation's report of a stored call, in a trace of its own, is found by it.
+        Index("ix_call_response_id", "response_id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntegerPrimaryKey, primary_key=True, autoincrement=True)
@@ -35,6 +35,8 @@ class Call(Base):
     start_time: Mapped[datetime] = mapped_column(UTCDateTime)
     end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     service: Mapped[str | None] = mapped_column(String(255))
+    # The instrumentation scope that reported the call (e.g. ``com.anthropic.sdk.python``).
+    scope: Mapped[str | None] = mapped_column(String(255))
     task_class: Mapped[str] = mapped_column(String(255))
     tier: Mapped[str | None] = mapped_column(String(64))
     operation: Mapped[str | None] = mapped_column(String(64))

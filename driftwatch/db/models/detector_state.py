@@ -1,5 +1,8 @@
-"""The sequential detector of one task class on one tier: its reference rate, its statistic (as JSON,
-see :class:`driftwatch.stats.detector.DetectorState`), and the last evaluation it has consumed."""
+"""The sequential detector of one task class on one tier and feed: its reference rate, its statistic (as
+JSON, see :class:`driftwatch.stats.detector.DetectorState`), and the last evaluation it has consumed.
+
+The feed says which verdicts it reads: ``listed`` the sources ``decisions.sources`` names (its alarm
+may promote the class), ``other`` every other source (its alarm is an alert only)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ class DetectorRow(Base):
 
     task_class: Mapped[str] = mapped_column(String(255), primary_key=True)
     tier: Mapped[str] = mapped_column(String(64), primary_key=True)
+    feed: Mapped[str] = mapped_column(String(16), primary_key=True, default="listed")
     reference_rate: Mapped[float | None] = mapped_column(Float)
     reference_source: Mapped[str | None] = mapped_column(String(32))  # "floor" or "baseline"
     baseline_accepted: Mapped[int] = mapped_column(BigInteger, default=0)

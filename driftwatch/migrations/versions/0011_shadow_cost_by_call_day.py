@@ -4,8 +4,8 @@ evaluations already stored (their call's day; the evaluation's own day when the 
 Spend of attempts that failed before an evaluation was stored cannot be told apart by call day and
 stays only in shadow_spend.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-03 15:30:00.000000
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
