@@ -7,6 +7,7 @@ start-up and the resulting objects are passed down.
 from driftwatch.config.policy import Policy, load_policy
 from driftwatch.config.sections import (
     ClassConfig,
+    ClassDefaults,
     Classification,
     ClassShadowConfig,
     DecisionConfig,
@@ -21,6 +22,7 @@ from driftwatch.config.settings import DEFAULT_DATABASE_URL, Settings, load_sett
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "ClassConfig",
+    "ClassDefaults",
     "ClassShadowConfig",
     "Classification",
     "DecisionConfig",

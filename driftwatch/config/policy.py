@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from driftwatch.config.sections import (
+    INHERITED_FIELDS,
     ClassConfig,
+    ClassDefaults,
     Classification,
     DecisionConfig,
     JudgeConfig,
@@ -51,6 +54,9 @@ class Policy(BaseModel):
         default_factory=dict, description="Tier → provider used for shadow replays and LLM judges."
     )
     shadow: ShadowConfig = ShadowConfig()
+    defaults: ClassDefaults = Field(
+        default_factory=ClassDefaults, description="Every class not listed, and what a listed one leaves out."
+    )
     classes: dict[str, ClassConfig] = Field(default_factory=dict)
     default_tier: str | None = Field(None, description="Tier of classes not listed (default: cheapest).")
     tier_models: dict[str, str] = Field(
@@ -59,6 +65,21 @@ class Policy(BaseModel):
     )
     decisions: DecisionConfig = DecisionConfig()
     webhooks: tuple[WebhookConfig, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shadow_defaults_in_one_place(cls, document: Any) -> Any:
+        """``defaults.shadow`` fills the ``shadow`` section's defaults; both setting one is an error."""
+        if not isinstance(document, dict) or document.get("defaults") is None:
+            return document
+        defaults = _given(document["defaults"])
+        given = {name: value for name, value in _given(defaults.get("shadow")).items() if value is not None}
+        if not given:
+            return document
+        shadow = _given(document.get("shadow"))
+        if twice := sorted(set(given) & set(shadow)):
+            raise ValueError(f"{twice} set both under defaults.shadow and under shadow: keep one")
+        return {**document, "shadow": {**shadow, **given}}
 
     @field_validator("tiers")
     @classmethod
@@ -97,7 +118,14 @@ class Policy(BaseModel):
         return self.shadow.reference_tier or self.tiers[-1]
 
     def class_config(self, task_class: str) -> ClassConfig:
-        return self.classes.get(task_class) or ClassConfig()
+        """The class's own entry, each field it leaves out taken from ``defaults``."""
+        listed = self.classes.get(task_class) or ClassConfig()
+        inherited = {
+            name: getattr(self.defaults, name)
+            for name in INHERITED_FIELDS
+            if name not in listed.model_fields_set
+        }
+        return listed.model_copy(update=inherited)
 
     def configured_tier(self, task_class: str) -> str:
         return self.class_config(task_class).tier or self.default_tier or self.tiers[0]
@@ -142,6 +170,13 @@ class Policy(BaseModel):
                     f"providers.{tier}.price_model {provider.price_model!r} has no price: add it to `prices`"
                 )
         return self
+
+
+def _given(section: Any) -> dict[str, Any]:
+    """The fields a section sets, as a mapping, whether written in a file or built in code."""
+    if isinstance(section, BaseModel):
+        return {name: getattr(section, name) for name in section.model_fields_set}
+    return dict(section) if isinstance(section, dict) else {}
 
 
 def load_policy(path: Path | None) -> Policy:

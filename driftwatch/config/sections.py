@@ -121,7 +121,7 @@ class ShadowConfig(BaseModel):
 
 
 class ClassConfig(BaseModel):
-    """Routing and decision settings of one task class."""
+    """Routing and decision settings of one task class; a field it leaves out comes from ``defaults``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -131,6 +131,28 @@ class ClassConfig(BaseModel):
     acceptance_floor: float | None = Field(
         None, gt=0, lt=1, description="Declared acceptance rate (SLO) the detector tests against."
     )
+
+
+class ClassDefaults(BaseModel):
+    """Settings of every class not listed under ``classes``, and of the fields a listed one leaves out.
+
+    ``shadow`` is the same as the ``shadow`` section's ``rate``, ``daily_budget_usd`` and ``judges``
+    (give each in one place); ``shadow.classes`` entries still override it per class.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    auto_promote: bool = Field(False, description="Move a class one tier up when it degrades.")
+    auto_demote: bool = Field(False, description="Apply demotion recommendations without a person.")
+    acceptance_floor: float | None = Field(
+        None, gt=0, lt=1, description="Declared acceptance rate (SLO); none: learn a baseline per class."
+    )
+    shadow: ClassShadowConfig = Field(
+        default_factory=ClassShadowConfig, description="Sampling rate, daily budget and judges."
+    )
+
+
+INHERITED_FIELDS = ("auto_promote", "auto_demote", "acceptance_floor")
 
 
 class WebhookConfig(BaseModel):

@@ -51,7 +51,9 @@ class EvaluationIn(BaseModel):
     )
     task_class: str = Field(min_length=1, max_length=255)
     tier: str | None = Field(
-        None, description="One of the policy's tiers; when absent, the linked call's tier (if any)."
+        None,
+        description="One of the policy's tiers; when absent, the linked call's tier, else the tier the "
+        "class was routed to at the verdict's timestamp.",
     )
     model: str | None = Field(
         None, min_length=1, max_length=255, description="When absent, the linked call's model (if any)."

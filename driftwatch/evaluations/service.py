@@ -3,6 +3,12 @@
 A batch is checked item by item: good items are stored, bad ones are reported with their index and
 what was wrong, and items already stored (same source and id) count as duplicates, not errors, so a
 client can re-send a whole batch after a timeout without thinking.
+
+A verdict is about a tier, since detectors watch a class per tier: the item's own, else its linked
+call's, else the tier the class was routed to at the verdict's time (the routing audit log; a class
+never moved is on its configured or the default tier, as routers are told).  A verdict whose tier
+so found is one the policy no longer has is refused with the reason, never stored where no detector
+would read it.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from driftwatch.evaluations.schemas import (
     Rejection,
 )
 from driftwatch.policy.detectors import OTHER, class_statuses
-from driftwatch.policy.routing import unseen_classes
+from driftwatch.policy.routing import tiers_at, unseen_classes
 from driftwatch.policy.score_drift import score_drifts
 from driftwatch.shadow import budget
 
@@ -65,11 +71,24 @@ def receive(session: Session, batch: EvaluationBatch, policy: Policy, now: datet
         for index, item in checked
         if item.task_class in unseen
     ]
-    valid = [item for _, item in checked if item.task_class not in unseen]
+    valid = [(index, item) for index, item in checked if item.task_class not in unseen]
     calls = repository.calls_by_span(
-        session, {(item.trace_id, item.span_id) for item in valid if item.trace_id and item.span_id}
+        session, {(item.trace_id, item.span_id) for _, item in valid if item.trace_id and item.span_id}
     )
-    rows = [_row(item, calls.get((item.trace_id or "", item.span_id or "")), now) for item in valid]
+    linked = [(index, item, calls.get((item.trace_id or "", item.span_id or ""))) for index, item in valid]
+    routed = tiers_at(
+        session,
+        policy,
+        {(item.task_class, item.timestamp or now) for _, item, call in linked if not _tier_of(item, call)},
+    )
+    rows = []
+    for index, item, call in linked:
+        tier = _tier_of(item, call) or routed[item.task_class, item.timestamp or now]
+        if tier not in policy.tiers and not _tier_of(item, call):
+            gone = _GONE_TIER.format(item.task_class, tier, list(policy.tiers))
+            rejected.append(Rejection(index=index, id=item.id, error=gone))
+            continue
+        rows.append(_row(item, call, tier, now))
     accepted = repository.insert_new(session, rows)
     rejected.sort(key=lambda rejection: rejection.index)
     return EvaluationReceipt(accepted=accepted, duplicates=len(rows) - accepted, rejected=rejected)
@@ -79,6 +98,14 @@ _UNSEEN = (
     "driftwatch has never seen class {!r} (no stored call, not in the policy file): send its calls first, "
     "or name it under classes: in the policy file"
 )
+_GONE_TIER = (
+    "tier: none given, and class '{}' was routed to tier '{}' then, which the policy no longer has "
+    "(tiers: {}): give the tier the verdict is about"
+)
+
+
+def _tier_of(item: EvaluationIn, call: LinkedCall | None) -> str | None:
+    return item.tier or (call.tier if call else None)
 
 
 def list_page(session: Session, where: EvaluationFilter, limit: int, cursor: str | None) -> EvaluationPage:
@@ -137,8 +164,8 @@ def class_overview(
     return volume, quality
 
 
-def _row(item: EvaluationIn, call: LinkedCall | None, now: datetime) -> dict[str, Any]:
-    # A verdict on a stored call is about that call's tier and model unless the client says otherwise.
+def _row(item: EvaluationIn, call: LinkedCall | None, tier: str, now: datetime) -> dict[str, Any]:
+    # A verdict on a stored call is about that call's model unless the client says otherwise.
     return {
         "source": item.source,
         "external_id": item.id,
@@ -146,7 +173,7 @@ def _row(item: EvaluationIn, call: LinkedCall | None, now: datetime) -> dict[str
         "trace_id": item.trace_id,
         "span_id": item.span_id,
         "task_class": item.task_class,
-        "tier": item.tier or (call.tier if call else None),
+        "tier": tier,
         "model": item.model or (call.model if call else None),
         "acceptable": item.outcome == "acceptable",
         "score": item.score,

@@ -8,7 +8,8 @@ So verdicts from elsewhere neither move a class nor change the threshold the lis
 Two replicas may run ``decide`` at the same moment.  The run first locks the job's ``job_state`` row
 (``FOR UPDATE`` on PostgreSQL; SQLite has one writer anyway) and keeps it until its transaction
 commits, so the second run waits and then sees the first one's restarted detectors: one alarm gives
-one decision.  The outbox key (class, tier, detector start) makes the events idempotent as well.
+one decision.  The outbox key (class, tier, detector start, the alarm's evaluation) makes the events
+idempotent as well.
 """
 
 from __future__ import annotations
@@ -72,10 +73,11 @@ def _decide_feed(
         config.horizon_samples,
         config.alpha,
     )
-    threshold = AlarmThreshold(config.horizon_samples, config.alpha, max(1, len(active)))
+    threshold = detectors.alarm_threshold(policy, len(active))
     for entry, state in active:
         if entry.row.task_class in flagged:
-            _act(session, policy, entry, state, threshold, now, result)
+            if _act(session, policy, entry, state, threshold, now, result):
+                detectors.discard_rest(entry)
             detectors.restart(entry, now, alarmed=True)
         elif state.n >= config.horizon_samples:
             detectors.restart(entry, now, alarmed=False)
@@ -89,7 +91,8 @@ def _act(
     threshold: AlarmThreshold,
     now: datetime,
     result: DecideResult,
-) -> None:
+) -> bool:
+    """Record the alarm and promote the class when the rules allow; True when it was promoted."""
     row, task_class = entry.row, entry.row.task_class
     assert row.reference_rate is not None and row.reference_source is not None
     signal = rules.Signal(
@@ -103,6 +106,7 @@ def _act(
         alpha=threshold.alpha,
         horizon=threshold.horizon,
         classes=threshold.classes,
+        alarm_evaluation=_alarm_evaluation(entry),
         sources=_sources(session, policy, entry),
     )
     route = current_route(session, policy, task_class)
@@ -113,9 +117,10 @@ def _act(
         policy.tier_above(route.tier),
         now,
     )
-    # One detector window raises at most one alarm: its start (and feed) names the events of that alarm.
+    # One detector window raises at most one alarm: its start, feed and the evaluation it ended on name
+    # the events of that alarm (two windows can start at one moment: an alarm restarts at the run's clock).
     feed = "" if row.feed == detectors.LISTED else f"/{row.feed}"
-    dedupe = f"{row.tier}{feed}@{row.started_at.isoformat()}"
+    dedupe = f"{row.tier}{feed}@{row.started_at.isoformat()}#{row.last_evaluation_id}"
     degraded = record_decision(
         session,
         task_class=task_class,
@@ -130,7 +135,7 @@ def _act(
     emit(session, "class.degraded", task_class, {**payload, "evidence": outcome.evidence}, now, dedupe=dedupe)
     result.degraded.append(task_class)
     if outcome.promote_to is None or outcome.promotion_reason is None:
-        return
+        return False
     promoted = move_class(
         session,
         policy,
@@ -145,6 +150,19 @@ def _act(
     event = {"from_tier": row.tier, "to_tier": outcome.promote_to, "decision_id": promoted.id}
     emit(session, "class.promoted", task_class, {**event, "reason": promoted.reason}, now, dedupe=dedupe)
     result.promoted.append(task_class)
+    return True
+
+
+def _alarm_evaluation(entry: Tracked) -> dict[str, object] | None:
+    """The outcome at which the alarm was raised: the first crossing, or (e-BH flagging several
+    classes together below the lone-class threshold) the last outcome taken before the check."""
+    if entry.last is None:
+        return None  # flagged on outcomes of an earlier run (a threshold that fell as classes left)
+    return {
+        "id": entry.last.evaluation_id,
+        "evaluated_at": entry.last.evaluated_at.isoformat(),
+        "first_crossing": entry.crossed,
+    }
 
 
 MAX_SOURCES_NAMED = 20

@@ -16,11 +16,17 @@ the same data never both sets the bar and is tested against it.
 A run consumes at most ``limit`` outcomes per class, and never carries a detector past ``horizon``
 samples: the decision job checks the statistic at the horizon and only then restarts it, so a
 backlog drains over a few ticks without ever skipping a check the e-BH guarantee relies on.
+
+Within a run, each detector stops at the first outcome whose statistic reaches the alarm threshold
+of a lone class (``K * N / alpha``, K the classes of its feed with a reference, as the decision job's e-BH
+counts them): that outcome is the alarm's, named in its evidence, and the outcomes after it are
+left for the next window.  Checking the same stopping rule after every sample rather than once per
+batch changes nothing in the guarantee and raises the alarm up to a batch earlier.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
@@ -31,13 +37,22 @@ from driftwatch.config import Policy
 from driftwatch.db.models import Decision, DetectorRow, Evaluation
 from driftwatch.policy.decision_schemas import ClassDetection
 from driftwatch.policy.routing import current_route, known_classes, routes
-from driftwatch.stats.detector import AlarmThreshold, DetectorState, Status, assess, update
+from driftwatch.stats.detector import AlarmThreshold, DetectorState, Status, assess, update_until
 from driftwatch.stats.reference import baseline_reference
 
 MAX_EVALUATIONS_PER_RUN = 50_000
 FLOOR, BASELINE = "floor", "baseline"
 LISTED, OTHER = "listed", "other"
 FEEDS = (LISTED, OTHER)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One decided evaluation as a detector takes it."""
+
+    evaluation_id: int
+    acceptable: bool
+    evaluated_at: datetime
 
 
 @dataclass(slots=True)
@@ -48,6 +63,10 @@ class Tracked:
     state: DetectorState | None
     accepted: int  # accepted outcomes among ``state.n``, for the acceptance rate of the window
     consumed: int = 0
+    pending: list[Outcome] = field(default_factory=list)  # fetched, past the baseline, not yet fed
+    last: Outcome | None = None  # the last outcome fed this run: where the statistic was checked
+    crossed: bool = False  # ``last`` is the first outcome at which the statistic reached the threshold
+    fetched_through: int = 0  # id of the last evaluation fetched this run
 
 
 def in_feed(policy: Policy, feed: str) -> ColumnElement[bool]:
@@ -81,7 +100,9 @@ def advance(
     *,
     limit: int = MAX_EVALUATIONS_PER_RUN,
 ) -> list[Tracked]:
-    """Feed each class's detectors on its current tier the evaluations that arrived since their last run.
+    """Feed each class's detectors on its current tier the evaluations that arrived since their last
+    run, each stopping at its first crossing of the lone-class alarm threshold of its feed (module
+    docstring).
 
     Every known class has a ``listed`` detector; a class has an ``other`` one once verdicts of other
     sources arrived.  Locks each class's routing row (``current_route``) so the tier cannot change
@@ -92,13 +113,30 @@ def advance(
     for feed in FEEDS:
         tracked_classes = set(session.scalars(select(DetectorRow.task_class).where(DetectorRow.feed == feed)))
         always = known if feed == LISTED else set()
+        in_feed_now = []
         for task_class in sorted(always | tracked_classes | extra.get(feed, set())):
             tier = current_route(session, policy, task_class).tier
             tracked = _load(session, policy, task_class, tier, feed, now)
-            _consume(session, policy, tracked, limit)
-            result.append(tracked)
+            _fetch_and_take_baseline(session, policy, tracked, limit)
+            in_feed_now.append(tracked)
+        # Each feed is its own e-BH family: the threshold counts the feed's classes with a reference
+        # once the baselines settled, as the decision job's e-BH will.
+        threshold = alarm_threshold(policy, sum(1 for entry in in_feed_now if entry.state is not None))
+        for tracked in in_feed_now:
+            _feed(tracked, threshold.log_value)
+        result += in_feed_now
     session.flush()
     return result
+
+
+def alarm_threshold(policy: Policy, active: int) -> AlarmThreshold:
+    """The union-bound threshold ``K * N / alpha`` over ``active`` classes (at least one)."""
+    return AlarmThreshold(policy.decisions.horizon_samples, policy.decisions.alpha, max(1, active))
+
+
+def discard_rest(tracked: Tracked) -> None:
+    """Count the outcomes fetched after an alarm's as consumed: the class left the tier they judge."""
+    tracked.row.last_evaluation_id = max(tracked.row.last_evaluation_id, tracked.fetched_through)
 
 
 def restart(tracked: Tracked, now: datetime, *, alarmed: bool) -> None:
@@ -145,42 +183,58 @@ def _arrived(session: Session, task_class: str, tier: str, default: datetime) ->
     return moved or default
 
 
-def _consume(session: Session, policy: Policy, tracked: Tracked, limit: int) -> None:
+def _fetch_and_take_baseline(session: Session, policy: Policy, tracked: Tracked, limit: int) -> None:
+    """Fetch the class's new outcomes, feed the baseline what it still needs, keep the rest pending."""
     row, decisions = tracked.row, policy.decisions
     baseline_left = 0 if row.reference_rate is not None else decisions.baseline_samples - row.baseline_total
     room = decisions.horizon_samples - (tracked.state.n if tracked.state else 0)
     wanted = min(limit, baseline_left + room)
     if wanted <= 0:
         return
-    fetched = session.execute(
-        select(Evaluation.id, Evaluation.acceptable)
-        .where(
-            Evaluation.task_class == row.task_class,
-            Evaluation.tier == row.tier,
-            Evaluation.acceptable.is_not(None),
-            Evaluation.id > row.last_evaluation_id,
-            in_feed(policy, row.feed),
+    fetched = [
+        Outcome(evaluation_id, bool(acceptable), evaluated_at)
+        for evaluation_id, acceptable, evaluated_at in session.execute(
+            select(Evaluation.id, Evaluation.acceptable, Evaluation.evaluated_at)
+            .where(
+                Evaluation.task_class == row.task_class,
+                Evaluation.tier == row.tier,
+                Evaluation.acceptable.is_not(None),
+                Evaluation.id > row.last_evaluation_id,
+                in_feed(policy, row.feed),
+            )
+            .order_by(Evaluation.id)
+            .limit(wanted)
         )
-        .order_by(Evaluation.id)
-        .limit(wanted)
-    ).all()
+    ]
     if not fetched:
         return
-    outcomes = [bool(acceptable) for _, acceptable in fetched]
+    tracked.fetched_through = fetched[-1].evaluation_id
     position = 0
-    while position < len(outcomes) and row.reference_rate is None:
-        take = min(decisions.baseline_samples - row.baseline_total, len(outcomes) - position)
+    while position < len(fetched) and row.reference_rate is None:
+        take = min(decisions.baseline_samples - row.baseline_total, len(fetched) - position)
         row.baseline_total += take
-        row.baseline_accepted += sum(outcomes[position : position + take])
+        row.baseline_accepted += sum(outcome.acceptable for outcome in fetched[position : position + take])
         position += take
         if row.baseline_total >= decisions.baseline_samples:
             _settle_baseline(tracked, decisions.baseline_samples)
-    if tracked.state is not None and position < len(outcomes):
-        rest = outcomes[position:]
-        tracked.state = update(tracked.state, rest)
-        tracked.accepted += sum(rest)
-    row.last_evaluation_id = fetched[-1][0]
-    tracked.consumed += len(outcomes)
+    tracked.consumed += position
+    if position:
+        row.last_evaluation_id = fetched[position - 1].evaluation_id
+    tracked.pending = fetched[position:]  # empty while a baseline is still being collected
+    _store(tracked)
+
+
+def _feed(tracked: Tracked, log_threshold: float) -> None:
+    """Feed the pending outcomes, up to and including the first at which the statistic crosses."""
+    if tracked.state is None or not tracked.pending:
+        return
+    pending, tracked.pending = tracked.pending, []
+    tracked.state, crossed = update_until(tracked.state, [o.acceptable for o in pending], log_threshold)
+    fed = pending if crossed is None else pending[: crossed + 1]
+    tracked.accepted += sum(outcome.acceptable for outcome in fed)
+    tracked.consumed += len(fed)
+    tracked.last, tracked.crossed = fed[-1], crossed is not None
+    tracked.row.last_evaluation_id = fed[-1].evaluation_id
     _store(tracked)
 
 
@@ -231,8 +285,7 @@ def class_statuses(session: Session, policy: Policy, feed: str = LISTED) -> list
         tiers.setdefault(task_class, policy.configured_tier(task_class))
     current = {name: (tier, rows.get((name, tier))) for name, tier in sorted(tiers.items())}
     active = sum(1 for _, row in current.values() if row is not None and row.reference_rate is not None)
-    decisions = policy.decisions
-    threshold = AlarmThreshold(decisions.horizon_samples, decisions.alpha, max(1, active))
+    threshold = alarm_threshold(policy, active)
     return [_status(policy, name, tier, row, threshold) for name, (tier, row) in current.items()]
 
 

@@ -12,7 +12,9 @@ For each class on a tier above the cheapest, not pinned:
   ``decisions.parity_acceptance``.
 * **Savings.** :mod:`savings` over the complete days of the last 30 the class ran on its tier (from
   ``class_hour``), at the prices of the models routers use on each tier (``Policy.model_for``), net
-  of the class's shadow spend on those days.  Known savings that are not positive: no recommendation.
+  of the class's shadow spend on those days' calls (``shadow_cost_day``) and of the forward shadow
+  sampling it would start on the cheaper tier at its configured rate.  Known savings that are not
+  positive: no recommendation.
 * **Recommendation.** One open recommendation per class: a new one is written (with its audit row
   ``recommended`` and the event ``class.demotion_recommended``) when there is none, or when the open
   one is stale — the class left its tier, or the projected net savings moved by more than
@@ -51,8 +53,8 @@ from driftwatch.policy.routing import (
     record_decision,
     routes,
 )
-from driftwatch.policy.savings import Savings, project_savings
-from driftwatch.policy.traffic import daily_volumes
+from driftwatch.policy.savings import ForwardShadow, Savings, project_savings
+from driftwatch.policy.traffic import daily_volumes, judge_cost_per_evaluation
 from driftwatch.pricing import PriceTable
 from driftwatch.sampling.rules import SampleDirection
 from driftwatch.stats.reference import baseline_reference
@@ -205,7 +207,25 @@ def _savings(
         for name, model in zip((tier, below), models, strict=True)
         if prices.price(model) is None
     )
-    return project_savings(days, prices.price(models[0]), prices.price(models[1]), unpriced)
+    forward = _forward_shadow(session, policy, prices, task_class, below, start)
+    return project_savings(days, prices.price(models[0]), prices.price(models[1]), unpriced, forward)
+
+
+def _forward_shadow(
+    session: Session, policy: Policy, prices: PriceTable, task_class: str, below: str, since: datetime
+) -> ForwardShadow:
+    """The sampling the class would start on ``below``: replays on the reference tier's model, judged."""
+    reference = policy.reference_tier
+    provider = policy.providers.get(reference)
+    model = provider.model if provider else policy.model_for(reference)
+    budget = policy.shadow.budget_for(task_class)
+    rate = policy.shadow.rate_for(task_class)
+    if below not in policy.sampled_tiers or rate == 0 or budget == 0:
+        why = f"tier {below!r} is not sampled" if below not in policy.sampled_tiers else "rate or budget 0"
+        return ForwardShadow(0.0, model, prices.price(model), 0.0, budget, why)
+    judged = judge_cost_per_evaluation(session, task_class, since)
+    note = None if judged is not None else "no shadow evaluation judged yet: judging counted as free"
+    return ForwardShadow(rate, model, prices.price(model), judged or 0.0, budget, note)
 
 
 def _stale(current: Recommendation, savings: Savings) -> bool:
@@ -261,7 +281,7 @@ def _open(
         monthly_savings_usd=savings.monthly_usd,
         savings_low_usd=savings.low_usd,
         savings_high_usd=savings.high_usd,
-        shadow_cost_monthly_usd=savings.shadow_monthly_usd,
+        shadow_cost_monthly_usd=savings.shadow_cost_monthly_usd,
         evidence=orjson.dumps(evidence, option=orjson.OPT_SORT_KEYS).decode(),
         created_at=now,
     )

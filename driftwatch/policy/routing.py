@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.models import ClassHour, ClassPolicy, Decision
 
 SYSTEM_ACTOR = "driftwatch"
+MOVES = ("promoted", "demoted", "pinned", "unpinned")  # the audit rows :func:`move_class` writes
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,3 +172,37 @@ def move_class(
         from_tier=from_tier,
         to_tier=to_tier,
     )
+
+
+def tiers_at(
+    session: Session, policy: Policy, moments: Collection[tuple[str, datetime]]
+) -> dict[tuple[str, datetime], str]:
+    """The tier each class was routed to at each moment, from the audit log of its moves.
+
+    At a moment after a move: the tier the last such move put it on; before its first move: the tier
+    that move started from; never moved: its route now (its routing row, else its configured tier,
+    else the default tier routers are given for every class the policy does not name).
+    """
+    classes = sorted({task_class for task_class, _ in moments})
+    if not classes:
+        return {}
+    history: dict[str, tuple[list[datetime], list[tuple[str | None, str | None]]]] = {}
+    for task_class, created_at, from_tier, to_tier in session.execute(
+        select(Decision.task_class, Decision.created_at, Decision.from_tier, Decision.to_tier)
+        .where(Decision.task_class.in_(classes), Decision.kind.in_(MOVES))
+        .order_by(Decision.task_class, Decision.created_at, Decision.id)
+    ):
+        times, tiers = history.setdefault(task_class, ([], []))
+        times.append(created_at)
+        tiers.append((from_tier, to_tier))
+    rows = session.scalars(select(ClassPolicy).where(ClassPolicy.task_class.in_(classes)))
+    now = {row.task_class: row.tier for row in rows}
+    result: dict[tuple[str, datetime], str] = {}
+    for task_class, moment in moments:
+        tier = now.get(task_class) or policy.configured_tier(task_class)
+        if task_class in history:
+            times, moves = history[task_class]
+            after = bisect_right(times, moment)
+            tier = (moves[after - 1][1] if after else moves[0][0]) or tier
+        result[task_class, moment] = tier
+    return result

@@ -46,6 +46,7 @@ class Signal:
     alpha: float
     horizon: int
     classes: int  # how many classes e-BH ran across
+    alarm_evaluation: dict[str, Any] | None = None  # the evaluation at which the statistic was checked
     sources: Sources = Sources(listed=True, names=())
 
 
@@ -90,6 +91,7 @@ def evidence(signal: Signal) -> dict[str, Any]:
         "alpha": signal.alpha,
         "horizon": signal.horizon,
         "classes": signal.classes,
+        "alarm_evaluation": signal.alarm_evaluation,
         "message": assessment.message,
         "sources": list(signal.sources.names),
         "sources_listed": signal.sources.listed,

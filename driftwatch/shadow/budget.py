@@ -4,17 +4,21 @@ A reservation is one conditional UPDATE (``spent + reserved + estimate <= budget
 SQLite and PostgreSQL, so concurrent workers and replicas cannot together run a class over budget.
 Each reservation is remembered on its sample row (amount and day), so a crashed worker's reservation
 is released when its sample is claimed again.
+
+What is spent is booked twice: on the day it was spent (``shadow_spend``, what the budget guards) and
+on the UTC day of the evaluated call (``shadow_cost_day``, what a class's savings are net of).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Float, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from driftwatch.db.dialect_insert import insert_ignoring_conflicts
-from driftwatch.db.models import ShadowSpend
+from driftwatch.db.dialect_insert import dialect_insert, insert_ignoring_conflicts
+from driftwatch.db.models import ShadowCostDay, ShadowSpend
 
 
 def budget_day(moment: datetime) -> str:
@@ -70,12 +74,38 @@ def release(session: Session, task_class: str, day: str | None, amount: float) -
         settle(session, task_class, day, amount, 0.0)
 
 
-def settle(session: Session, task_class: str, day: str | None, reserved: float, spent: float) -> None:
-    """Swap the reservation for what was really spent (on the day it was reserved)."""
+def settle(
+    session: Session,
+    task_class: str,
+    day: str | None,
+    reserved: float,
+    spent: float,
+    call_day: str | None = None,
+) -> None:
+    """Swap the reservation for what was really spent (on the day it was reserved), and book what
+    was spent on the day of the evaluated call."""
+    if spent and call_day is not None:
+        row = {"task_class": task_class, "day": call_day, "spent_usd": spent}
+        session.connection().execute(_add_to_call_day(session), row)
     if day is None:
         return
     where = {"spend_class": task_class, "spend_day": day}
     session.connection().execute(_SETTLE, {**where, "reserved": reserved, "spent": spent})
+
+
+_ADD_TO_CALL_DAY: dict[str, Any] = {}
+
+
+def _add_to_call_day(session: Session) -> Any:
+    """An upsert adding to the class's amount for the call's day, built once per dialect (see ``_RESERVE``)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _ADD_TO_CALL_DAY:
+        statement = dialect_insert(session, ShadowCostDay)
+        _ADD_TO_CALL_DAY[dialect] = statement.on_conflict_do_update(
+            index_elements=["task_class", "day"],
+            set_={"spent_usd": ShadowCostDay.spent_usd + statement.excluded.spent_usd},
+        )
+    return _ADD_TO_CALL_DAY[dialect]
 
 
 def spend_on(session: Session, day: str) -> dict[str, tuple[float, float]]:

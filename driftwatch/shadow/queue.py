@@ -39,6 +39,7 @@ class ClaimedSample:
     output_tokens: int | None
     call_cost_usd: float | None
     direction: str = SampleDirection.FORWARD
+    call_day: str | None = None  # UTC day of the call: where its evaluation's cost is booked for savings
 
     @property
     def reverse(self) -> bool:
@@ -143,6 +144,7 @@ def claim(
             output_tokens=call.output_tokens,
             call_cost_usd=call.cost_usd,
             direction=sample.direction,
+            call_day=budget.budget_day(call.start_time),
         )
         for sample, call in rows
     ]

@@ -267,7 +267,7 @@ class ShadowRunner:
             not_before=not_before,
             reserved=(day or "", 0.0) if day else None,
         )
-        budget.settle(session, sample.task_class, day, reserved if owned else 0.0, spent)
+        budget.settle(session, sample.task_class, day, reserved if owned else 0.0, spent, sample.call_day)
 
     def _record(
         self,
@@ -284,7 +284,7 @@ class ShadowRunner:
         day, reserved = reservation
         if not queue.done(session, sample.sample_id, self._options.worker_id, now):
             # Our lease was taken over and our reservation released: count the money, not the result.
-            budget.settle(session, sample.task_class, day, 0.0, spent)
+            budget.settle(session, sample.task_class, day, 0.0, spent, sample.call_day)
             return
         evaluated_as = sample.evaluated_as(answer.model)
         evaluation = {
@@ -308,7 +308,7 @@ class ShadowRunner:
         if inserted.rowcount:
             counted = (sample.task_class, evaluated_as["tier"], SHADOW_SOURCE, now, verdict.acceptable)
             add_to_rollup(session, [counted])
-        budget.settle(session, sample.task_class, day, reserved, spent)
+        budget.settle(session, sample.task_class, day, reserved, spent, sample.call_day)
 
     async def _finish(
         self, sample: ClaimedSample, status: SampleStatus, reason: str, summary: RunSummary

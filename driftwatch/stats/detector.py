@@ -160,24 +160,58 @@ def update(state: DetectorState, outcomes: Sequence[bool] | npt.NDArray[np.bool_
 
     Deterministic; feeding a stream in batches gives the same state as feeding it at once.
     """
+    return update_until(state, outcomes, math.inf)[0]
+
+
+def update_until(
+    state: DetectorState, outcomes: Sequence[bool] | npt.NDArray[np.bool_], log_threshold: float
+) -> tuple[DetectorState, int | None]:
+    """Feed ``outcomes`` in arrival order, stopping at the first whose ``log`` statistic reaches
+    ``log_threshold``: the state there and that outcome's index, or the state after all and ``None``.
+
+    This is the detector's stopping rule checked at every sample, so an alarm is raised at the first
+    crossing wherever it falls in a batch, never later when the statistic falls back before the batch
+    ends.  ``math.inf`` never stops (:func:`update`).
+    """
     accepted = np.asarray(outcomes, dtype=np.bool_)
     if accepted.ndim != 1:
         raise ValueError("outcomes must be a flat sequence of booleans in arrival order")
     if accepted.size == 0:
-        return state
+        return state, None
     accept_llr, reject_llr = log_likelihood_ratios(state.reference, state.drops)
     by_outcome = (reject_llr, accept_llr)
     log_r = np.array(state.log_r) if state.n else np.full(len(state.drops), -np.inf)
+    # The mixture is at most the largest ``R``, and that at most ``bound``, carried forward in plain
+    # floats with the largest step per outcome: only when the bound reaches the threshold is the array
+    # looked at (a per-sample ``max`` would double the cost of a healthy stream).
+    watching = math.isfinite(log_threshold)
+    largest_step = (float(reject_llr.max()), float(accept_llr.max()))
+    bound = float(log_r.max())
+    taken, crossed = int(accepted.size), None
     # The recursion of ``advance``, written in place: a per-sample ``np.where`` would triple the cost.
-    for outcome in accepted.tolist():
+    for index, outcome in enumerate(accepted.tolist()):
         np.logaddexp(0.0, log_r, out=log_r)
         log_r += by_outcome[outcome]
-    return DetectorState(
+        if not watching:
+            continue
+        bound = _log1p_exp(bound) + largest_step[outcome]
+        if bound >= log_threshold:
+            bound = float(log_r.max())
+            if bound >= log_threshold and log_mixture(log_r) >= log_threshold:
+                taken, crossed = index + 1, index
+                break
+    after = DetectorState(
         reference=state.reference,
         drops=state.drops,
-        n=state.n + int(accepted.size),
+        n=state.n + taken,
         log_r=tuple(float(x) for x in log_r),
     )
+    return after, crossed
+
+
+def _log1p_exp(x: float) -> float:
+    """``log(1 + e^x)`` without overflow; 0 for ``-inf``."""
+    return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
 
 
 def log_statistic(state: DetectorState) -> float:

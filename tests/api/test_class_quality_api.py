@@ -95,7 +95,7 @@ def test_a_class_shows_its_outcomes_by_source_and_tier_and_its_shadow_state(
         [
             *(item(task_class="faq", tier="cheap", timestamp=EVALUATED.isoformat()) for _ in range(3)),
             item(task_class="faq", tier="premium", outcome="unacceptable", timestamp=EVALUATED.isoformat()),
-            item(task_class="faq", timestamp=EVALUATED.isoformat()),  # no tier
+            item(task_class="faq", timestamp=EVALUATED.isoformat()),  # no tier: the class's route then
         ],
     )
     seed_samples(server, engine, "faq", ["done", "done", "done", "pending", "failed"])
@@ -108,10 +108,9 @@ def test_a_class_shows_its_outcomes_by_source_and_tier_and_its_shadow_state(
     assert faq["evaluation"] == {
         **counts(8, 6, 1),
         "by_source": {"human-review": counts(5, 4, 0), "shadow": counts(3, 2, 1)},
-        "by_tier": [  # the policy's order, "no tier" last
-            {"tier": "cheap", **counts(6, 5, 1)},
+        "by_tier": [  # the policy's order
+            {"tier": "cheap", **counts(7, 6, 1)},
             {"tier": "premium", **counts(1, 0, 0)},
-            {"tier": None, **counts(1, 1, 0)},
         ],
     }
     assert faq["evaluation"]["acceptance_rate"] == 0.75

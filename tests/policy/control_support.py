@@ -76,7 +76,9 @@ def seen(engine: Engine, task_class: str, tier: str = "cheap", hours: int = 1) -
         connection.execute(insert(ClassHour), rows)
 
 
-def promote(engine: Engine, task_class: str, to_tier: str, policy: Policy = POLICY) -> None:
+def promote(
+    engine: Engine, task_class: str, to_tier: str, policy: Policy = POLICY, now: datetime = NOW
+) -> None:
     """A tier change by the decide job (starts the class's cool-down)."""
     with session_factory(engine).begin() as session:
         move_class(
@@ -88,7 +90,7 @@ def promote(engine: Engine, task_class: str, to_tier: str, policy: Policy = POLI
             actor="driftwatch",
             reason="test",
             evidence={},
-            now=NOW,
+            now=now,
         )
 
 

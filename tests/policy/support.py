@@ -14,6 +14,7 @@ from driftwatch.db.engine import session_factory
 from driftwatch.db.models import Decision, DetectorRow, OutboxEvent
 from driftwatch.evaluations.rollup import insert_counted
 from driftwatch.scheduler.jobs import JobContext, run_job
+from driftwatch.stats.detector import AlarmThreshold, DetectorState, log_statistic, update
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -22,6 +23,19 @@ def stream(rate: float, count: int, seed: int) -> list[bool]:
     """``count`` Bernoulli outcomes (True = acceptable) at ``rate``, reproducible by ``seed``."""
     draw = random.Random(seed)
     return [draw.random() < rate for _ in range(count)]
+
+
+THRESHOLD = AlarmThreshold()  # the policy defaults, one class: N / alpha = 10^6
+
+
+def sample_by_sample(outcomes: Sequence[bool], reference: float) -> int | None:
+    """Where the detector, fed one outcome at a time, first reaches the threshold (its index)."""
+    state = DetectorState(reference)
+    for index, outcome in enumerate(outcomes):
+        state = update(state, [outcome])
+        if log_statistic(state) >= THRESHOLD.log_value:
+            return index
+    return None
 
 
 def seed(

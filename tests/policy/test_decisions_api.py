@@ -15,7 +15,7 @@ from driftwatch.cli import main
 from driftwatch.db.engine import session_factory
 from driftwatch.policy.routing import record_decision
 from tests.conftest import StartServer
-from tests.policy.support import NOW, decide, decisions, floor_policy, seed, stream, watched
+from tests.policy.support import NOW, decide, decisions, floor_policy, sample_by_sample, seed, stream, watched
 
 
 def _record(engine: Engine, task_class: str, kind: str, minutes: int) -> None:
@@ -99,11 +99,14 @@ def test_classes_show_each_class_detector(engine: Engine, start_server: StartSer
 def test_the_decide_job_runs_from_the_command_line(engine: Engine, database_url: str, tmp_path: Path) -> None:
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text("classes:\n  extraction:\n    acceptance_floor: 0.95\n    auto_promote: true\n")
-    seed(engine, "extraction", stream(0.6, 300, seed=23))
+    outcomes = stream(0.6, 300, seed=23)
+    seed(engine, "extraction", outcomes)
     env = {"DRIFTWATCH_DATABASE_URL": database_url, "DRIFTWATCH_POLICY_FILE": str(policy_file)}
+    crossing = sample_by_sample(outcomes, 0.95)
+    assert crossing is not None
 
     result = CliRunner().invoke(main, ["jobs", "run", "decide"], env=env, catch_exceptions=False)
 
     assert result.exit_code == 0, result.output
-    assert "decide: 300 outcomes" in result.output and "promoted: extraction" in result.output
+    assert f"decide: {crossing + 1} outcomes" in result.output and "promoted: extraction" in result.output
     assert [decision.kind for decision in decisions(engine)] == ["degraded", "promoted"]

@@ -18,6 +18,7 @@ from driftwatch.db.models import (
     Decision,
     OutboxEvent,
     Recommendation,
+    ShadowCostDay,
     ShadowSample,
     ShadowSpend,
 )
@@ -86,7 +87,8 @@ def seed_reverse(
 
 
 def seed_traffic(engine: Engine, tokens: list[tuple[int, int]], spend: float = 0.5) -> None:
-    """One class_hour row (10:00) and ``spend`` of shadow spend on each of the days before today."""
+    """One class_hour row (10:00) on each of the days before today, and ``spend`` of shadow spend on
+    each day's calls, all of it spent today (when the evaluations ran)."""
     with engine.begin() as connection:
         for back, (input_tokens, output_tokens) in enumerate(reversed(tokens), start=1):
             day = TODAY - timedelta(days=back)
@@ -105,10 +107,12 @@ def seed_traffic(engine: Engine, tokens: list[tuple[int, int]], spend: float = 0
                 )
             )
             connection.execute(
-                insert(ShadowSpend).values(
-                    task_class="extraction", day=day.date().isoformat(), reserved_usd=0.0, spent_usd=spend
+                insert(ShadowCostDay).values(
+                    task_class="extraction", day=day.date().isoformat(), spent_usd=spend
                 )
             )
+        today = {"task_class": "extraction", "day": TODAY.date().isoformat(), "reserved_usd": 0.0}
+        connection.execute(insert(ShadowSpend).values(**today, spent_usd=spend * len(tokens)))
 
 
 def recommend(engine: Engine, chosen: Policy, now: datetime = NOW) -> str:
@@ -146,18 +150,28 @@ def test_parity_gives_one_recommendation_with_its_savings_audit_row_and_event(en
         "open",
     )
     # Opus 4.7 ($5/$25) -> Sonnet 4.6 ($3/$15): $2 and $10 saved per million input and output tokens.
-    # Days: 2 + 2 = 4, 4 + 4 = 8, 6 + 6 = 12 dollars gross; net of $0.50 shadow spend 3.5, 7.5, 11.5.
-    assert rec.monthly_savings_usd == pytest.approx(30 * 7.5)
-    half = 30 * T_975_2 * 4.0 / math.sqrt(3)  # sd of (3.5, 7.5, 11.5) is 4
-    assert rec.savings_low_usd == pytest.approx(225 - half)
-    assert rec.savings_high_usd == pytest.approx(225 + half)
-    assert rec.shadow_cost_monthly_usd == pytest.approx(15.0)
+    # Days: 2 + 2 = 4, 4 + 4 = 8, 6 + 6 = 12 dollars gross; less $0.50 spent evaluating each day's
+    # calls (all of it spent today); less the forward sampling mid would start: 5% of the day's tokens
+    # replayed on Opus (10, 20, 30 dollars: 0.5, 1, 1.5), judging free so far. Net 3, 6.5, 10.
+    assert rec.monthly_savings_usd == pytest.approx(30 * 6.5)
+    half = 30 * T_975_2 * 3.5 / math.sqrt(3)  # sd of (3, 6.5, 10) is 3.5
+    assert rec.savings_low_usd == pytest.approx(195 - half)
+    assert rec.savings_high_usd == pytest.approx(195 + half)
+    assert rec.shadow_cost_monthly_usd == pytest.approx(15.0 + 30.0)
     evidence = orjson.loads(rec.evidence)
     assert evidence["counts"] == {"evaluations": 300, "accepted": 295, "undecided": 1}
     assert evidence["acceptance"] == pytest.approx(295 / 300)
     assert 0.95 <= evidence["lower_bound"] < 295 / 300
     assert (evidence["bar"], evidence["bar_source"]) == (0.95, "parity_acceptance")
     assert evidence["savings"]["gross_monthly_usd"] == pytest.approx(240.0)
+    assert evidence["savings"]["shadow_monthly_usd"] == pytest.approx(15.0)
+    assert evidence["savings"]["forward_shadow_monthly_usd"] == pytest.approx(30.0)
+    forward = evidence["savings"]["forward_shadow"]
+    assert (forward["rate"], forward["reference_model"], forward["daily_budget_usd"]) == (
+        0.05,
+        "claude-opus-4-7",
+        5.0,
+    )
     assert evidence["savings"]["volume"] == {"days": 3, "input_tokens": 6_000_000, "output_tokens": 1_200_000}
     assert evidence["models"] == {"from": "claude-opus-4-7", "to": "claude-sonnet-4-6"}
     assert evidence["prices_per_mtok"]["to"] == {"input_per_mtok": 3.0, "output_per_mtok": 15.0}

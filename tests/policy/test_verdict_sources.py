@@ -36,7 +36,7 @@ def test_fake_verdicts_from_another_source_raise_alerts_but_move_no_class(engine
     for degraded in decisions(engine):
         evidence = orjson.loads(degraded.evidence)
         assert evidence["sources"] == ["anyone"] and evidence["sources_listed"] is False
-        assert evidence["samples"] == 200 and evidence["accepted"] == 0
+        assert 0 < evidence["samples"] < 200 and evidence["accepted"] == 0  # alarm at the first crossing
         assert "sources not in decisions.sources (anyone), which move no class" in degraded.reason
     assert [event.event_type for event in events(engine)] == ["class.degraded", "class.degraded"]
 

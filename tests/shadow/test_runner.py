@@ -11,7 +11,14 @@ from sqlalchemy import Engine, func, select
 
 from driftwatch.config import Policy, ShadowConfig
 from driftwatch.db.engine import session_factory
-from driftwatch.db.models import Evaluation, OutboxEvent, SampleStatus, ShadowSample, ShadowSpend
+from driftwatch.db.models import (
+    Evaluation,
+    OutboxEvent,
+    SampleStatus,
+    ShadowCostDay,
+    ShadowSample,
+    ShadowSpend,
+)
 from driftwatch.pricing import DEFAULT_PRICES, PriceTable
 from driftwatch.sampling.service import run_sampling
 from driftwatch.shadow import budget, queue
@@ -123,6 +130,25 @@ def test_each_sample_gets_one_judged_evaluation_with_its_cost(
     # The replay is the call's own prompt, with room for a longer answer than the cheap one gave.
     assert provider.requests[0].messages[0].content == "what is the capital of france?"
     assert provider.requests[0].max_output_tokens >= 512
+
+
+def test_spend_counts_against_the_day_it_ran_and_for_savings_on_the_day_of_the_call(
+    engine: Engine, clock: Clock, runners: list[ShadowRunner]
+) -> None:
+    seed_calls(engine, 3, tier="cheap")
+    _sample(engine)
+    clock.now = NOW + timedelta(days=10)  # a backlog of older calls evaluated today
+    runners.append(runner := _runner(engine, clock, ScriptedProvider(), judge=EqualityJudge(cost_usd=0.001)))
+
+    asyncio.run(runner.run_once())
+
+    spent = sum(e.shadow_cost_usd + e.judge_cost_usd for e in _evaluations(engine))
+    assert spent > 0
+    with session_factory(engine)() as session:
+        budget_days = {row.day: row.spent_usd for row in session.scalars(select(ShadowSpend))}
+        call_days = {row.day: row.spent_usd for row in session.scalars(select(ShadowCostDay))}
+    assert budget_days == {clock.now.date().isoformat(): pytest.approx(spent)}
+    assert call_days == {NOW.date().isoformat(): pytest.approx(spent)}
 
 
 def test_calls_without_captured_content_are_reported_unevaluable(

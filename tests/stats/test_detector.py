@@ -9,6 +9,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from driftwatch.stats.detector import (
     DEFAULT_DROPS,
@@ -24,6 +26,7 @@ from driftwatch.stats.detector import (
     log_statistic,
     lorden_delay,
     update,
+    update_until,
 )
 
 
@@ -104,6 +107,53 @@ def test_a_big_drop_is_detected_within_a_bounded_delay() -> None:
 
     assert delay <= 2 * lorden_delay(0.95, 0.70, threshold.value)
     assert assess(state, threshold).status is Status.DEGRADED
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_update_until_stops_at_the_first_sample_whose_statistic_crosses(seed: int) -> None:
+    outcomes = np.concatenate([_stream(0.96, 300, seed=seed), _stream(0.5, 40, seed=seed + 50)])
+    threshold = AlarmThreshold(horizon=1_000, alpha=0.05)
+    one_by_one, crossing = DetectorState(reference=0.95), None
+    for index, outcome in enumerate(outcomes):
+        one_by_one = update(one_by_one, [bool(outcome)])
+        if log_statistic(one_by_one) >= threshold.log_value:
+            crossing = index
+            break
+    assert crossing is not None
+
+    state, crossed = update_until(DetectorState(reference=0.95), outcomes, threshold.log_value)
+
+    assert crossed == crossing and state == one_by_one and state.n == crossing + 1
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(
+    outcomes=st.lists(st.booleans(), max_size=120),
+    before=st.lists(st.booleans(), max_size=30),
+    reference=st.floats(0.5, 0.99),
+    log_threshold=st.floats(0.5, 12.0),
+)
+def test_update_until_is_the_one_by_one_run_stopped_at_its_first_crossing(
+    outcomes: list[bool], before: list[bool], reference: float, log_threshold: float
+) -> None:
+    start = update(DetectorState(reference=reference), before)
+    expected, crossing = start, None
+    for index, outcome in enumerate(outcomes):
+        expected = update(expected, [outcome])
+        if log_statistic(expected) >= log_threshold:
+            crossing = index
+            break
+
+    state, crossed = update_until(start, outcomes, log_threshold)
+
+    assert crossed == crossing
+    assert state.n == expected.n and state.log_r == pytest.approx(expected.log_r, rel=1e-12)
+
+
+def test_update_until_without_a_crossing_is_update() -> None:
+    outcomes = _stream(0.96, 2_000, seed=11)
+    state, crossed = update_until(DetectorState(reference=0.95), outcomes, AlarmThreshold().log_value)
+    assert crossed is None and state == update(DetectorState(reference=0.95), outcomes)
 
 
 def test_batches_give_the_same_state_as_one_update() -> None:

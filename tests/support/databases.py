@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from driftwatch.db import migrate
 from driftwatch.db.base import Base
 from driftwatch.db.engine import build_engine
 
@@ -40,6 +41,19 @@ def fresh_database(backend: str, folder: Path) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def store_at_revision(backend: str, folder: Path, revision: str) -> Iterator[Engine]:
+    """An engine on a fresh ``backend`` store migrated up to ``revision``: a migration's test fills
+    it as that revision left it, then upgrades it."""
+    with fresh_database(backend, folder) as url:
+        engine = engine_for(url)
+        try:
+            migrate.upgrade(engine, revision)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def empty_all_tables(engine: Engine) -> None:
