@@ -57,6 +57,8 @@ def test_init_writes_a_starter_policy_that_turns_shadow_evaluation_on(tmp_path: 
     assert policy.providers["premium"].model == "gpt-4o"
     assert policy.tier_models == {"cheap": "gpt-4o-mini", "premium": "gpt-4o"}
     assert policy.providers["cheap"].api_key_env == "OPENAI_API_KEY"
+    # Every class, listed or not, gets the defaults: a degraded one is promoted, not only alerted.
+    assert policy.class_config("a-class-nobody-listed").auto_promote is True
     assert f"DRIFTWATCH_POLICY_FILE={path} driftwatch serve" in result.stdout
     assert f"DRIFTWATCH_POLICY_FILE={path} driftwatch serve" in path.read_text(encoding="utf-8")
     assert "export OPENAI_API_KEY=" in result.stdout

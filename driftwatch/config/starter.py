@@ -104,20 +104,22 @@ providers:
 {providers}
 
 # ---- Applies to every task class ----------------------------------------------------------------
-# TODO(lead, issue 14): a policy-wide `defaults:` section is being added to the policy schema by
-# another branch. When it lands, move these class-wide settings under `defaults:` (and the class
-# options shown commented under `classes:` below). Until then they are the top-level fields the
-# schema accepts today.
-
 # The tier of every class not listed under `classes` (routers read it from GET /v1/policy).
 default_tier: cheap
+# Every class not listed under `classes`, and each field a listed class leaves out.
+defaults:
+  # A degraded class moves one tier up on its own (after its cool-down); false: alert only.
+  auto_promote: true
+  # Demotions wait for a person to accept the recommendation.
+  auto_demote: false
+  shadow:
+    # Share of each class's cheaper-tier calls replayed on the premium tier (by a hash of the trace id).
+    rate: {choices.rate:g}
+    # Dollars per class and UTC day for replays and judges; no evaluation runs once it is spent.
+    daily_budget_usd: {choices.daily_budget_usd:g}
+    # Cheapest judge first; the LLM judge (premium model, both answer orders) only when undecided.
+    judges: [{{kind: exact}}, {{kind: llm_pairwise}}]
 shadow:
-  # Share of each class's cheaper-tier calls replayed on the premium tier (by a hash of the trace id).
-  rate: {choices.rate:g}
-  # Dollars per class and UTC day for replays and judges; no evaluation runs once it is spent.
-  daily_budget_usd: {choices.daily_budget_usd:g}
-  # Cheapest judge first; the LLM judge (premium model, both answer orders) only when undecided.
-  judges: [{{kind: exact}}, {{kind: llm_pairwise}}]
   # Seconds to wait for a prompt and completion sent as OTLP log records.
   grace_seconds: 30
 decisions:
