@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from driftwatch.auth.keys import create_key
 from driftwatch.auth.scopes import ALL_SCOPES
+from driftwatch.config import ClassConfig, Policy
 from driftwatch.db.engine import session_factory
 from tests.conftest import StartServer
 
@@ -85,7 +86,7 @@ def test_an_evaluation_with_unstorable_text_is_rejected_not_a_500(
     start_server: StartServer, text: str
 ) -> None:
     """Regression (found by schemathesis): either one failed the insert and answered 500."""
-    server = start_server()
+    server = start_server(policy=Policy(classes={"faq": ClassConfig()}))  # a class driftwatch knows
     item = '{"id": "1", "source": "s", "task_class": "faq", "outcome": "acceptable", "model": "%s"}'
     body = '{"evaluations": [' + item % text + ", " + item.replace('"1"', '"2"') % "fine" + "]}"
 
