@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine, inspect
 
-from driftwatch import cli
 from driftwatch.auth.keys import KeyVerifier
 from driftwatch.cli import main
+from driftwatch.db import engine as engine_module
 from driftwatch.db.base import Base
 from driftwatch.db.engine import build_engine
 from tests.support.otlp import export_request, make_span
@@ -35,7 +35,7 @@ def _dispose_cli_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         engines.append(build_engine(url))
         return engines[-1]
 
-    monkeypatch.setattr(cli, "build_engine", tracked)
+    monkeypatch.setattr(engine_module, "build_engine", tracked)  # commands import it when they run
     yield
     for engine in engines:
         engine.dispose()
@@ -172,7 +172,9 @@ def test_keys_on_the_postgresql_store(database_url: str, engine: Engine) -> None
 def test_cli_commands_close_their_database_connections(
     database_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "build_engine", build_engine)  # the real one, without the clean-up above
+    monkeypatch.setattr(
+        engine_module, "build_engine", build_engine
+    )  # the real one, without the clean-up above
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         assert _run(database_url, "keys", "list").exit_code == 0

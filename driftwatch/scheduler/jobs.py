@@ -15,21 +15,21 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-
-from driftwatch.calls.retention import delete_expired_calls
-from driftwatch.config import Policy, Settings
-from driftwatch.db.engine import is_sqlite, session_factory
+from driftwatch.db.engine import session_factory
 from driftwatch.db.job_states import record_finish, record_start
-from driftwatch.ingest import content
-from driftwatch.ingest.redaction import Redactor
-from driftwatch.notify.delivery import DeliveryOptions, run_delivery
-from driftwatch.policy.decide import run_decide
-from driftwatch.policy.recommendations import run_recommendations
-from driftwatch.sampling.service import run_sampling
-from driftwatch.shadow.runner import RunnerOptions, ShadowObserver
-from driftwatch.shadow.setup import shadow_runner
+from driftwatch.scheduler import JOB_NAMES, SHADOW_JOBS
+
+# Each job imports its stage when it runs: `driftwatch jobs run sample` loads neither scipy (decide)
+# nor the provider SDKs (evaluate).
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from driftwatch.config import Policy, Settings
+    from driftwatch.shadow.runner import ShadowObserver
+
+__all__ = ["JOBS", "SHADOW_JOBS", "JobContext", "job_intervals", "run_job"]
 
 
 def utc_now() -> datetime:
@@ -53,6 +53,9 @@ class JobContext:
 
 
 def sample(context: JobContext) -> str:
+    from driftwatch.db.engine import is_sqlite
+    from driftwatch.sampling.service import run_sampling
+
     # PostgreSQL writers commit concurrently, so ids up to a full round of writer batches may still
     # appear behind the cursor; SQLite has one writer and commits ids in order.
     sqlite = is_sqlite(context.engine)
@@ -62,6 +65,9 @@ def sample(context: JobContext) -> str:
 
 
 def evaluate(context: JobContext) -> str:
+    from driftwatch.shadow.runner import RunnerOptions
+    from driftwatch.shadow.setup import shadow_runner
+
     settings = context.settings
     options = RunnerOptions(
         worker_id=context.worker_id,
@@ -80,6 +86,8 @@ def evaluate(context: JobContext) -> str:
 
 
 def reconcile_content(context: JobContext) -> str:
+    from driftwatch.ingest import content
+
     with session_factory(context.engine).begin() as session:
         result = content.reconcile_content(
             session, context.clock(), capture_content=context.settings.capture_content
@@ -91,17 +99,23 @@ def reconcile_content(context: JobContext) -> str:
 
 
 def deliver(context: JobContext) -> str:
+    from driftwatch.notify.delivery import DeliveryOptions, run_delivery
+
     options = DeliveryOptions.from_settings(context.settings, context.worker_id)
     run = run_delivery(context.engine, context.policy, options, context.clock, context.environ)
     return asyncio.run(run).summary()
 
 
 def decide(context: JobContext) -> str:
+    from driftwatch.policy.decide import run_decide
+
     with session_factory(context.engine).begin() as session:
         return run_decide(session, context.policy, context.clock()).summary()
 
 
 def recommend(context: JobContext) -> str:
+    from driftwatch.policy.recommendations import run_recommendations
+
     with session_factory(context.engine).begin() as session:
         return run_recommendations(session, context.policy, context.clock()).summary()
 
@@ -109,6 +123,7 @@ def recommend(context: JobContext) -> str:
 def import_langfuse(context: JobContext) -> str:
     # Imported here: the Langfuse SDK takes a second to load, and most runs never import.
     from driftwatch.importers.langfuse_import import scheduled_import
+    from driftwatch.ingest.redaction import Redactor
 
     return scheduled_import(
         context.engine,
@@ -121,6 +136,8 @@ def import_langfuse(context: JobContext) -> str:
 
 
 def retention(context: JobContext) -> str:
+    from driftwatch.calls.retention import delete_expired_calls
+
     days = context.settings.call_retention_days
     if days <= 0:
         return "calls are kept forever (DRIFTWATCH_CALL_RETENTION_DAYS is 0)"
@@ -137,8 +154,7 @@ JOBS: dict[str, Callable[[JobContext], str]] = {
     "import-langfuse": import_langfuse,
     "retention": retention,
 }
-# Jobs that replay calls need a provider for the reference tier; the others always run.
-SHADOW_JOBS = ("sample", "evaluate")
+assert tuple(JOBS) == JOB_NAMES, "scheduler.JOB_NAMES must name every job, in order"
 
 
 def job_intervals(settings: Settings) -> dict[str, float]:
