@@ -81,7 +81,10 @@ def serve(host: str | None, port: int | None) -> None:
         f"driftwatch listening on http://{settings.host}:{settings.port} (OTLP: /v1/traces, API: /docs)"
     )
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+        # No WebSocket routes: ws="none" spares loading a WebSocket library before the first answer.
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_level="warning", access_log=False, ws="none"
+        )
     finally:
         if scheduler is not None:
             scheduler.shutdown()

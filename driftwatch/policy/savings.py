@@ -22,8 +22,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from scipy.stats import t as student_t  # type: ignore[import-untyped]  # no scipy-stubs installed
-
 from driftwatch.pricing import ModelPrice
 
 DAYS_PER_MONTH = 30
@@ -98,6 +96,8 @@ def _project(
     gross_monthly = DAYS_PER_MONTH * statistics.fmean(gross)
     if len(net) < 2:
         return Savings(monthly, None, None, gross_monthly, shadow, 1, "one day of traffic: no interval yet")
+    from scipy.stats import t as student_t  # type: ignore[import-untyped]  # no scipy-stubs installed
+
     quantile = float(student_t.ppf((1 + CONFIDENCE) / 2, len(net) - 1))
     half = DAYS_PER_MONTH * quantile * statistics.stdev(net) / math.sqrt(len(net))
     return Savings(monthly, monthly - half, monthly + half, gross_monthly, shadow, len(net), None)
