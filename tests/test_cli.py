@@ -19,6 +19,7 @@ from driftwatch.db import engine as engine_module
 from driftwatch.db.base import Base
 from driftwatch.db.engine import build_engine
 from tests.support.otlp import export_request, make_span
+from tests.support.patience import patient
 from tests.support.processes import start_serve, wait_healthy
 
 SCHEMA = {"alembic_version", *Base.metadata.tables}
@@ -232,7 +233,7 @@ def test_serve_runs_migrates_ingests_and_stops_cleanly_on_sigterm(tmp_path: Path
         assert exported.status_code == 200
         assert sorted(call["span_id"] for call in calls) == sorted(span.span_id.hex() for span in spans)
         process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=20)
+        stdout, stderr = process.communicate(timeout=patient(20))
     finally:
         if process.poll() is None:
             process.kill()

@@ -1,4 +1,8 @@
-"""Helpers for tests that run `driftwatch serve` as a real process."""
+"""Helpers for tests that run `driftwatch serve` as a real process.
+
+Every process :func:`start_serve` starts is ended after its test by :func:`end_started_processes`
+(an autouse fixture in ``tests/conftest.py``), whatever the test did: one that fails half-way, or
+whose process never became healthy, leaves nothing running behind it."""
 
 from __future__ import annotations
 
@@ -12,6 +16,10 @@ from typing import IO
 
 import httpx
 
+from tests.support.patience import deadline
+
+_started: list[subprocess.Popen[str]] = []
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -20,9 +28,10 @@ def free_port() -> int:
         return port
 
 
-def wait_healthy(process: subprocess.Popen[str], base_url: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+def wait_healthy(process: subprocess.Popen[str], base_url: str, seconds: float = 20) -> None:
+    """Wait until ``GET /healthz`` answers 200: ``seconds`` on a quiet machine, longer under load."""
+    give_up = deadline(seconds)
+    while time.monotonic() < give_up:
         if process.poll() is not None:
             raise AssertionError(f"serve exited early with {process.returncode}: {process.communicate()}")
         try:
@@ -55,4 +64,18 @@ def start_serve(
         stderr=subprocess.PIPE if log is None else subprocess.STDOUT,
         text=True,
     )
+    _started.append(process)
     return process, f"http://127.0.0.1:{port}"
+
+
+def end_started_processes() -> list[int]:
+    """Kill every process :func:`start_serve` started that still runs, and reap them all; returns
+    the pids it had to kill."""
+    killed = []
+    while _started:
+        process = _started.pop()
+        if process.poll() is None:
+            process.kill()
+            killed.append(process.pid)
+        process.communicate()  # reaps it and closes its pipes
+    return killed
