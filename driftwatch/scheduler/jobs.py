@@ -54,14 +54,21 @@ class JobContext:
 
 def sample(context: JobContext) -> str:
     from driftwatch.db.engine import is_sqlite
-    from driftwatch.sampling.service import run_sampling
+    from driftwatch.sampling.service import sample_backlog
 
+    settings = context.settings
     # PostgreSQL writers commit concurrently, so ids up to a full round of writer batches may still
     # appear behind the cursor; SQLite has one writer and commits ids in order.
     sqlite = is_sqlite(context.engine)
-    lookback = 0 if sqlite else max(3, context.settings.writer_threads) * context.settings.write_batch_spans
-    with session_factory(context.engine).begin() as session:
-        return run_sampling(session, context.policy, context.clock(), lookback_ids=lookback).summary()
+    lookback = 0 if sqlite else max(3, settings.writer_threads) * settings.write_batch_spans
+    return sample_backlog(
+        context.engine,
+        context.policy,
+        context.clock,
+        batch_size=settings.sample_batch_size,
+        lookback_ids=lookback,
+        time_budget_seconds=settings.sample_time_budget_seconds,
+    ).summary()
 
 
 def evaluate(context: JobContext) -> str:
