@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from driftwatch.api.app import create_app
 from driftwatch.config import Policy, Settings
 from driftwatch.db import migrate
+from tests.support.ast_parse import serialize_ast_parse
 from tests.support.databases import empty_all_tables, engine_for, fresh_database
 from tests.support.processes import end_started_processes
 from tests.support.server import ServerThread
@@ -29,6 +30,7 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("driftwatch")
+serialize_ast_parse()
 
 
 @pytest.hookimpl(tryfirst=True)
