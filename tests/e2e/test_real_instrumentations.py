@@ -4,7 +4,6 @@ driftwatch: what a user's app sends is stored with model, provider, tokens, cont
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from driftwatch.auth.keys import create_key
 from tests.conftest import StartServer
 from tests.e2e.instrumented_app import SYSTEM_PROMPT, USER_PROMPT
 from tests.fakes import FakeAnthropicServer, FakeOpenAIServer
+from tests.support.processes import run_to_end
 from tests.support.server import ServerThread
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,13 +51,11 @@ def run_app(
         "OTEL_LOGS_EXPORTER": "none",
         **extra_env,
     }
-    completed = subprocess.run(
+    completed = run_to_end(
         [sys.executable, "-m", "tests.e2e.instrumented_app", instrumentation, llm_base_url],
+        120,
         cwd=ROOT,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
     assert "Failed to export" not in completed.stderr, completed.stderr

@@ -7,16 +7,18 @@ whose process never became healthy, leaves nothing running behind it."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
-from tests.support.patience import deadline
+from tests.support.patience import deadline, patient
 
 _started: list[subprocess.Popen[str]] = []
 
@@ -79,3 +81,27 @@ def end_started_processes() -> list[int]:
             killed.append(process.pid)
         process.communicate()  # reaps it and closes its pipes
     return killed
+
+
+def run_to_end(command: list[str], seconds: float, **options: Any) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(command, capture_output=True, text=True)`` with a timeout of ``seconds`` on a
+    quiet machine (longer under load), in a session of its own: whether it finishes, times out or
+    the test is interrupted, every process it started is killed too (`driftwatch demo` starts a
+    `driftwatch serve`, which would outlive a demo killed by a timeout)."""
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **options
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=patient(seconds))
+    except BaseException:
+        _kill_session(process)
+        process.communicate()
+        raise
+    finally:
+        _kill_session(process)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def _kill_session(process: subprocess.Popen[str]) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
