@@ -2,38 +2,35 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import uvicorn
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
-from driftwatch.auth import keys
 from driftwatch.auth.scopes import DEFAULT_SCOPES, WHAT_EACH_ALLOWS, Scope
 from driftwatch.cli_context import command_policy, command_settings, migrated_engine
 from driftwatch.cli_help import CONTEXT_SETTINGS, HelpGroup
-from driftwatch.cli_startup import gather_facts, serve_intervals, startup_lines
-from driftwatch.config import Policy, load_policy
 from driftwatch.config.init_command import init
-from driftwatch.db import migrate as migrations
-from driftwatch.db.engine import build_engine, display_url, session_factory
-from driftwatch.db.job_states import list_job_states
 from driftwatch.demo.command import demo
 from driftwatch.errors import DriftwatchError
 from driftwatch.importers.commands import import_group
 from driftwatch.notify.commands import webhooks_group
-from driftwatch.policy import control, snapshot, tables
-from driftwatch.sampling.plan import PlanQuery, describe, make_plan
-from driftwatch.scheduler.jobs import JOBS, SHADOW_JOBS, JobContext, job_intervals, run_job
-from driftwatch.scheduler.service import JobScheduler
+from driftwatch.scheduler import JOB_NAMES, SHADOW_JOBS
+
+# Each command imports what it needs when it runs: `--help`, and every command that needs neither
+# the web stack, scipy nor a provider SDK, starts without loading them (bench/startup.py).
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from driftwatch.config import Policy
+    from driftwatch.scheduler.jobs import JobContext
+    from driftwatch.scheduler.service import JobScheduler
 
 
 @click.group(cls=HelpGroup, context_settings=CONTEXT_SETTINGS)
@@ -64,7 +61,15 @@ def serve(host: str | None, port: int | None) -> None:
     auth, webhooks, scheduled jobs). Binding to a non-loopback address turns API-key auth on (create
     keys with `driftwatch keys create`).
     """
+    import logging
+
+    import uvicorn
+
     from driftwatch.api.app import create_app
+    from driftwatch.cli_startup import gather_facts, startup_lines
+    from driftwatch.db import migrate as migrations
+    from driftwatch.db.engine import build_engine
+    from driftwatch.scheduler.jobs import JobContext
 
     settings = command_settings()
     overrides = {name: value for name, value in (("host", host), ("port", port)) if value is not None}
@@ -85,13 +90,19 @@ def serve(host: str | None, port: int | None) -> None:
         "(OTLP: /v1/traces, dashboard: /, API docs: /docs)"
     )
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+        # No WebSocket routes: ws="none" spares loading a WebSocket library before the first answer.
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_level="warning", access_log=False, ws="none"
+        )
     finally:
         if scheduler is not None:
             scheduler.shutdown()
 
 
 def _start_scheduler(context: JobContext) -> JobScheduler:
+    from driftwatch.cli_startup import serve_intervals
+    from driftwatch.scheduler.service import JobScheduler
+
     scheduler = JobScheduler(context, serve_intervals(context.settings, context.policy))
     scheduler.start()
     return scheduler
@@ -100,6 +111,9 @@ def _start_scheduler(context: JobContext) -> JobScheduler:
 @main.command()
 def migrate() -> None:
     """Apply every pending schema migration to DRIFTWATCH_DATABASE_URL, and say which."""
+    from driftwatch.db import migrate as migrations
+    from driftwatch.db.engine import build_engine, display_url
+
     url = command_settings().database_url
     engine = build_engine(url)
     try:
@@ -110,6 +124,10 @@ def migrate() -> None:
 
 
 def _job_context(task_class: str | None = None) -> tuple[JobContext, Engine]:
+    from driftwatch.db import migrate as migrations
+    from driftwatch.db.engine import build_engine
+    from driftwatch.scheduler.jobs import JobContext
+
     settings = command_settings()
     policy = command_policy(settings)
     engine = build_engine(settings.database_url)
@@ -118,6 +136,8 @@ def _job_context(task_class: str | None = None) -> tuple[JobContext, Engine]:
 
 
 def _run_jobs(context: JobContext, names: tuple[str, ...], *, quiet_when_idle: bool = False) -> None:
+    from driftwatch.scheduler.jobs import run_job
+
     for name in names:
         try:
             summary = run_job(name, context)
@@ -159,6 +179,9 @@ def evaluate(once: bool, task_class: str | None) -> None:
 def plan(**options: Any) -> None:
     """How many shadow samples per day a class needs to detect a drop from --baseline by --drop within
     --within (9 times in 10, at the configured false-alarm rate), and what they cost at current prices."""
+    from driftwatch.db.engine import session_factory
+    from driftwatch.sampling.plan import PlanQuery, describe, make_plan
+
     context, engine = _job_context()
     try:
         with session_factory(engine)() as session:
@@ -177,7 +200,7 @@ def jobs_group() -> None:
 
 
 @jobs_group.command(name="run")
-@click.argument("names", nargs=-1, required=True, type=click.Choice(sorted(JOBS)))
+@click.argument("names", nargs=-1, required=True, type=click.Choice(sorted(JOB_NAMES)))
 @click.option("--task-class", default=None, help="For evaluate: only samples of this task class.")
 def jobs_run(names: tuple[str, ...], task_class: str | None) -> None:
     """Run the named jobs once each, in order, against the configured store."""
@@ -191,10 +214,14 @@ def jobs_run(names: tuple[str, ...], task_class: str | None) -> None:
 @jobs_group.command(name="list")
 def jobs_list() -> None:
     """Each job: its interval in `driftwatch serve`, runs so far, and its last run."""
+    from driftwatch.db.engine import session_factory
+    from driftwatch.db.job_states import list_job_states
+    from driftwatch.scheduler.jobs import job_intervals
+
     intervals = job_intervals(command_settings())
     with migrated_engine() as engine, session_factory(engine)() as session:
         states = {state.name: state for state in list_job_states(session)}
-    for name in sorted(JOBS):
+    for name in sorted(JOB_NAMES):
         state = states.get(name)
         last = "never run"
         if state is not None and state.last_started_at is not None:
@@ -228,6 +255,9 @@ def keys_create(name: str, scopes: tuple[str, ...]) -> None:
     The default, ingest, is the key an app exports spans with: it can read nothing back.
     """
     granted = frozenset(Scope(scope) for scope in scopes) or DEFAULT_SCOPES
+    from driftwatch.auth import keys
+    from driftwatch.db.engine import session_factory
+
     with migrated_engine() as engine, session_factory(engine).begin() as session:
         created = keys.create_key(session, name, scopes=granted)
     click.echo(created.key)
@@ -241,6 +271,9 @@ def keys_create(name: str, scopes: tuple[str, ...]) -> None:
 @keys_group.command(name="list")
 def keys_list() -> None:
     """List keys: id, name, shown prefix, created, revoked, scopes (comma-separated)."""
+    from driftwatch.auth import keys
+    from driftwatch.db.engine import session_factory
+
     with migrated_engine() as engine, session_factory(engine)() as session:
         for key in keys.list_keys(session):
             revoked = key.revoked_at.isoformat() if key.revoked_at else "active"
@@ -252,6 +285,9 @@ def keys_list() -> None:
 @click.argument("key_id", type=int)
 def keys_revoke(key_id: int) -> None:
     """Revoke the key with id KEY_ID (takes effect within 10 seconds on every replica)."""
+    from driftwatch.auth import keys
+    from driftwatch.db.engine import session_factory
+
     try:
         with migrated_engine() as engine, session_factory(engine).begin() as session:
             keys.revoke_key(session, key_id)
@@ -268,6 +304,9 @@ def policy_group() -> None:
 @contextmanager
 def _policy_session() -> Iterator[tuple[Session, Policy]]:
     """One transaction on the configured store, and the policy file; refusals exit 1 with the reason."""
+    from driftwatch.config import load_policy
+    from driftwatch.db.engine import session_factory
+
     try:
         policy = load_policy(command_settings().policy_file)
         with migrated_engine() as engine, session_factory(engine).begin() as session:
@@ -288,6 +327,8 @@ _actor_option = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print the document GET /v1/policy serves.")
 def policy_show(as_json: bool) -> None:
     """Each known task class's tier and model, pin and cool-down; the default for other classes."""
+    from driftwatch.policy import snapshot, tables
+
     with _policy_session() as (session, policy):
         document = snapshot.build_policy(session, policy, datetime.now(UTC))
     click.echo(document.model_dump_json(indent=2) if as_json else tables.policy_table(document))
@@ -299,6 +340,8 @@ def policy_show(as_json: bool) -> None:
 @_actor_option
 def policy_pin(task_class: str, tier: str, actor: str) -> None:
     """Put TASK_CLASS on TIER and pin it there: automatic promotion and demotion leave it alone."""
+    from driftwatch.policy import control
+
     with _policy_session() as (session, policy):
         change = control.pin(session, policy, task_class, tier, actor, datetime.now(UTC))
     click.echo(f"{task_class} pinned to {change.route.tier} (decision {change.decision_id})")
@@ -309,6 +352,8 @@ def policy_pin(task_class: str, tier: str, actor: str) -> None:
 @_actor_option
 def policy_unpin(task_class: str, actor: str) -> None:
     """Unpin TASK_CLASS: it stays on its tier, and automatic decisions apply to it again."""
+    from driftwatch.policy import control
+
     with _policy_session() as (session, policy):
         change = control.unpin(session, policy, task_class, actor, datetime.now(UTC))
     done = "was not pinned" if change.decision_id is None else f"unpinned (decision {change.decision_id})"
@@ -320,6 +365,8 @@ def policy_unpin(task_class: str, actor: str) -> None:
 @_actor_option
 def policy_accept(recommendation_id: int, actor: str) -> None:
     """Accept the open demotion recommendation RECOMMENDATION_ID: its class moves to the cheaper tier."""
+    from driftwatch.policy import control
+
     with _policy_session() as (session, policy):
         answer = control.accept(session, policy, recommendation_id, actor, datetime.now(UTC))
     rec = answer.recommendation
@@ -332,6 +379,8 @@ def policy_accept(recommendation_id: int, actor: str) -> None:
 @_actor_option
 def policy_reject(recommendation_id: int, reason: str | None, actor: str) -> None:
     """Reject the open demotion recommendation RECOMMENDATION_ID; its class stays where it is."""
+    from driftwatch.policy import control
+
     with _policy_session() as (session, policy):
         answer = control.reject(session, policy, recommendation_id, actor, datetime.now(UTC), reason)
     click.echo(f"rejected {answer.recommendation.id}: {answer.recommendation.task_class} stays")
@@ -345,6 +394,8 @@ def policy_reject(recommendation_id: int, reason: str | None, actor: str) -> Non
 @click.option("--json", "as_json", is_flag=True, help="Print the items GET /v1/recommendations serves.")
 def policy_recommendations(status: str, task_class: str | None, as_json: bool) -> None:
     """Demotion recommendations, newest first (open ones by default), with projected net savings."""
+    from driftwatch.policy import control, tables
+
     chosen = None if status == "all" else status
     with _policy_session() as (session, _):
         page = control.list_recommendations(session, status=chosen, task_class=task_class, limit=1000)

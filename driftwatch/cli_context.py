@@ -6,17 +6,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Engine
 
-from driftwatch.config import Policy, Settings, load_policy, load_settings
-from driftwatch.db import migrate as migrations
-from driftwatch.db.engine import build_engine
 from driftwatch.errors import DriftwatchError
+
+# Imported where used, so that commands start without the store's or the settings' libraries
+# until they need them (and `--help` never does).
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from driftwatch.config import Policy, Settings
 
 
 def command_settings() -> Settings:
+    from driftwatch.config import load_settings
+
     try:
         return load_settings()
     except DriftwatchError as error:
@@ -24,6 +30,8 @@ def command_settings() -> Settings:
 
 
 def command_policy(settings: Settings) -> Policy:
+    from driftwatch.config import load_policy
+
     try:
         return load_policy(settings.policy_file)
     except DriftwatchError as error:
@@ -33,6 +41,9 @@ def command_policy(settings: Settings) -> Policy:
 @contextmanager
 def migrated_engine() -> Iterator[Engine]:
     """An engine on an up-to-date schema, disposed afterwards so no connection outlives the command."""
+    from driftwatch.db import migrate as migrations
+    from driftwatch.db.engine import build_engine
+
     engine = build_engine(command_settings().database_url)
     try:
         migrations.upgrade(engine)

@@ -5,15 +5,39 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine
 
 from driftwatch.api.app import create_app
 from driftwatch.config import Policy, Settings
 from driftwatch.db import migrate
+from tests.support.ast_parse import serialize_ast_parse
 from tests.support.databases import empty_all_tables, engine_for, fresh_database
+from tests.support.processes import end_started_processes
 from tests.support.server import ServerThread
 
 BACKENDS = ["sqlite", "postgresql"]
+
+# Property tests draw the same examples on every run and machine (derandomize), keep no example
+# database between runs (a failure replays from its printed blob, not from a file in the tree), and
+# hold no per-example deadline or speed health check: on a loaded machine those fail a correct test.
+settings.register_profile(
+    "driftwatch",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("driftwatch")
+serialize_ast_parse()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """End the `driftwatch serve` processes the test started before any fixture is torn down (a
+    process left running holds connections that would block emptying the store), pass or fail."""
+    end_started_processes()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

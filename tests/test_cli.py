@@ -15,13 +15,14 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine, inspect
 
-from driftwatch import cli
 from driftwatch.auth.keys import KeyVerifier
 from driftwatch.auth.scopes import Scope
 from driftwatch.cli import main
+from driftwatch.db import engine as engine_module
 from driftwatch.db.base import Base
 from driftwatch.db.engine import build_engine
 from tests.support.otlp import export_request, make_span
+from tests.support.patience import patient
 from tests.support.processes import start_serve, wait_healthy
 
 SCHEMA = {"alembic_version", *Base.metadata.tables}
@@ -38,7 +39,7 @@ def _dispose_cli_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         engines.append(build_engine(url))
         return engines[-1]
 
-    monkeypatch.setattr(cli, "build_engine", tracked)
+    monkeypatch.setattr(engine_module, "build_engine", tracked)  # commands import it when they run
     yield
     for engine in engines:
         engine.dispose()
@@ -241,7 +242,9 @@ def test_keys_on_the_postgresql_store(database_url: str, engine: Engine) -> None
 def test_cli_commands_close_their_database_connections(
     database_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "build_engine", build_engine)  # the real one, without the clean-up above
+    monkeypatch.setattr(
+        engine_module, "build_engine", build_engine
+    )  # the real one, without the clean-up above
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         assert _run(database_url, "keys", "list").exit_code == 0
@@ -299,7 +302,7 @@ def test_serve_runs_migrates_ingests_and_stops_cleanly_on_sigterm(tmp_path: Path
         assert exported.status_code == 200
         assert sorted(call["span_id"] for call in calls) == sorted(span.span_id.hex() for span in spans)
         process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=20)
+        stdout, stderr = process.communicate(timeout=patient(20))
     finally:
         if process.poll() is None:
             process.kill()

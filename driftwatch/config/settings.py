@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         True, description="Run the scheduled jobs (sample, evaluate, …) inside `driftwatch serve`."
     )
     sample_interval_seconds: float = Field(10.0, gt=0, description="How often new calls are sampled.")
+    sample_batch_size: int = Field(
+        10_000, gt=0, description="Calls one sampling transaction reads; a run takes batches until caught up."
+    )
+    sample_time_budget_seconds: float = Field(
+        30.0, gt=0, description="A sampling run stops taking batches after this long; the next run goes on."
+    )
     evaluate_interval_seconds: float = Field(
         10.0, gt=0, description="How often due samples are claimed and shadow-evaluated."
     )

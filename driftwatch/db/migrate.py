@@ -1,21 +1,63 @@
-"""Apply alembic migrations programmatically (``driftwatch migrate``, and on ``driftwatch serve``)."""
+"""Apply alembic migrations programmatically (``driftwatch migrate``, and on ``driftwatch serve``).
+
+A store already at the newest revision is recognised without alembic: loading alembic and every
+migration script costs a command about half a second of CPU, and almost every start finds nothing
+to do. The newest revision is read from the migration files themselves; anything unexpected there
+(a file without a readable revision, no single head) falls back to alembic, which decides."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.migration import MigrationContext
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from driftwatch.errors import DriftwatchError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+_REVISION = re.compile(r"""^revision\b[^=\n]*=\s*["']([^"']+)["']""", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"""^down_revision\b[^=\n]*=\s*(?:["']([^"']+)["']|None)""", re.MULTILINE)
+
+
+def head_revision() -> str | None:
+    """The one revision no migration builds on, read from the files; None when unsure."""
+    revisions, bases = set(), set()
+    for script in files("driftwatch.migrations").joinpath("versions").iterdir():
+        if not script.name.endswith(".py") or script.name == "__init__.py":
+            continue
+        source = script.read_text(encoding="utf-8")
+        revision, down = _REVISION.findall(source), _DOWN_REVISION.findall(source)
+        if len(revision) != 1 or len(down) != 1:
+            return None
+        revisions.add(revision[0])
+        bases.add(down[0])
+    heads = revisions - bases
+    return heads.pop() if len(heads) == 1 else None
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the store's schema is at the newest revision (False when it cannot tell)."""
+    head = head_revision()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as connection:
+            current = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except SQLAlchemyError:  # no alembic_version table yet: a new store
+        return False
+    return current == [head]
+
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(files("driftwatch.migrations")))
     config.attributes["engine"] = engine
@@ -45,14 +87,23 @@ class Migration:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> Migration:
+    if revision == "head" and at_head(engine):
+        head = head_revision()
+        return Migration(head, head)
+    from alembic import command
+
     return _migrate(engine, lambda config: command.upgrade(config, revision))
 
 
 def downgrade(engine: Engine, revision: str) -> Migration:
+    from alembic import command
+
     return _migrate(engine, lambda config: command.downgrade(config, revision))
 
 
 def _migrate(engine: Engine, run: Callable[[Config], None]) -> Migration:
+    from alembic.migration import MigrationContext
+
     config = alembic_config(engine)
     with engine.connect() as connection, _sqlite_foreign_keys_deferred(connection), connection.begin():
         config.attributes["connection"] = connection

@@ -5,9 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-
-from driftwatch.demo.runner import DemoOptions, run_demo
 
 
 @click.command(name="demo")
@@ -43,6 +40,10 @@ def demo(
     exporter, shadow evaluation on recorded answers, and a local webhook receiver. Halfway the cheap
     model of two classes is swapped for a weaker one; the demo shows them detected and promoted, the
     webhooks, and a demotion recommendation with its savings. Exit 1 if that did not all happen."""
+    from rich.console import Console
+
+    from driftwatch.demo.runner import DemoOptions, run_demo
+
     options = DemoOptions(
         port=port,
         folder=folder,

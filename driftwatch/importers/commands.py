@@ -7,12 +7,10 @@ from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
 import click
-from rich.console import Console
 
 from driftwatch.cli_context import command_policy, command_settings, iso_moment, migrated_engine
 from driftwatch.cli_help import HelpGroup
 from driftwatch.errors import DriftwatchError
-from driftwatch.ingest.redaction import Redactor
 
 
 @click.group(name="import", cls=HelpGroup)
@@ -59,9 +57,12 @@ def import_langfuse(
     and tier from metadata or tags), from where the last run stopped. Re-running imports only what is
     new; an interrupted run resumes at the page it had not committed."""
     # Imported here: the Langfuse SDK takes a second to load, which every other command would pay.
+    from rich.console import Console
+
     from driftwatch.importers.langfuse_client import LangfuseClient, LangfuseCredentials
     from driftwatch.importers.langfuse_import import ImportOptions, call_mapper, import_generations
     from driftwatch.importers.progress import progress_display
+    from driftwatch.ingest.redaction import Redactor
 
     settings = command_settings()
     mapper = call_mapper(

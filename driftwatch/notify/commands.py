@@ -3,24 +3,21 @@ again what failed."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import click
-import pydantic
-from sqlalchemy.orm import Session
 
 from driftwatch.cli_context import command_settings, iso_moment, migrated_engine
 from driftwatch.cli_help import HelpGroup
-from driftwatch.db.engine import session_factory
 from driftwatch.errors import DriftwatchError
-from driftwatch.notify import endpoints, history, redelivery
-from driftwatch.notify.delivery import DeliveryOptions, send_test
 from driftwatch.notify.events import EVENT_TYPES
-from driftwatch.notify.schemas import DeliveryStatus, Webhook, WebhookCreate
+
+# The store and the HTTP client are imported by the command that uses them, not by `--help`.
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @click.group(name="webhooks", cls=HelpGroup)
@@ -30,6 +27,8 @@ def webhooks_group() -> None:
 
 @contextmanager
 def _transaction() -> Iterator[Session]:
+    from driftwatch.db.engine import session_factory
+
     try:
         with migrated_engine() as engine, session_factory(engine).begin() as session:
             yield session
@@ -52,6 +51,11 @@ def webhooks_add(
 ) -> None:
     """Send events from now on to URL (http or https). Prints the signing secret once: receivers
     verify each request with it (see README, Webhooks)."""
+    import pydantic
+
+    from driftwatch.notify import endpoints
+    from driftwatch.notify.schemas import WebhookCreate
+
     chosen = None if events is None else [event.strip() for event in events.split(",") if event.strip()]
     try:
         fields = {"url": url, "name": name, "format": webhook_format, "events": chosen, "secret": secret}
@@ -74,6 +78,11 @@ def webhooks_add(
 @click.option("--json", "as_json", is_flag=True, help="Print what GET /v1/webhooks serves.")
 def webhooks_list(include_removed: bool, as_json: bool) -> None:
     """Endpoints with their format, events and delivery counts (secrets are never shown)."""
+    import pydantic
+
+    from driftwatch.notify import endpoints
+    from driftwatch.notify.schemas import Webhook
+
     with _transaction() as session:
         found = endpoints.list_endpoints(session, include_removed=include_removed)
     if as_json:
@@ -91,6 +100,8 @@ def webhooks_list(include_removed: bool, as_json: bool) -> None:
 @click.argument("webhook_id", type=int)
 def webhooks_remove(webhook_id: int) -> None:
     """Stop sending to webhook WEBHOOK_ID; its pending deliveries are cancelled, its log is kept."""
+    from driftwatch.notify import endpoints
+
     with _transaction() as session:
         removed = endpoints.remove_endpoint(session, webhook_id, datetime.now(UTC))
     click.echo(f"removed webhook {removed.id} ({removed.url})")
@@ -100,6 +111,11 @@ def webhooks_remove(webhook_id: int) -> None:
 @click.argument("webhook_id", type=int)
 def webhooks_test(webhook_id: int) -> None:
     """Send a signed webhook.test message to WEBHOOK_ID now and show the answer (exit 1 unless 2xx)."""
+    import asyncio
+
+    from driftwatch.notify import endpoints
+    from driftwatch.notify.delivery import DeliveryOptions, send_test
+
     settings = command_settings()
     with _transaction() as session:
         endpoint = endpoints.get_endpoint(session, webhook_id)
@@ -120,6 +136,9 @@ def webhooks_test(webhook_id: int) -> None:
 @click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
 def webhooks_deliveries(webhook_id: int | None, status: str | None, limit: int) -> None:
     """Recent deliveries (of WEBHOOK_ID, or all), newest first: event, status, attempts, last error."""
+    from driftwatch.notify import endpoints, history
+    from driftwatch.notify.schemas import DeliveryStatus
+
     with _transaction() as session:
         if webhook_id is not None:
             endpoints.get_endpoint(session, webhook_id)
@@ -142,6 +161,8 @@ def webhooks_deliveries(webhook_id: int | None, status: str | None, limit: int) 
 @click.argument("delivery_ids", metavar="DELIVERY_ID...", type=int, nargs=-1, required=True)
 def webhooks_redeliver(delivery_ids: tuple[int, ...]) -> None:
     """Send failed or delivered deliveries again (same webhook-id), before newer pending ones."""
+    from driftwatch.notify import redelivery
+
     for delivery_id in delivery_ids:
         with _transaction() as session:
             delivery = redelivery.redeliver(session, delivery_id, datetime.now(UTC))
@@ -157,6 +178,8 @@ def webhooks_redeliver(delivery_ids: tuple[int, ...]) -> None:
 )
 def webhooks_recover(webhook_id: int, since: datetime | None) -> None:
     """Queue again every failed delivery of WEBHOOK_ID, e.g. after an outage past the retry window."""
+    from driftwatch.notify import redelivery
+
     with _transaction() as session:
         requeued = redelivery.recover(session, webhook_id, datetime.now(UTC), since)
     click.echo(f"{requeued} failed deliveries queued again for webhook {webhook_id}")

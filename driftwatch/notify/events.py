@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated
 
-import httpx
 from pydantic import AfterValidator
 
 EVENT_TYPES = (
@@ -36,6 +35,8 @@ def check_webhook_url(url: str) -> str:
     """Only absolute http(s) URLs: anything else (file:, javascript:, a bare host) is refused."""
     if len(url) > MAX_URL_LENGTH:
         raise ValueError(f"webhook URL longer than {MAX_URL_LENGTH} characters")
+    import httpx  # here: `driftwatch --help` reads EVENT_TYPES and should not load an HTTP client
+
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as error:

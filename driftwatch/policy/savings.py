@@ -26,8 +26,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from scipy.stats import t as student_t  # type: ignore[import-untyped]  # no scipy-stubs installed
-
 from driftwatch.pricing import ModelPrice
 
 DAYS_PER_MONTH = 30
@@ -168,6 +166,8 @@ def _project(
     if len(net) < 2:
         one = "one day of traffic: no interval yet"
         return Savings(monthly, None, None, gross_monthly, shadow, 1, one, forward_shadow_monthly_usd=ahead)
+    from scipy.stats import t as student_t  # type: ignore[import-untyped]  # no scipy-stubs installed
+
     quantile = float(student_t.ppf((1 + CONFIDENCE) / 2, len(net) - 1))
     half = DAYS_PER_MONTH * quantile * statistics.stdev(net) / math.sqrt(len(net))
     return Savings(

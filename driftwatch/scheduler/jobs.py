@@ -15,21 +15,21 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-
-from driftwatch.calls.retention import delete_expired_calls
-from driftwatch.config import Policy, Settings
-from driftwatch.db.engine import is_sqlite, session_factory
+from driftwatch.db.engine import session_factory
 from driftwatch.db.job_states import record_finish, record_start
-from driftwatch.ingest import content
-from driftwatch.ingest.redaction import Redactor
-from driftwatch.notify.delivery import DeliveryOptions, run_delivery
-from driftwatch.policy.decide import run_decide
-from driftwatch.policy.recommendations import run_recommendations
-from driftwatch.sampling.service import run_sampling
-from driftwatch.shadow.runner import RunnerOptions, ShadowObserver
-from driftwatch.shadow.setup import shadow_runner
+from driftwatch.scheduler import JOB_NAMES, SHADOW_JOBS
+
+# Each job imports its stage when it runs: `driftwatch jobs run sample` loads neither scipy (decide)
+# nor the provider SDKs (evaluate).
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from driftwatch.config import Policy, Settings
+    from driftwatch.shadow.runner import ShadowObserver
+
+__all__ = ["JOBS", "SHADOW_JOBS", "JobContext", "job_intervals", "run_job"]
 
 
 class JobSummary(str):
@@ -65,17 +65,30 @@ class JobContext:
 
 
 def sample(context: JobContext) -> JobSummary:
+    from driftwatch.db.engine import is_sqlite
+    from driftwatch.sampling.service import sample_backlog
+
+    settings = context.settings
     # PostgreSQL writers commit concurrently, so ids up to a full round of writer batches may still
     # appear behind the cursor; SQLite has one writer and commits ids in order.
     sqlite = is_sqlite(context.engine)
-    lookback = 0 if sqlite else max(3, context.settings.writer_threads) * context.settings.write_batch_spans
-    with session_factory(context.engine).begin() as session:
-        result = run_sampling(session, context.policy, context.clock(), lookback_ids=lookback)
+    lookback = 0 if sqlite else max(3, settings.writer_threads) * settings.write_batch_spans
+    result = sample_backlog(
+        context.engine,
+        context.policy,
+        context.clock,
+        batch_size=settings.sample_batch_size,
+        lookback_ids=lookback,
+        time_budget_seconds=settings.sample_time_budget_seconds,
+    )
     idle = result.scanned == 0 and result.reverse_sampled == 0 and result.reverse_no_provider == 0
     return JobSummary(result.summary(), idle=idle)
 
 
 def evaluate(context: JobContext) -> JobSummary:
+    from driftwatch.shadow.runner import RunnerOptions
+    from driftwatch.shadow.setup import shadow_runner
+
     settings = context.settings
     options = RunnerOptions(
         worker_id=context.worker_id,
@@ -95,6 +108,8 @@ def evaluate(context: JobContext) -> JobSummary:
 
 
 def reconcile_content(context: JobContext) -> JobSummary:
+    from driftwatch.ingest import content
+
     with session_factory(context.engine).begin() as session:
         result = content.reconcile_content(
             session, context.clock(), capture_content=context.settings.capture_content
@@ -107,6 +122,8 @@ def reconcile_content(context: JobContext) -> JobSummary:
 
 
 def deliver(context: JobContext) -> JobSummary:
+    from driftwatch.notify.delivery import DeliveryOptions, run_delivery
+
     options = DeliveryOptions.from_settings(context.settings, context.worker_id)
     run = run_delivery(context.engine, context.policy, options, context.clock, context.environ)
     result = asyncio.run(run)
@@ -115,12 +132,16 @@ def deliver(context: JobContext) -> JobSummary:
 
 
 def decide(context: JobContext) -> JobSummary:
+    from driftwatch.policy.decide import run_decide
+
     with session_factory(context.engine).begin() as session:
         result = run_decide(session, context.policy, context.clock())
     return JobSummary(result.summary(), idle=not (result.consumed or result.degraded or result.promoted))
 
 
 def recommend(context: JobContext) -> JobSummary:
+    from driftwatch.policy.recommendations import run_recommendations
+
     with session_factory(context.engine).begin() as session:
         result = run_recommendations(session, context.policy, context.clock())
     return JobSummary(result.summary(), idle=not result.counts)
@@ -129,6 +150,7 @@ def recommend(context: JobContext) -> JobSummary:
 def import_langfuse(context: JobContext) -> JobSummary:
     # Imported here: the Langfuse SDK takes a second to load, and most runs never import.
     from driftwatch.importers.langfuse_import import scheduled_import
+    from driftwatch.ingest.redaction import Redactor
 
     text = scheduled_import(
         context.engine,
@@ -143,6 +165,8 @@ def import_langfuse(context: JobContext) -> JobSummary:
 
 
 def retention(context: JobContext) -> JobSummary:
+    from driftwatch.calls.retention import delete_expired_calls
+
     days = context.settings.call_retention_days
     if days <= 0:
         return JobSummary("calls are kept forever (DRIFTWATCH_CALL_RETENTION_DAYS is 0)", idle=True)
@@ -160,8 +184,7 @@ JOBS: dict[str, Callable[[JobContext], JobSummary]] = {
     "import-langfuse": import_langfuse,
     "retention": retention,
 }
-# Jobs that replay calls need a provider for the reference tier; the others always run.
-SHADOW_JOBS = ("sample", "evaluate")
+assert tuple(JOBS) == JOB_NAMES, "scheduler.JOB_NAMES must name every job, in order"
 
 
 def job_intervals(settings: Settings) -> dict[str, float]:

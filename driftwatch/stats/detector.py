@@ -39,7 +39,6 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import rel_entr  # type: ignore[import-untyped]  # no scipy-stubs installed
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -221,6 +220,8 @@ def log_statistic(state: DetectorState) -> float:
 
 def bernoulli_kl(p: float, q: float) -> float:
     """``KL(Bernoulli(p) || Bernoulli(q))`` in nats."""
+    from scipy.special import rel_entr  # type: ignore[import-untyped]  # no scipy-stubs installed
+
     return float(rel_entr(p, q) + rel_entr(1 - p, 1 - q))
 
 

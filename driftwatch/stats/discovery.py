@@ -36,7 +36,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import false_discovery_control  # type: ignore[import-untyped]
 
 
 def _check_alpha(alpha: float) -> None:
@@ -57,6 +56,8 @@ def adjusted_p_values(p_values: Sequence[float]) -> list[float]:
         raise ValueError("p-values must be a flat sequence of numbers in [0, 1]")
     if values.size == 0:
         return []
+    from scipy.stats import false_discovery_control  # type: ignore[import-untyped]  # no scipy-stubs installed
+
     return [float(q) for q in false_discovery_control(values, method="bh")]
 
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import ks_2samp, mannwhitneyu  # type: ignore[import-untyped]
 
 MIN_SCORES = 20
 """Fewest scores per window for a test: below that the tests' approximations and power fall apart."""
@@ -69,6 +68,8 @@ def compare_scores(
             f"not enough samples yet: {now.size} current and {before.size} baseline scores,"
             f" {min_scores} of each needed",
         )
+    from scipy.stats import ks_2samp, mannwhitneyu  # type: ignore[import-untyped]  # no scipy-stubs installed
+
     now_median, before_median = float(np.median(now)), float(np.median(before))
     mann_whitney = mannwhitneyu(now, before, alternative="less")
     kolmogorov = ks_2samp(now, before, alternative="two-sided")

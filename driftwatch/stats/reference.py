@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scipy.stats import binomtest  # type: ignore[import-untyped]  # no scipy-stubs installed
-
 
 @dataclass(frozen=True, slots=True)
 class BaselineReference:
@@ -41,6 +39,8 @@ def baseline_reference(
     elif accepted == 0:
         message = "no accepted outcome in the baseline: nothing can drop"
     else:
+        from scipy.stats import binomtest  # type: ignore[import-untyped]  # no scipy-stubs installed
+
         test = binomtest(accepted, total, alternative="greater")
         rate = float(test.proportion_ci(confidence, method="exact").low)
         message = f"{confidence:.0%} lower bound {rate:.4f} from {accepted}/{total} accepted"

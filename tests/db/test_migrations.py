@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from driftwatch.db import migrate
@@ -47,5 +48,31 @@ def test_downgrade_to_base_and_upgrade_again_round_trips(empty_url: str) -> None
         assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
     migrate.upgrade(engine)
     engine.dispose()
+
+    assert _schema_differences(empty_url) == []
+
+
+def test_the_head_read_from_the_migration_files_is_alembics(empty_url: str) -> None:
+    engine = engine_for(empty_url)
+    try:
+        alembic_head = ScriptDirectory.from_config(migrate.alembic_config(engine)).get_current_head()
+    finally:
+        engine.dispose()
+
+    assert migrate.head_revision() == alembic_head
+
+
+def test_a_store_is_at_head_only_once_every_migration_ran(empty_url: str) -> None:
+    engine = engine_for(empty_url)
+    try:
+        assert not migrate.at_head(engine)  # a new store: no alembic_version table
+        migrate.upgrade(engine)
+        assert migrate.at_head(engine)
+        migrate.downgrade(engine, "-1")
+        assert not migrate.at_head(engine)
+        migrate.upgrade(engine)  # not at head: alembic runs the missing migration
+        assert migrate.at_head(engine)
+    finally:
+        engine.dispose()
 
     assert _schema_differences(empty_url) == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from driftwatch.demo.dataset import (
     replay_datasets,
 )
 from driftwatch.shadow.providers.replay import ReplayProvider
+from tests.support.processes import run_to_end
 
 
 def test_stand_in_answers_agree_exactly_when_the_record_says_the_cheap_answer_is_acceptable() -> None:
@@ -52,9 +52,7 @@ def test_the_demo_policy_is_valid_and_its_replay_providers_answer_every_prompt(t
 def test_the_demo_detects_promotes_alerts_and_recommends(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "driftwatch.cli", "demo", "--dir", str(tmp_path), "--rate", "60",
                "--healthy-seconds", "20", "--max-seconds", "240"]  # fmt: skip
-    finished = subprocess.run(
-        command, capture_output=True, text=True, timeout=420, env={"COLUMNS": "200", "PATH": ""}
-    )
+    finished = run_to_end(command, 420, env={"COLUMNS": "200", "PATH": ""})
 
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     out = finished.stdout

@@ -16,7 +16,7 @@ from typing import Any
 
 from tests.e2e.fastapi_app import INSTRUMENTATION_ENV, LLM_URL_ENV
 from tests.e2e.instrumented_app import SPAN_DUMP_ENV, SPAN_PROCESSOR_ENV
-from tests.support.load import scaled
+from tests.support.patience import patient
 from tests.support.processes import free_port, wait_healthy
 from tests.support.server import ServerThread
 
@@ -85,7 +85,7 @@ def run_app(
         env=app_env(instrumentation, server, content_env, env or {}),
         capture_output=True,
         text=True,
-        timeout=scaled(120),
+        timeout=patient(120),
     )
     assert completed.returncode == 0, completed.stderr
     assert "Failed to export" not in completed.stderr, completed.stderr
@@ -113,10 +113,10 @@ def fastapi_app(
     )
     try:
         base_url = f"http://127.0.0.1:{port}"
-        wait_healthy(process, base_url, scaled(30))
+        wait_healthy(process, base_url, patient(30))
         yield base_url
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=scaled(60))
+        _, stderr = process.communicate(timeout=patient(60))
         # uvicorn shuts down gracefully, then re-raises the signal it caught
         assert process.returncode in (0, -signal.SIGTERM), (process.returncode, stderr)
         assert "Failed to export" not in stderr, stderr

@@ -28,7 +28,7 @@ from tests.e2e.counted_once import (
 )
 from tests.e2e.instrumented_app import review
 from tests.fakes import FakeAnthropicServer, FakeOpenAIServer
-from tests.support.load import scaled
+from tests.support.patience import patient
 from tests.support.server import ServerThread
 
 pytestmark = pytest.mark.call_identity
@@ -58,7 +58,7 @@ def test_a_fastapi_app_with_baggage_on_every_span_stores_each_llm_call_once(
                 f"{app}/classify",
                 params={"number": number, "calls": 2, "tag": tag},
                 headers=ROUTING_BAGGAGE if tag == "header" else {},
-                timeout=scaled(30),
+                timeout=patient(30),
             )
             assert response.status_code == 200, response.text
 

@@ -26,6 +26,7 @@ from driftwatch.importers.progress import progress_display
 from driftwatch.scheduler.jobs import JobContext, job_intervals, run_job
 from tests.fakes.langfuse_server import PUBLIC_KEY, SECRET_KEY, FakeLangfuseServer
 from tests.importers.support import finished
+from tests.support.patience import deadline, patient
 from tests.support.processes import start_serve, wait_healthy
 
 pytestmark = pytest.mark.timeout(90)
@@ -179,13 +180,13 @@ def test_serve_runs_the_scheduled_import(tmp_path: Path, recent_langfuse: FakeLa
     process, base_url = start_serve(tmp_path, settings)
     try:
         wait_healthy(process, base_url)
-        deadline = time.monotonic() + 30
+        give_up = deadline(30)
         calls: list[dict[str, object]] = []
-        while len(calls) < 3 and time.monotonic() < deadline:
+        while len(calls) < 3 and time.monotonic() < give_up:
             time.sleep(0.2)
             calls = httpx.get(f"{base_url}/v1/calls").json()["items"]
         process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=20)
+        process.communicate(timeout=patient(20))
     finally:
         if process.poll() is None:
             process.kill()

@@ -32,6 +32,7 @@ from tests.support.otlp import (
     make_span,
     to_otlp_json,
 )
+from tests.support.patience import deadline
 from tests.support.server import ServerThread, metric_value
 
 PROTOBUF = {"content-type": "application/x-protobuf"}
@@ -335,9 +336,9 @@ def test_a_full_write_queue_answers_503_to_logs_as_to_spans(
 
     with blocked_store(engine, database_url) as release, ThreadPoolExecutor(max_workers=1) as pool:
         waiting = pool.submit(_post_spans, server, [span])
-        deadline = time.monotonic() + 20
+        give_up = deadline(20)
         while metric_value(server, "driftwatch_ingest_write_queue_spans") != 1:
-            assert time.monotonic() < deadline, "the span never reached the write queue"
+            assert time.monotonic() < give_up, "the span never reached the write queue"
             time.sleep(0.01)
         refused = _post_logs(server, logs)
         release()

@@ -23,6 +23,7 @@ from driftwatch.db.models import Call
 from tests.conftest import StartServer
 from tests.support.databases import blocked_store
 from tests.support.otlp import export_request, make_span, to_otlp_json
+from tests.support.patience import deadline, patient
 from tests.support.server import ServerThread, metric_value
 
 PROTOBUF = {"content-type": "application/x-protobuf"}
@@ -40,9 +41,9 @@ def _export(server: ServerThread, spans: list[Span]) -> httpx.Response:
 
 def _wait_queued(server: ServerThread, spans: int) -> None:
     """Wait until the writer holds exactly ``spans`` spans (waiting for or in a commit)."""
-    deadline = time.monotonic() + WAIT_SECONDS
+    give_up = deadline(WAIT_SECONDS)
     while (queued := metric_value(server, "driftwatch_ingest_write_queue_spans")) != spans:
-        assert time.monotonic() < deadline, f"write queue holds {queued} spans, expected {spans}"
+        assert time.monotonic() < give_up, f"write queue holds {queued} spans, expected {spans}"
         time.sleep(0.01)
 
 
@@ -100,7 +101,7 @@ def test_a_full_write_queue_answers_503_then_recovers_and_stores_every_acknowled
         assert not any(future.done() for future in waiting)  # nothing acknowledged before its commit
         release()
 
-        acknowledged = [future.result(timeout=WAIT_SECONDS) for future in waiting]
+        acknowledged = [future.result(timeout=patient(WAIT_SECONDS)) for future in waiting]
 
     assert "write queue full" in _assert_overloaded_protobuf(no_room, retry_after=7).message
     _assert_overloaded_protobuf(full, retry_after=7)
@@ -134,7 +135,7 @@ def test_a_refusal_because_the_queue_is_full_says_so(
         _wait_queued(server, 1)
         refused = _export(server, [make_span()])
         release()
-        assert waiting.result(timeout=WAIT_SECONDS).status_code == 200
+        assert waiting.result(timeout=patient(WAIT_SECONDS)).status_code == 200
 
     message = _assert_overloaded_protobuf(refused, retry_after=2).message
     assert "queue" in message  # an operator must tell a slow store from too many clients
@@ -152,7 +153,7 @@ def test_a_batch_larger_than_the_queue_is_taken_when_nothing_else_waits(
         _wait_queued(server, 5)
         refused = _export(server, [make_span()])
         release()
-        taken = waiting.result(timeout=WAIT_SECONDS)
+        taken = waiting.result(timeout=patient(WAIT_SECONDS))
 
     assert taken.status_code == 200
     assert refused.status_code == 503
@@ -173,7 +174,7 @@ def test_requests_beyond_max_concurrent_requests_get_503(
         reads = httpx.get(f"{server.base_url}/v1/calls")  # the limit is on exports, not on the API
 
         release()
-        assert [future.result(timeout=WAIT_SECONDS).status_code for future in waiting] == [200, 200]
+        assert [future.result(timeout=patient(WAIT_SECONDS)).status_code for future in waiting] == [200, 200]
 
     status = _assert_overloaded_protobuf(refused, retry_after=3)
     assert "too many export requests" in status.message

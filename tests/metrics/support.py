@@ -27,6 +27,7 @@ from driftwatch.scheduler.jobs import JobContext, run_job
 from driftwatch.shadow.runner import RunnerOptions, ShadowRunner
 from tests.shadow.calls import seed_calls
 from tests.shadow.memory import EqualityJudge, ScriptedProvider
+from tests.support.patience import deadline
 from tests.support.server import ServerThread
 
 FLOOR = 0.9
@@ -124,12 +125,12 @@ def scrape_until(
     server: ServerThread, name: str, wanted: float, seconds: float = 20
 ) -> tuple[Samples, float]:
     """Scrape until sample ``name`` (unlabelled) reads ``wanted``; the last scrape and the longest any took."""
-    deadline, longest = time.monotonic() + seconds, 0.0
+    give_up, longest = deadline(seconds), 0.0
     while True:
         started = time.monotonic()
         samples = scrape(server)
         longest = max(longest, time.monotonic() - started)
-        if value(samples, name) == wanted or time.monotonic() > deadline:
+        if value(samples, name) == wanted or time.monotonic() > give_up:
             return samples, longest
         time.sleep(0.05)
 

@@ -20,6 +20,7 @@ from driftwatch.cli import main
 from driftwatch.db import migrate
 from tests.fakes.webhook_receiver import Answer, WebhookReceiver
 from tests.notify.support import Clock, deliver, queue_event
+from tests.support.patience import deadline, patient
 from tests.support.processes import start_serve, wait_healthy
 
 Run = Callable[..., Result]
@@ -130,17 +131,17 @@ def test_serve_delivers_queued_events_to_a_policy_file_webhook(tmp_path: Path) -
             wait_healthy(process, base_url)
             store = create_engine(f"sqlite:///{tmp_path / 'served.db'}")
             migrate.upgrade(store)
-            deadline = time.monotonic() + 20  # the first deliver run registers the policy file's endpoint
-            while not httpx.get(f"{base_url}/v1/webhooks").json()["items"] and time.monotonic() < deadline:
+            give_up = deadline(20)  # the first deliver run registers the policy file's endpoint
+            while not httpx.get(f"{base_url}/v1/webhooks").json()["items"] and time.monotonic() < give_up:
                 time.sleep(0.1)
             queue_event(store, Clock(datetime.now(UTC)), "class.degraded", "summarize", 1)
             store.dispose()
-            deadline = time.monotonic() + 20
-            while not receiver.received and time.monotonic() < deadline:
+            give_up = deadline(20)
+            while not receiver.received and time.monotonic() < give_up:
                 time.sleep(0.1)
         finally:
             process.send_signal(signal.SIGTERM)
-            _, stderr = process.communicate(timeout=30)
+            _, stderr = process.communicate(timeout=patient(30))
 
     (request,) = receiver.received
     assert Webhook(secret).verify(request.body, request.headers)["data"]["task_class"] == "summarize"

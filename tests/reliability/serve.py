@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.patience import patient
 from tests.support.processes import start_serve, wait_healthy
 
 _numbers = itertools.count(1)
@@ -50,13 +51,13 @@ class Serve:
         """SIGKILL: no shutdown hook runs, nothing is flushed."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
-            self.process.wait(30)
+            self.process.wait(patient(30))
 
     def stop(self) -> str:
         """SIGTERM and wait; returns what the process wrote."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(60)
+            self.process.wait(patient(60))
         return self.output()
 
     def output(self) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from tests.reliability.load import SpanLoad, assert_stored_once
 from tests.reliability.serve import Serve
+from tests.support.patience import deadline
 
 KILLS = 3  # the last one is followed by a cold restart, the others by a standby taking over
 SENDERS = 4
@@ -66,7 +67,7 @@ def test_spans_acknowledged_before_a_kill_9_are_stored_exactly_once(
 def _wait_for_flow(load: SpanLoad, spans: int = 4 * BATCH) -> None:
     """Kill only while spans are flowing, not in a lull after a restart."""
     started = load.acked_count()
-    deadline = time.monotonic() + 30
+    give_up = deadline(30)
     while load.acked_count() < started + spans:
-        assert time.monotonic() < deadline, "the load did not resume after the restart"
+        assert time.monotonic() < give_up, "the load did not resume after the restart"
         time.sleep(0.05)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from tests.reliability.load import PROTOBUF, SpanLoad, assert_stored_once
 from tests.reliability.serve import serving
 from tests.support.otlp import export_request, make_span
+from tests.support.patience import deadline
 
 OVERLOAD_SECONDS = 8
 LIMITS = {
@@ -89,9 +90,9 @@ def _request_in_progress(base_url: str) -> Iterator[None]:
             b"POST /v1/traces HTTP/1.1\r\nHost: driftwatch\r\ncontent-type: application/x-protobuf\r\n"
             b"content-length: 1000\r\n\r\n" + b"\n" * 10
         )
-        deadline = time.monotonic() + 10
+        give_up = deadline(10)
         while _post_large_body(base_url, size=10)[0] != "503":
-            assert time.monotonic() < deadline, "the held request never took the slot"
+            assert time.monotonic() < give_up, "the held request never took the slot"
             time.sleep(0.05)
         yield
 

@@ -4,7 +4,6 @@ importer (command and scheduled job), on SQLite and PostgreSQL; an unusable patt
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from tests.support.otlp import (
     make_span,
     to_otlp_json,
 )
+from tests.support.processes import run_to_end
 from tests.support.server import ServerThread
 
 pytestmark = pytest.mark.timeout(90)
@@ -241,7 +241,7 @@ def test_the_serve_process_exits_at_start_up_on_an_invalid_regular_expression(tm
     }
     command = [sys.executable, "-m", "driftwatch.cli", "serve", "--port", "0"]
 
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    done = run_to_end(command, 60, env=env)
 
     assert done.returncode == 1
     assert "redaction pattern 0 '(unclosed' is not a regular expression: missing )" in done.stderr

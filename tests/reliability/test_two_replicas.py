@@ -25,6 +25,7 @@ from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.reliability.serve import Serve
 from tests.support.databases import engine_for, fresh_database
 from tests.support.otlp import export_request, llm_attributes, make_span
+from tests.support.patience import deadline
 
 CALLS_PER_REPLICA = 40
 TASK_CLASS = "sentiment"
@@ -63,9 +64,9 @@ def _export(base_url: str, first: int, count: int) -> None:
 
 
 def _wait_until(condition: str, check: object, seconds: float = 40) -> None:
-    deadline = time.monotonic() + seconds
+    give_up = deadline(seconds)
     while not callable(check) or not check():
-        assert time.monotonic() < deadline, f"timed out waiting until {condition}"
+        assert time.monotonic() < give_up, f"timed out waiting until {condition}"
         time.sleep(0.2)
 
 

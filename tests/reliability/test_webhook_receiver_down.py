@@ -29,6 +29,7 @@ from driftwatch.db.models import OutboxEvent
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.reliability.serve import serving
 from tests.support.otlp import export_request, llm_attributes, make_span
+from tests.support.patience import deadline
 
 UNEVALUABLE = "class.unevaluable"
 BUDGET_EXHAUSTED = "budget.exhausted"
@@ -218,7 +219,7 @@ def _assert_refused_then_delivered(deliveries: list[dict[str, Any]], expected: i
 
 
 def _wait_until(condition: str, check: Callable[[], bool], seconds: float = 40) -> None:
-    deadline = time.monotonic() + seconds
+    give_up = deadline(seconds)
     while not check():
-        assert time.monotonic() < deadline, f"timed out waiting until {condition}"
+        assert time.monotonic() < give_up, f"timed out waiting until {condition}"
         time.sleep(0.2)

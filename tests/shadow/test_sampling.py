@@ -13,7 +13,7 @@ from driftwatch.config import Policy, ShadowConfig
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import SampleStatus, ShadowSample
 from driftwatch.sampling.rules import SamplingCandidate, in_sample, reference_tier_for, trace_fraction
-from driftwatch.sampling.service import run_sampling
+from driftwatch.sampling.service import SETTLE_SECONDS, run_sampling, sample_backlog
 from tests.shadow.calls import NOW, seed_calls
 
 ALL = Policy(shadow=ShadowConfig(rate=1.0))
@@ -125,3 +125,53 @@ def test_nothing_is_sampled_at_rate_zero(engine: Engine) -> None:
     with session_factory(engine).begin() as session:
         result = run_sampling(session, Policy(shadow=ShadowConfig(rate=0.0)), datetime.now(UTC))
     assert (result.scanned, result.sampled) == (10, 0)
+
+
+def test_the_look_back_stops_at_the_ids_passed_before_the_settle_time(engine: Engine) -> None:
+    seed_calls(engine, 5, tier="cheap", first_id=1)
+    later = NOW + timedelta(seconds=SETTLE_SECONDS)
+    runs = []
+    for moment, first_id in ((NOW, 6), (NOW, 11), (later, 16), (later + timedelta(seconds=1), 21)):
+        with session_factory(engine).begin() as session:
+            runs.append(run_sampling(session, ALL, moment, lookback_ids=1000))
+        seed_calls(engine, 5, tier="cheap", first_id=first_id)
+
+    # The first run has no cursor to look behind; until SETTLE_SECONDS have passed since the ids were
+    # passed, every run looks back over all of them; after that, only over the ids passed since.
+    assert [run.looked_back_from for run in runs] == [None, 0, 0, 5]
+    assert [run.cursor for run in runs] == [5, 10, 15, 20]
+
+
+def test_a_late_call_behind_the_cursor_is_found_within_the_settle_time(engine: Engine) -> None:
+    seed_calls(engine, 3, tier="cheap", first_id=10)
+    with session_factory(engine).begin() as session:
+        run_sampling(session, ALL, NOW, lookback_ids=1000)
+    seed_calls(engine, 3, tier="cheap", first_id=20)
+    with session_factory(engine).begin() as session:
+        run_sampling(session, ALL, NOW + timedelta(seconds=1), lookback_ids=1000)
+    seed_calls(engine, 1, tier="cheap", first_id=15)  # committed late, behind the cursor
+    with session_factory(engine).begin() as session:
+        found = run_sampling(session, ALL, NOW + timedelta(seconds=SETTLE_SECONDS - 1), lookback_ids=1000)
+
+    assert found.sampled == 1
+    assert 15 in {sample.call_id for sample in _samples(engine)}
+
+
+def test_one_run_of_the_job_catches_up_on_a_backlog(engine: Engine) -> None:
+    seed_calls(engine, 25, tier="cheap")
+
+    result = sample_backlog(engine, ALL, lambda: NOW, batch_size=10, lookback_ids=0, time_budget_seconds=60)
+
+    assert (result.sampled, result.batches, result.caught_up) == (25, 3, True)
+    assert len(_samples(engine)) == 25
+
+
+def test_a_run_out_of_time_leaves_the_backlog_to_the_next_run(engine: Engine) -> None:
+    seed_calls(engine, 25, tier="cheap")
+
+    first = sample_backlog(engine, ALL, lambda: NOW, batch_size=10, lookback_ids=0, time_budget_seconds=0)
+    second = sample_backlog(engine, ALL, lambda: NOW, batch_size=10, lookback_ids=0, time_budget_seconds=60)
+
+    assert (first.sampled, first.batches, first.caught_up) == (10, 1, False)
+    assert "backlog left for the next run" in first.summary()
+    assert (second.sampled, second.caught_up) == (15, True)

@@ -18,6 +18,7 @@ from driftwatch.ingest.shadow_marker import SHADOW_MARKER_HEADER
 from tests.conftest import StartServer
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.support.otlp import export_request, llm_attributes, make_span
+from tests.support.patience import deadline, patient
 from tests.support.processes import start_serve, wait_healthy
 
 
@@ -123,13 +124,13 @@ def test_serve_samples_and_evaluates_on_its_own_schedule(tmp_path: Path, premium
         wait_healthy(process, base_url)
         _export(base_url, ["positive", "negative"])
         outcomes: list[str] = []
-        deadline = time.monotonic() + 30
-        while len(outcomes) < 2 and time.monotonic() < deadline:
+        give_up = deadline(30)
+        while len(outcomes) < 2 and time.monotonic() < give_up:
             time.sleep(0.2)
             outcomes = [item["outcome"] for item in httpx.get(f"{base_url}/v1/evaluations").json()["items"]]
     finally:
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
+        _, stderr = process.communicate(timeout=patient(30))
 
     assert sorted(outcomes) == ["acceptable", "unacceptable"]
     assert "Traceback" not in stderr

@@ -10,6 +10,8 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from tests.support.patience import deadline
+
 
 class ServerThread:
     def __init__(self, app: FastAPI) -> None:
@@ -21,9 +23,9 @@ class ServerThread:
 
     def __enter__(self) -> ServerThread:
         self._thread.start()
-        deadline = time.monotonic() + 10
+        give_up = deadline(10)
         while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
+            if time.monotonic() > give_up or not self._thread.is_alive():
                 raise RuntimeError("test server did not start")
             time.sleep(0.01)
         port = self._server.servers[0].sockets[0].getsockname()[1]
