@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
-from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from driftwatch.models_table import ModelTable
@@ -25,12 +24,6 @@ from driftwatch.models_table import ModelTable
 if TYPE_CHECKING:  # the data module takes ~0.2 s to import: loaded on the first lookup, not at start-up
     from genai_prices.types import ModelInfo, Provider, TieredPrices
     from genai_prices.types import ModelPrice as GenaiModelPrice
-
-LIBRARY = "genai-prices"
-
-
-def library_version() -> str:
-    return version(LIBRARY)
 
 
 @dataclass(frozen=True, slots=True)
