@@ -1,79 +1,124 @@
-"""What a call costs: a price table in USD per million tokens, defaults overridable per deployment.
+"""What a call costs: providers' list prices (:mod:`driftwatch.list_prices`), overridable per deployment.
 
-Unknown model → ``None``, never a guess (see :mod:`driftwatch.models_table` for the name matching).
+The policy's ``prices:`` win over the list (matched by :mod:`driftwatch.models_table`'s rules, so an
+override of ``gpt-4o`` also prices ``gpt-4o-2024-08-06``); any other model is priced from the list,
+where a dated snapshot the list knows is priced as itself.  Unknown model → ``None``, never a guess.
+
+Token counts follow the conventions the instrumentations share: input tokens are the whole prompt,
+cached reads and cache writes *included*; output tokens include reasoning tokens.  The parts that have
+a rate of their own are passed as :class:`TokenDetails` and priced at it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from driftwatch.list_prices import ListedModel, ListPrices
 from driftwatch.models_table import ModelTable
 
 
 class ModelPrice(BaseModel):
-    """List price of one model in USD per million tokens."""
+    """Price of one model in USD per million tokens.  Without a rate of their own, cached input tokens
+    are priced at the input rate and reasoning tokens at the output rate."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
+    cache_read_per_mtok: float | None = Field(None, ge=0)
+    cache_write_per_mtok: float | None = Field(None, ge=0)
+    reasoning_per_mtok: float | None = Field(None, ge=0)
+
+    def cost(self, input_tokens: int, output_tokens: int, details: TokenDetails) -> float:
+        cache_read, cache_write, reasoning = (
+            details.cache_read or 0,
+            details.cache_write or 0,
+            details.reasoning or 0,
+        )
+        input_rate, output_rate = self.input_per_mtok, self.output_per_mtok
+        per_mtok = (
+            (input_tokens - cache_read - cache_write) * input_rate
+            + cache_read * _or(self.cache_read_per_mtok, input_rate)
+            + cache_write * _or(self.cache_write_per_mtok, input_rate)
+            + (output_tokens - reasoning) * output_rate
+            + reasoning * _or(self.reasoning_per_mtok, output_rate)
+        )
+        return per_mtok / 1_000_000
 
 
-def _price(input_per_mtok: float, output_per_mtok: float) -> ModelPrice:
-    return ModelPrice(input_per_mtok=input_per_mtok, output_per_mtok=output_per_mtok)
+@dataclass(frozen=True, slots=True)
+class TokenDetails:
+    """The parts of a call's tokens that have their own rate: cache reads and cache writes (part of the
+    input tokens) and reasoning tokens (part of the output tokens).  ``None``: not reported."""
+
+    cache_read: int | None = None
+    cache_write: int | None = None
+    reasoning: int | None = None
+
+    def fits(self, input_tokens: int, output_tokens: int) -> bool:
+        """Whether the parts fit in the totals; counts that contradict each other price nothing."""
+        return (self.cache_read or 0) + (self.cache_write or 0) <= input_tokens and (
+            self.reasoning or 0
+        ) <= output_tokens
 
 
-# Public list prices (standard tier, no batch or cache discounts) as of 2026-11.
-DEFAULT_PRICES: Mapping[str, ModelPrice] = {
-    # Anthropic
-    "claude-haiku-4-5": _price(1, 5),
-    "claude-3-5-haiku": _price(0.8, 4),
-    "claude-3-haiku": _price(0.25, 1.25),
-    "claude-sonnet-4-6": _price(3, 15),
-    "claude-sonnet-4-5": _price(3, 15),
-    "claude-sonnet-4": _price(3, 15),
-    "claude-3-7-sonnet": _price(3, 15),
-    "claude-opus-4-7": _price(5, 25),
-    "claude-opus-4-6": _price(5, 25),
-    "claude-opus-4-5": _price(5, 25),
-    "claude-opus-4-1": _price(15, 75),
-    "claude-opus-4": _price(15, 75),
-    # OpenAI
-    "gpt-4o": _price(2.5, 10),
-    "gpt-4o-mini": _price(0.15, 0.6),
-    "gpt-4.1": _price(2, 8),
-    "gpt-4.1-mini": _price(0.4, 1.6),
-    "gpt-4.1-nano": _price(0.1, 0.4),
-    "gpt-5": _price(1.25, 10),
-    "gpt-5-mini": _price(0.25, 2),
-    "gpt-5-nano": _price(0.05, 0.4),
-    "gpt-4-turbo": _price(10, 30),
-    "gpt-4-1106-preview": _price(10, 30),
-    "gpt-3.5-turbo": _price(0.5, 1.5),
-    "o3": _price(2, 8),
-    "o4-mini": _price(1.1, 4.4),
-    # Google
-    "gemini-2.5-pro": _price(1.25, 10),
-    "gemini-2.5-flash": _price(0.3, 2.5),
-    "gemini-2.5-flash-lite": _price(0.1, 0.4),
-    "gemini-2.0-flash": _price(0.1, 0.4),
-    "gemini-2.0-flash-lite": _price(0.075, 0.3),
-}
+NO_DETAILS = TokenDetails()
+_LIST_PRICES = ListPrices()  # the bundled data never changes: one lookup cache for every table
 
 
 class PriceTable:
-    """Prices by model name; ``cost`` is ``None`` whenever the model or a token count is unknown."""
+    """Prices by model name: ``overrides`` first, then the list prices.  ``cost`` is ``None`` whenever the
+    model or a token count is unknown.  ``at`` is when the call was made (list prices change on dates);
+    without it, today's prices."""
 
-    def __init__(self, prices: Mapping[str, ModelPrice]) -> None:
-        self._prices = ModelTable(prices)
+    def __init__(self, overrides: Mapping[str, ModelPrice] | None = None) -> None:
+        self._overrides = ModelTable(overrides or {})
+        self._list = _LIST_PRICES
 
-    def price(self, model: str | None) -> ModelPrice | None:
-        return self._prices.get(model)
+    def price(self, model: str | None, *, at: datetime | None = None) -> ModelPrice | None:
+        override = self._overrides.get(model)
+        if override is not None:
+            return override
+        listed = self._list.get(model)
+        return listed_price(listed, at) if listed is not None else None
 
-    def cost(self, model: str | None, input_tokens: int | None, output_tokens: int | None) -> float | None:
-        price = self._prices.get(model)
-        if price is None or input_tokens is None or output_tokens is None:
+    def cost(
+        self,
+        model: str | None,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        details: TokenDetails = NO_DETAILS,
+        *,
+        at: datetime | None = None,
+    ) -> float | None:
+        if input_tokens is None or output_tokens is None or not details.fits(input_tokens, output_tokens):
             return None
-        return (input_tokens * price.input_per_mtok + output_tokens * price.output_per_mtok) / 1_000_000
+        price = self._overrides.get(model)
+        if price is None and (listed := self._list.get(model)) is not None:
+            price = listed_price(listed, at, input_tokens)
+        return None if price is None else price.cost(input_tokens, output_tokens, details)
+
+
+def listed_price(listed: ListedModel, at: datetime | None, input_tokens: int = 0) -> ModelPrice | None:
+    """The list entry as one rate per kind of token, for a prompt of ``input_tokens`` (long prompts pass
+    into dearer tiers); ``None`` for a model the list prices by something other than tokens alone."""
+    rates = listed.rates(at, input_tokens)
+    return None if rates is None else _model_price(tuple(rates.items()))
+
+
+@lru_cache(maxsize=1024)
+def _model_price(rates: tuple[tuple[str, Decimal | None], ...]) -> ModelPrice | None:
+    by_kind = dict(rates)
+    if by_kind["input"] is None or by_kind["output"] is None:
+        return None
+    return ModelPrice(**{f"{kind}_per_mtok": None if rate is None else float(rate) for kind, rate in rates})
+
+
+def _or(rate: float | None, fallback: float) -> float:
+    return fallback if rate is None else rate

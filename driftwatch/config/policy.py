@@ -20,7 +20,7 @@ from driftwatch.config.sections import (
     WebhookConfig,
 )
 from driftwatch.errors import ConfigError
-from driftwatch.pricing import DEFAULT_PRICES, ModelPrice, PriceTable
+from driftwatch.pricing import ModelPrice, PriceTable
 
 
 class Policy(BaseModel):
@@ -48,7 +48,9 @@ class Policy(BaseModel):
         },
         description="Model name (exact, versioned, or glob) → tier, used when a span names no tier.",
     )
-    prices: dict[str, ModelPrice] = Field(default_factory=dict, description="Overrides DEFAULT_PRICES.")
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict, description="Model → price; wins over the list prices (driftwatch.list_prices)."
+    )
     classification: Classification = Classification()
     providers: dict[str, ProviderConfig] = Field(
         default_factory=dict, description="Tier → provider used for shadow replays and LLM judges."
@@ -151,19 +153,20 @@ class Policy(BaseModel):
         return self.tiers[: self.tiers.index(self.reference_tier)]
 
     def price_table(self) -> dict[str, ModelPrice]:
-        """Prices by model name.  A provider whose ``model`` is a gateway alias (a LiteLLM proxy's
-        ``model_name``) is priced as its ``price_model``, unless ``prices`` names the alias itself."""
-        table = {**DEFAULT_PRICES, **self.prices}
+        """The price overrides by model name (the list prices price every other model).  A provider whose
+        ``model`` is a gateway alias (a LiteLLM proxy's ``model_name``) is priced as its ``price_model``,
+        unless ``prices`` names the alias itself."""
+        table = PriceTable(self.prices)
         aliases = {
             provider.model: price
             for provider in self.providers.values()
-            if provider.price_model and (price := PriceTable(table).price(provider.price_model))
+            if provider.price_model and (price := table.price(provider.price_model))
         }
-        return {**DEFAULT_PRICES, **aliases, **self.prices}
+        return {**aliases, **self.prices}
 
     @model_validator(mode="after")
     def _price_models_priced(self) -> Policy:
-        table = PriceTable({**DEFAULT_PRICES, **self.prices})
+        table = PriceTable(self.prices)
         for tier, provider in self.providers.items():
             if provider.price_model and table.price(provider.price_model) is None:
                 raise ValueError(

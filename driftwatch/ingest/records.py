@@ -12,6 +12,7 @@ from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.messages import prompt_text
 from driftwatch.ingest.otlp import STATUS_CODE_ERROR, DecodedSpans, Rejections, SpanView
 from driftwatch.ingest.redaction import NO_REDACTION, Redactor
+from driftwatch.ingest.usage import token_details
 from driftwatch.pricing import PriceTable
 
 CallRow = dict[str, Any]
@@ -104,7 +105,13 @@ class CallMapper:
             "response_id": _short(fields.response_id, 255),
             "input_tokens": fields.input_tokens,
             "output_tokens": fields.output_tokens,
-            "cost_usd": self._prices.cost(fields.model, fields.input_tokens, fields.output_tokens),
+            "cost_usd": self._prices.cost(
+                fields.model,
+                fields.input_tokens,
+                fields.output_tokens,
+                token_details(span.attributes),
+                at=nanos_to_datetime(span.start_time_unix_nano),
+            ),
             "prompt": prompt_text(self._redactor.messages(fields.prompt)) if store_content else None,
             "completion": self._redactor.optional_text(fields.completion) if store_content else None,
             "status": "error" if _is_error(span) else "ok",

@@ -126,7 +126,7 @@ def _recommend(session: Session, policy: Policy, prices: PriceTable, route: Clas
         return "no parity" if not parity.holds else "no savings"
     models = {"from": policy.model_for(route.tier), "to": policy.model_for(below)}
     priced = {end: prices.price(model) for end, model in models.items()}
-    listed = {end: price.model_dump() if price else None for end, price in priced.items()}
+    listed = {end: price.model_dump(exclude_none=True) if price else None for end, price in priced.items()}
     evidence = {**parity.evidence, "models": models, "prices_per_mtok": listed, "savings": savings.evidence()}
     current = opened[0] if opened else None
     if current is None or _stale(current, savings):

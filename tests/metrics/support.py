@@ -21,7 +21,7 @@ from driftwatch.db.engine import session_factory
 from driftwatch.db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from driftwatch.metrics import Metrics
 from driftwatch.policy import control
-from driftwatch.pricing import DEFAULT_PRICES, PriceTable
+from driftwatch.pricing import PriceTable
 from driftwatch.sampling.service import run_sampling
 from driftwatch.scheduler.jobs import JobContext, run_job
 from driftwatch.shadow.runner import RunnerOptions, ShadowRunner
@@ -69,7 +69,7 @@ def seed_store(engine: Engine, observer: Metrics | None = None) -> Seeded:
         POLICY,
         {"premium": ScriptedProvider()},
         lambda _task_class: EqualityJudge(cost_usd=0.001),
-        PriceTable(DEFAULT_PRICES),
+        PriceTable(),
         RunnerOptions(worker_id="metrics-test"),
         utc_now,
         observer,

@@ -174,7 +174,12 @@ def test_parity_gives_one_recommendation_with_its_savings_audit_row_and_event(en
     )
     assert evidence["savings"]["volume"] == {"days": 3, "input_tokens": 6_000_000, "output_tokens": 1_200_000}
     assert evidence["models"] == {"from": "claude-opus-4-7", "to": "claude-sonnet-4-6"}
-    assert evidence["prices_per_mtok"]["to"] == {"input_per_mtok": 3.0, "output_per_mtok": 15.0}
+    assert evidence["prices_per_mtok"]["to"] == {
+        "input_per_mtok": 3.0,
+        "output_per_mtok": 15.0,
+        "cache_read_per_mtok": 0.3,
+        "cache_write_per_mtok": 3.75,
+    }
     [decision] = rows(engine, Decision)
     assert decision.kind == "recommended" and decision.actor == "driftwatch"
     assert f"{decision.from_tier}->{decision.to_tier}" == "premium->mid"

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from driftwatch.config import ClassConfig, DecisionConfig, Policy, ProviderConfig, ShadowConfig
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import ClassPolicy, Evaluation, ShadowSample
-from driftwatch.pricing import DEFAULT_PRICES, PriceTable
+from driftwatch.pricing import PriceTable
 from driftwatch.sampling.rules import SamplingCandidate, in_sample, reverse_tier_for
 from driftwatch.sampling.service import run_sampling
 from driftwatch.shadow.judges.base import JudgeCase, Verdict
@@ -20,7 +20,7 @@ from driftwatch.shadow.runner import RunnerOptions, ShadowRunner
 from tests.shadow.calls import NOW, seed_calls
 from tests.shadow.memory import ScriptedProvider
 
-PRICES = PriceTable(DEFAULT_PRICES)
+PRICES = PriceTable()
 SONNET = "claude-sonnet-4-6"
 
 

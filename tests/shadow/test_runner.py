@@ -19,7 +19,7 @@ from driftwatch.db.models import (
     ShadowSample,
     ShadowSpend,
 )
-from driftwatch.pricing import DEFAULT_PRICES, PriceTable
+from driftwatch.pricing import PriceTable
 from driftwatch.sampling.service import run_sampling
 from driftwatch.shadow import budget, queue
 from driftwatch.shadow.judges.base import Judge
@@ -29,7 +29,7 @@ from tests.shadow.calls import NOW, seed_calls
 from tests.shadow.memory import EqualityJudge, ScriptedProvider
 from tests.support.evaluation_rollup import counted_from_verdicts, counted_in_rollup
 
-PRICES = PriceTable(DEFAULT_PRICES)
+PRICES = PriceTable()
 
 
 class Clock:

@@ -7,7 +7,7 @@ import pytest
 
 from driftwatch.config import JudgeConfig, ShadowConfig
 from driftwatch.errors import ConfigError
-from driftwatch.pricing import DEFAULT_PRICES, PriceTable
+from driftwatch.pricing import PriceTable
 from driftwatch.shadow.judges.base import Judge, JudgeCase, Verdict
 from driftwatch.shadow.judges.chain import JudgeChain, build_judge_chain
 from driftwatch.shadow.judges.embedding import EmbeddingJudge
@@ -17,7 +17,7 @@ from driftwatch.shadow.judges.llm_pairwise import LlmPairwiseJudge
 from driftwatch.shadow.providers.base import Provider, ProviderError
 from tests.shadow.judges.judge_models import JudgeModel, always, case, knows, verdict
 
-PRICES = PriceTable(DEFAULT_PRICES)
+PRICES = PriceTable()
 PARIS, ALSO_PARIS, LYON = "Paris.", "The capital of France is Paris, on the Seine.", "Lyon."
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from driftwatch.pricing import DEFAULT_PRICES, PriceTable
+from driftwatch.pricing import PriceTable
 from driftwatch.shadow.judges.base import Judge, JudgeCase, Verdict
 from driftwatch.shadow.judges.llm_pairwise import (
     REPAIR_PROMPT,
@@ -20,7 +20,7 @@ from driftwatch.shadow.judges.llm_pairwise import (
 from driftwatch.shadow.providers.base import ProviderError
 from tests.shadow.judges.judge_models import JudgeModel, Reply, always, case, in_turn, knows, slots, verdict
 
-PRICES = PriceTable(DEFAULT_PRICES)
+PRICES = PriceTable()
 RIGHT, ALSO_RIGHT, WRONG = "Paris.", "It is Paris.", "Lyon."
 
 
@@ -155,7 +155,9 @@ def test_a_reply_without_usage_is_charged_its_upper_estimate() -> None:
     judged = case(ALSO_RIGHT, RIGHT)
     result = run(judge, judged)
     # Each of the two calls is charged as if its reply had used the whole output allowance.
-    assert result.cost_usd >= 2 * 512 * DEFAULT_PRICES["claude-opus-4-7"].output_per_mtok / 1e6
+    opus = PRICES.price("claude-opus-4-7")
+    assert opus is not None
+    assert result.cost_usd >= 2 * 512 * opus.output_per_mtok / 1e6
     assert result.cost_usd <= judge.estimated_cost_usd(judged)
 
 
