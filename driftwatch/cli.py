@@ -26,6 +26,8 @@ from driftwatch.demo.command import demo
 from driftwatch.errors import DriftwatchError
 from driftwatch.importers.commands import import_group
 from driftwatch.notify.commands import webhooks_group
+from driftwatch.notify.endpoints import check_config_urls
+from driftwatch.notify.network import TargetGuard
 from driftwatch.policy import control, snapshot, tables
 from driftwatch.sampling.plan import PlanQuery, describe, make_plan
 from driftwatch.scheduler.jobs import JOBS, SHADOW_JOBS, JobContext, job_intervals, run_job
@@ -55,6 +57,10 @@ def serve(host: str | None, port: int | None) -> None:
     overrides = {name: value for name, value in (("host", host), ("port", port)) if value is not None}
     settings = settings.model_copy(update=overrides)
     policy = command_policy(settings)
+    try:
+        check_config_urls(policy.webhooks, TargetGuard.from_settings(settings))
+    except DriftwatchError as error:
+        raise click.ClickException(error.detail) from error
     engine = build_engine(settings.database_url)
     migrations.upgrade(engine)
     if settings.auth_required():

@@ -19,6 +19,7 @@ from driftwatch.errors import DriftwatchError
 from driftwatch.notify import endpoints, history, redelivery
 from driftwatch.notify.delivery import DeliveryOptions, send_test
 from driftwatch.notify.events import EVENT_TYPES
+from driftwatch.notify.network import TargetGuard
 from driftwatch.notify.schemas import DeliveryStatus, Webhook, WebhookCreate
 
 
@@ -58,8 +59,9 @@ def webhooks_add(
     except pydantic.ValidationError as error:
         problems = "; ".join(str(problem["msg"]).removeprefix("Value error, ") for problem in error.errors())
         raise click.ClickException(problems) from error
+    guard = TargetGuard.from_settings(command_settings())
     with _transaction() as session:
-        created = endpoints.create_endpoint(session, request, datetime.now(UTC))
+        created = endpoints.create_endpoint(session, request, datetime.now(UTC), guard)
     click.echo(created.secret)
     click.echo(
         f"added webhook {created.id} ({created.name}) → {created.url}; the line above is its signing "

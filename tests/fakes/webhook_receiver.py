@@ -15,6 +15,11 @@ from typing import Any, Self, cast
 
 from tests.fakes._serving import serve_in_thread, stop_serving
 
+# Receivers listen on loopback, which webhooks reach only when allowed explicitly: the setting (for
+# Settings) and the environment (for a `driftwatch` process) that allow exactly that network.
+LOOPBACK_RECEIVERS = ("127.0.0.1/32",)
+ALLOW_LOOPBACK_RECEIVERS = {"DRIFTWATCH_WEBHOOK_ALLOWED_NETWORKS": ",".join(LOOPBACK_RECEIVERS)}
+
 
 @dataclass(frozen=True)
 class Received:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from driftwatch.auth.keys import create_key
 from driftwatch.db.engine import session_factory
 from tests.conftest import StartServer
-from tests.fakes.webhook_receiver import Answer, WebhookReceiver
+from tests.fakes.webhook_receiver import LOOPBACK_RECEIVERS, Answer, WebhookReceiver
 from tests.notify.support import Clock, deliver, queue_event
 from tests.reliability.routes import PUBLIC, app_routes
 
@@ -30,7 +30,7 @@ def _forms(secret: str) -> list[str]:
 
 
 def test_no_get_endpoint_returns_a_webhook_secret(start_server: StartServer, engine: Engine) -> None:
-    server = start_server(require_auth=True)
+    server = start_server(require_auth=True, webhook_allowed_networks=LOOPBACK_RECEIVERS)
     with session_factory(engine).begin() as session:
         key = create_key(session, "admin").key
     with (
