@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from driftwatch import __version__
+from driftwatch.api.browser_guard import BrowserGuard, browser_rules
 from driftwatch.api.deps import require_api_key
 from driftwatch.api.errors import install_error_handlers
 from driftwatch.api.openapi import document_errors
@@ -99,6 +100,7 @@ def create_app(
     install_error_handlers(app)
     document_errors(app)
     app.add_middleware(UrlGuard)
+    app.add_middleware(BrowserGuard, rules=browser_rules(settings))  # outermost: runs first
     protected = [Depends(require_api_key)]
     app.include_router(health.router)
     for router in (ingest_routes.router, calls.router, evaluations.router, metrics.router):

@@ -177,7 +177,11 @@ class Settings(BaseSettings):
 
     def auth_required(self) -> bool:
         """Auth is on when asked for, or whenever the server can be reached from another machine."""
-        return self.require_auth or not _is_loopback(self.host)
+        return self.require_auth or not self.binds_loopback()
+
+    def binds_loopback(self) -> bool:
+        """Whether `serve` binds to a loopback address only (reachable from this machine alone)."""
+        return _is_loopback(self.host)
 
 
 def _is_loopback(host: str) -> bool:
