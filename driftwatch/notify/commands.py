@@ -21,6 +21,7 @@ from driftwatch.notify.delivery import DeliveryOptions, send_test
 from driftwatch.notify.events import EVENT_TYPES
 from driftwatch.notify.network import TargetGuard
 from driftwatch.notify.schemas import DeliveryStatus, Webhook, WebhookCreate
+from driftwatch.notify.shown_url import shown_url
 
 
 @click.group(name="webhooks")
@@ -109,7 +110,7 @@ def webhooks_test(webhook_id: int) -> None:
     outcome = asyncio.run(send_test(endpoint, options, datetime.now(UTC)))
     answer = f"HTTP {outcome.status_code}" if outcome.status_code is not None else outcome.error
     excerpt = f": {outcome.response_excerpt}" if outcome.response_excerpt else ""
-    line = f"{endpoint.url} answered {answer} in {outcome.latency_ms:.0f} ms{excerpt}"
+    line = f"{shown_url(endpoint.url, endpoint.format)} answered {answer} in {outcome.latency_ms:.0f} ms{excerpt}"
     if not outcome.delivered:
         raise click.ClickException(line)
     click.echo(line)

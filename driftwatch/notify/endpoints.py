@@ -15,6 +15,7 @@ from driftwatch.db.models import WebhookAttempt, WebhookDelivery, WebhookEndpoin
 from driftwatch.errors import ConfigError, Conflict, NotFound, Unprocessable
 from driftwatch.notify.network import TargetGuard
 from driftwatch.notify.schemas import CreatedWebhook, DeliveryCounts, Webhook, WebhookCreate
+from driftwatch.notify.shown_url import shown_url
 from driftwatch.notify.signing import check_secret, new_secret
 from driftwatch.notify.targets import TargetRefused
 
@@ -126,7 +127,7 @@ def describe(session: Session, endpoint: WebhookEndpoint) -> Webhook:
     return Webhook(
         id=endpoint.id,
         name=endpoint.name,
-        url=endpoint.url,
+        url=shown_url(endpoint.url, endpoint.format),
         format=endpoint.format,
         events=subscribed_events(endpoint),
         source=endpoint.source,
