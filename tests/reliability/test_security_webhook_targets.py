@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from driftwatch.cli import main
+from driftwatch.config import load_settings
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import WebhookEndpoint
 from tests.conftest import StartServer
@@ -194,3 +195,33 @@ def _store_endpoint(engine: Engine, url: str, clock: Clock) -> None:
                 name=url, url=url, format="standard", secret=SECRET, source="api", created_at=clock()
             )
         )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["10.20.0.0/16, fd12:3456::/48", '["10.20.0.0/16", "fd12:3456::/48"]', "10.20.0.0/16,fd12:3456::/48,"],
+)
+def test_allowed_networks_are_a_comma_separated_or_json_list(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("DRIFTWATCH_WEBHOOK_ALLOWED_NETWORKS", value)
+
+    assert load_settings().webhook_allowed_networks == ("10.20.0.0/16", "fd12:3456::/48")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"), [("10.20.0.1/16", "has host bits set"), ("intranet", "not a network")]
+)
+def test_serve_refuses_an_unusable_allowed_network_with_the_reason(
+    tmp_path: Path, value: str, problem: str
+) -> None:
+    env = {
+        "DRIFTWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "DRIFTWATCH_POLICY_FILE": None,
+        "DRIFTWATCH_WEBHOOK_ALLOWED_NETWORKS": value,
+    }
+
+    served = CliRunner().invoke(main, ["serve", "--port", "0"], env=env)
+
+    assert served.exit_code == 1 and problem in served.output and value in served.output
+    assert not (tmp_path / "x.db").exists()
