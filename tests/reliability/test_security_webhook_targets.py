@@ -6,11 +6,13 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import ssl
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
@@ -159,6 +161,32 @@ def test_the_connection_goes_to_the_checked_address_with_the_urls_own_host(engin
     (request,) = receiver.received
     assert request.headers["host"] == httpx.URL(url).netloc.decode()
     assert resolver.asked == ["receiver.example"]
+
+
+def test_https_keeps_the_name_for_sni_and_the_certificate_while_connecting_to_the_checked_address(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))  # the client trusts this CA only
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("receiver.example").configure_cert(tls)
+    resolver = TableResolver({"receiver.example": ["127.0.0.1"], "impostor.example": ["127.0.0.1"]})
+    clock = Clock()
+    with WebhookReceiver(tls=tls) as receiver:
+        _store_endpoint(engine, receiver.url.replace("127.0.0.1", "receiver.example"), clock)
+        _store_endpoint(engine, receiver.url.replace("127.0.0.1", "impostor.example"), clock)
+        queue_event(engine, clock, "class.degraded", "faq", 1)
+
+        summary = deliver(engine, clock, worker=options(resolver=resolver))
+
+    assert (summary.delivered, summary.retrying) == (1, 1)
+    assert len(receiver.received) == 1 and receiver.received[0].headers["host"].startswith(
+        "receiver.example:"
+    )
+    assert sorted(name or "" for name in receiver.server_names) == ["impostor.example", "receiver.example"]
+    (refused,) = [attempt for attempt in attempts(engine) if attempt.status_code is None]
+    assert refused.error is not None and "CERTIFICATE_VERIFY_FAILED" in refused.error
 
 
 def test_localhost_from_the_system_resolver_is_refused_when_sent(engine: Engine) -> None:
