@@ -69,12 +69,18 @@ def serve(host: str | None, port: int | None) -> None:
     from driftwatch.cli_startup import gather_facts, startup_lines
     from driftwatch.db import migrate as migrations
     from driftwatch.db.engine import build_engine
+    from driftwatch.notify.endpoints import check_config_urls
+    from driftwatch.notify.network import TargetGuard
     from driftwatch.scheduler.jobs import JobContext
 
     settings = command_settings()
     overrides = {name: value for name, value in (("host", host), ("port", port)) if value is not None}
     settings = settings.model_copy(update=overrides)
     policy = command_policy(settings)
+    try:
+        check_config_urls(policy.webhooks, TargetGuard.from_settings(settings))
+    except DriftwatchError as error:
+        raise click.ClickException(error.detail) from error
     engine = build_engine(settings.database_url)
     migration = migrations.upgrade(engine)
     for line in startup_lines(gather_facts(engine, settings, policy, migration)):

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from driftwatch.api.app import create_app
 from driftwatch.config import Policy, Settings
 from driftwatch.db import migrate
+from driftwatch.notify.network import Resolver
 from tests.support.ast_parse import serialize_ast_parse
 from tests.support.databases import empty_all_tables, engine_for, fresh_database
 from tests.support.processes import end_started_processes
@@ -65,12 +66,16 @@ StartServer = Callable[..., ServerThread]
 
 @pytest.fixture
 def start_server(engine: Engine, database_url: str) -> Iterator[StartServer]:
-    """Start a real HTTP server on the test store: ``start_server(policy=..., **settings)``."""
+    """Start a real HTTP server on the test store: ``start_server(policy=..., resolver=..., **settings)``
+    (``resolver`` resolves webhook hosts; default: the system's)."""
     servers: list[ServerThread] = []
 
-    def start(policy: Policy | None = None, **settings: object) -> ServerThread:
+    def start(
+        policy: Policy | None = None, resolver: Resolver | None = None, **settings: object
+    ) -> ServerThread:
         app_settings = Settings(database_url=database_url, **settings)  # type: ignore[arg-type]
-        server = ServerThread(create_app(app_settings, policy or Policy(), engine=engine))
+        app = create_app(app_settings, policy or Policy(), engine=engine, resolver=resolver)
+        server = ServerThread(app)
         servers.append(server.__enter__())
         return server
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from driftwatch import __version__
+from driftwatch.api.browser_guard import BrowserGuard, browser_rules
 from driftwatch.api.deps import requires
 from driftwatch.api.docs import install_docs
 from driftwatch.api.errors import install_error_handlers
@@ -29,13 +30,18 @@ from driftwatch.ingest.redaction import Redactor
 from driftwatch.ingest.service import IngestService
 from driftwatch.ingest.writer import CallWriter
 from driftwatch.metrics import Metrics
+from driftwatch.notify.delivery import DeliveryOptions
+from driftwatch.notify.network import Resolver
 from driftwatch.observability.store_collector import StoreCollector
 from driftwatch.policy.snapshot import PolicyDocuments
 from driftwatch.pricing import PriceTable
 
 
-def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = None) -> FastAPI:
-    """Build the app; the caller owns migrations (``driftwatch serve`` runs them before this)."""
+def create_app(
+    settings: Settings, policy: Policy, *, engine: Engine | None = None, resolver: Resolver | None = None
+) -> FastAPI:
+    """Build the app; the caller owns migrations (``driftwatch serve`` runs them before this).
+    ``resolver`` resolves webhook hosts (default: the system's)."""
     engine = engine or build_engine(settings.database_url)
     metrics_registry = Metrics()
     metrics_registry.registry.register(
@@ -86,6 +92,7 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
     app.state.sessions = session_factory(engine)
     app.state.metrics = metrics_registry
     app.state.key_verifier = KeyVerifier(engine) if settings.auth_required() else None
+    app.state.webhook_options = DeliveryOptions.from_settings(settings, "api", resolver)
     app.state.policy_documents = PolicyDocuments(policy)  # GET /v1/policy, rebuilt on change
     app.state.ingest = IngestService(
         mapper,
@@ -99,6 +106,7 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
     install_error_handlers(app)
     document_errors(app)
     app.add_middleware(UrlGuard)
+    app.add_middleware(BrowserGuard, rules=browser_rules(settings))  # outermost: runs first
     app.include_router(health.router)
     app.include_router(ingest_routes.router, dependencies=[requires(Scope.INGEST)])
     for router in (calls.router, decisions.router, plan.router, dashboard.router, metrics.router):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from driftwatch.errors import ConfigError
 from driftwatch.ingest.redaction import compile_patterns
@@ -114,8 +116,21 @@ class Settings(BaseSettings):
     webhook_max_backoff_seconds: float = Field(
         900.0, gt=0, description="Longest wait between two attempts (backoff doubles from 5 s up to this)."
     )
+    webhook_allowed_networks: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Networks (CIDR, comma-separated or a JSON list) webhooks may be sent to although they "
+        "are loopback, private, link-local or otherwise internal, e.g. an on-premises receiver's "
+        "10.20.0.0/16; every other internal address is refused.",
+    )
     public_url: str | None = Field(
         None, description="Base URL people reach driftwatch at, for links in alerts (default: host:port)."
+    )
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Host names the server answers to (comma-separated or a JSON list; `*` any, "
+        "`*.example.com` a domain); any other Host header gets 400 (DNS rebinding). Default on a "
+        "loopback address: localhost, 127.0.0.1, ::1, the bound host and DRIFTWATCH_PUBLIC_URL's host; "
+        "on any other address, where every request needs an API key: any host.",
     )
     langfuse_import_interval: float = Field(
         0.0,
@@ -142,6 +157,28 @@ class Settings(BaseSettings):
             raise ValueError("keep calls at least 1 day, or 0 to keep every call")
         return days
 
+    @field_validator("webhook_allowed_networks", "allowed_hosts", mode="before")
+    @classmethod
+    def _text_list(cls, value: Any) -> Any:
+        """A comma-separated list, or a JSON list, from the environment."""
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            return json.loads(value)
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks_parse(cls, networks: tuple[str, ...]) -> tuple[str, ...]:
+        """Each a CIDR block (a bare address is its own /32 or /128); one with host bits set is refused."""
+        parsed = []
+        for network in networks:
+            try:
+                parsed.append(str(ipaddress.ip_network(network.strip())))
+            except ValueError as error:
+                raise ValueError(f"{network!r} is not a network such as 10.20.0.0/16: {error}") from None
+        return tuple(parsed)
+
     @field_validator("redact_patterns")
     @classmethod
     def _redact_patterns_compile(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
@@ -153,7 +190,11 @@ class Settings(BaseSettings):
 
     def auth_required(self) -> bool:
         """Auth is on when asked for, or whenever the server can be reached from another machine."""
-        return self.require_auth or not _is_loopback(self.host)
+        return self.require_auth or not self.binds_loopback()
+
+    def binds_loopback(self) -> bool:
+        """Whether `serve` binds to a loopback address only (reachable from this machine alone)."""
+        return _is_loopback(self.host)
 
 
 def _is_loopback(host: str) -> bool:

@@ -176,6 +176,8 @@ def _start_server(
         "DRIFTWATCH_HOST": "127.0.0.1",
         "DRIFTWATCH_PUBLIC_URL": base_url,
         "DRIFTWATCH_REQUIRE_AUTH": "false",
+        # the demo's own webhook receiver listens on loopback; nothing else internal is reachable
+        "DRIFTWATCH_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
         "DRIFTWATCH_SCHEDULER": "true" if scheduler else "false",
         **INTERVALS,
     }

@@ -14,6 +14,7 @@ from driftwatch.cli_context import command_settings, iso_moment, migrated_engine
 from driftwatch.cli_help import HelpGroup
 from driftwatch.errors import DriftwatchError
 from driftwatch.notify.events import EVENT_TYPES
+from driftwatch.notify.shown_url import shown_url
 
 # The store and the HTTP client are imported by the command that uses them, not by `--help`.
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ def webhooks_add(
     import pydantic
 
     from driftwatch.notify import endpoints
+    from driftwatch.notify.network import TargetGuard
     from driftwatch.notify.schemas import WebhookCreate
 
     chosen = None if events is None else [event.strip() for event in events.split(",") if event.strip()]
@@ -63,8 +65,9 @@ def webhooks_add(
     except pydantic.ValidationError as error:
         problems = "; ".join(str(problem["msg"]).removeprefix("Value error, ") for problem in error.errors())
         raise click.ClickException(problems) from error
+    guard = TargetGuard.from_settings(command_settings())
     with _transaction() as session:
-        created = endpoints.create_endpoint(session, request, datetime.now(UTC))
+        created = endpoints.create_endpoint(session, request, datetime.now(UTC), guard)
     click.echo(created.secret)
     click.echo(
         f"added webhook {created.id} ({created.name}) → {created.url}; the line above is its signing "
@@ -124,7 +127,7 @@ def webhooks_test(webhook_id: int) -> None:
     outcome = asyncio.run(send_test(endpoint, options, datetime.now(UTC)))
     answer = f"HTTP {outcome.status_code}" if outcome.status_code is not None else outcome.error
     excerpt = f": {outcome.response_excerpt}" if outcome.response_excerpt else ""
-    line = f"{endpoint.url} answered {answer} in {outcome.latency_ms:.0f} ms{excerpt}"
+    line = f"{shown_url(endpoint.url, endpoint.format)} answered {answer} in {outcome.latency_ms:.0f} ms{excerpt}"
     if not outcome.delivered:
         raise click.ClickException(line)
     click.echo(line)

@@ -32,6 +32,7 @@ from driftwatch.notify import sender
 from driftwatch.notify.backoff import next_attempt, retry_after_seconds
 from driftwatch.notify.endpoints import subscribed_events, sync_config_endpoints
 from driftwatch.notify.events import TEST_EVENT_TYPE
+from driftwatch.notify.network import Resolver, TargetGuard, webhook_client
 
 # Outbox ids are taken in commit order (see notify/outbox.py), so fan-out need only look past the last
 # event it queued; looking this many ids back as well (deduped by the unique (endpoint, event) key)
@@ -49,15 +50,19 @@ class DeliveryOptions:
     retry_window: timedelta
     max_backoff_seconds: float
     dashboard_url: str
+    guard: TargetGuard
 
     @classmethod
-    def from_settings(cls, settings: Settings, worker_id: str) -> DeliveryOptions:
+    def from_settings(
+        cls, settings: Settings, worker_id: str, resolver: Resolver | None = None
+    ) -> DeliveryOptions:
         return cls(
             worker_id=worker_id,
             timeout_seconds=settings.webhook_timeout_seconds,
             retry_window=timedelta(hours=settings.webhook_retry_hours),
             max_backoff_seconds=settings.webhook_max_backoff_seconds,
             dashboard_url=settings.public_base_url(),
+            guard=TargetGuard.from_settings(settings, resolver),
         )
 
     @property
@@ -87,7 +92,7 @@ async def run_delivery(
     environ: Mapping[str, str],
 ) -> DeliverySummary:
     """One run of the ``deliver`` job."""
-    async with httpx.AsyncClient(follow_redirects=False, timeout=options.timeout_seconds) as client:
+    async with webhook_client(options.guard, options.timeout_seconds) as client:
         deliverer = Deliverer(engine, options, clock, client)
         queued = deliverer.prepare(policy, environ)
         summary = await deliverer.deliver_due()
@@ -104,7 +109,7 @@ async def send_test(
     body, headers = sender.message(
         endpoint.format, message_id, payload, endpoint.secret, now, options.dashboard_url
     )
-    async with httpx.AsyncClient(follow_redirects=False) as client:
+    async with webhook_client(options.guard, options.timeout_seconds) as client:
         return await sender.post(client, endpoint.url, body, headers, options.timeout_seconds)
 
 

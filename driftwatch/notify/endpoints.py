@@ -12,14 +12,23 @@ from sqlalchemy.orm import Session
 
 from driftwatch.config import WebhookConfig
 from driftwatch.db.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from driftwatch.errors import ConfigError, Conflict, NotFound
+from driftwatch.errors import ConfigError, Conflict, NotFound, Unprocessable
+from driftwatch.notify.network import TargetGuard
 from driftwatch.notify.schemas import CreatedWebhook, DeliveryCounts, Webhook, WebhookCreate
+from driftwatch.notify.shown_url import shown_url
 from driftwatch.notify.signing import check_secret, new_secret
+from driftwatch.notify.targets import TargetRefused
 
 
-def create_endpoint(session: Session, request: WebhookCreate, now: datetime) -> CreatedWebhook:
+def create_endpoint(
+    session: Session, request: WebhookCreate, now: datetime, guard: TargetGuard
+) -> CreatedWebhook:
     """Add an endpoint; it receives the events that happen from now on. The answer is the only place
-    the secret is ever shown."""
+    the secret is ever shown. A URL the guard refuses (an internal address) is :class:`Unprocessable`."""
+    try:
+        guard.check_url(request.url)
+    except TargetRefused as refused:
+        raise Unprocessable(str(refused)) from refused
     name = request.name or _free_name(session, httpx.URL(request.url).host)
     if _by_name(session, name) is not None:
         raise Conflict(f"a webhook named {name!r} exists; remove it first or pick another name")
@@ -92,6 +101,16 @@ def sync_config_endpoints(
     session.flush()
 
 
+def check_config_urls(declared: Sequence[WebhookConfig], guard: TargetGuard) -> None:
+    """At start-up: a policy-file webhook whose URL the guard refuses stops ``serve`` with the reason
+    (each send checks again, as for any endpoint)."""
+    for config in declared:
+        try:
+            guard.check_url(config.url)
+        except TargetRefused as refused:
+            raise ConfigError(f"webhook {config.name!r} in the policy file: {refused}") from refused
+
+
 def describe(session: Session, endpoint: WebhookEndpoint) -> Webhook:
     counts = dict(
         session.execute(
@@ -108,7 +127,7 @@ def describe(session: Session, endpoint: WebhookEndpoint) -> Webhook:
     return Webhook(
         id=endpoint.id,
         name=endpoint.name,
-        url=endpoint.url,
+        url=shown_url(endpoint.url, endpoint.format),
         format=endpoint.format,
         events=subscribed_events(endpoint),
         source=endpoint.source,

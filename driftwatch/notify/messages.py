@@ -37,7 +37,8 @@ def slack_body(message_id: str, payload: dict[str, Any], dashboard_url: str) -> 
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(details)}})
     context = f"<{link}|Open the driftwatch dashboard> · `{event_type}` · id `{message_id}`"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    plain = f"driftwatch: {task_class + ': ' if task_class else ''}{_plain(headline)}"
+    # The same escaping as the blocks: a class named "<!channel>" must not notify the whole channel.
+    plain = f"driftwatch: {_escape(str(task_class)) + ': ' if task_class else ''}{_plain(headline)}"
     return orjson.dumps({"text": plain, "blocks": blocks})
 
 
@@ -55,17 +56,21 @@ def _describe_degraded(payload: dict[str, Any]) -> Description:
     ]
     if payload.get("reason"):
         lines.append(_escape(str(payload["reason"])))
-    return f":warning: quality degraded on tier `{_escape(str(payload.get('tier')))}`", lines
+    return f":warning: quality degraded on tier {_code(payload.get('tier'))}", lines
 
 
 def _describe_promoted(payload: dict[str, Any]) -> Description:
-    headline = f":arrow_up: promoted from `{payload.get('from_tier')}` to `{payload.get('to_tier')}`"
+    headline = (
+        f":arrow_up: promoted from {_code(payload.get('from_tier'))} to {_code(payload.get('to_tier'))}"
+    )
     return headline, [_escape(str(payload["reason"]))] if payload.get("reason") else []
 
 
 def _describe_demoted(payload: dict[str, Any]) -> Description:
-    model = f" (model `{payload['model']}`)" if payload.get("model") else ""
-    headline = f":arrow_down: moved from `{payload.get('from_tier')}` to `{payload.get('to_tier')}`{model}"
+    model = f" (model {_code(payload['model'])})" if payload.get("model") else ""
+    headline = (
+        f":arrow_down: moved from {_code(payload.get('from_tier'))} to {_code(payload.get('to_tier'))}{model}"
+    )
     return headline, [f"Accepted by {_escape(str(payload.get('actor', 'someone')))}."]
 
 
@@ -73,14 +78,16 @@ def _describe_recommended(payload: dict[str, Any]) -> Description:
     savings = payload.get("savings") or {}
     counts = payload.get("counts") or {}
     lines = [
-        f"Acceptance on `{payload.get('to_tier')}`: {_rate(payload.get('acceptance'))} over "
+        f"Acceptance on {_code(payload.get('to_tier'))}: {_rate(payload.get('acceptance'))} over "
         f"{counts.get('evaluations', '?')} evaluations; 95% lower bound {_rate(payload.get('lower_bound'))} "
         f"≥ bar {_rate(payload.get('bar'))}.",
         f"Projected savings {_dollars(savings.get('monthly_usd'))}/month "
         f"(95% CI {_dollar_interval(savings.get('interval_usd'))}), net of shadow evaluation.",
         f"Accept: `driftwatch policy accept {payload.get('recommendation_id')}`",
     ]
-    headline = f":moneybag: can move from `{payload.get('from_tier')}` to `{payload.get('to_tier')}`"
+    headline = (
+        f":moneybag: can move from {_code(payload.get('from_tier'))} to {_code(payload.get('to_tier'))}"
+    )
     return headline, lines
 
 
@@ -102,7 +109,7 @@ def _describe_test(payload: dict[str, Any]) -> Description:
 
 
 def _describe_other(payload: dict[str, Any]) -> Description:
-    return f"`{_escape(str(payload.get('type')))}`", []
+    return _code(payload.get("type")), []
 
 
 _DESCRIBE: dict[str, Callable[[dict[str, Any]], Description]] = {
@@ -119,6 +126,11 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any]], Description]] = {
 def _escape(text: str) -> str:
     """Slack's mrkdwn treats &, < and > as control characters; class names are user data."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code(value: object) -> str:
+    """A value shown as inline code, escaped like any other text from the store."""
+    return f"`{_escape(str(value))}`"
 
 
 def _plain(text: str) -> str:

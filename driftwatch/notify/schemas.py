@@ -44,7 +44,9 @@ class DeliveryCounts(BaseModel):
 class Webhook(BaseModel):
     id: int
     name: str
-    url: str
+    url: str = Field(
+        description="Where events go, its secrets (password, query values, token paths) shown as ***."
+    )
     format: WebhookFormat
     events: list[str] | None = Field(description="Event types sent; null: all.")
     source: Literal["api", "config"] = Field(description="config: declared in the policy file.")

@@ -13,6 +13,7 @@ import httpx
 from driftwatch import __version__
 from driftwatch.notify.messages import slack_body, standard_body
 from driftwatch.notify.signing import signed_headers
+from driftwatch.notify.targets import TargetRefused
 
 EXCERPT_CHARS = 500
 # Enough of a receiver's answer to show why it refused; the rest is not read, so a huge body costs nothing.
@@ -55,7 +56,8 @@ async def post(
     client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], limit_seconds: float
 ) -> AttemptOutcome:
     """POST and classify: any 2xx delivers; any other answer, a timeout (the whole exchange, not just
-    each read, so a receiver dribbling bytes cannot hold a worker) or a network error is a failure."""
+    each read, so a receiver dribbling bytes cannot hold a worker), a network error or a target the
+    client's guard refuses (see notify/network.py) is a failure."""
     started = time.perf_counter()
     try:
         async with asyncio.timeout(limit_seconds):
@@ -64,6 +66,8 @@ async def post(
                 status, retry_after = response.status_code, response.headers.get("retry-after")
     except TimeoutError:
         return AttemptOutcome(None, _since(started), f"no answer within {limit_seconds:g} s", None)
+    except TargetRefused as refused:
+        return AttemptOutcome(None, _since(started), str(refused), None)
     except httpx.HTTPError as failure:
         return AttemptOutcome(None, _since(started), f"{type(failure).__name__}: {failure}"[:500], None)
     refusal = None

@@ -1,10 +1,12 @@
 """A webhook receiver on a real socket: records every request byte for byte, answers as scripted,
-and can go down (socket closed: connection refused) and come back on the same port."""
+and can go down (socket closed: connection refused) and come back on the same port. Given a server TLS
+context it speaks HTTPS and records the name each client asked for (SNI)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +16,11 @@ from types import TracebackType
 from typing import Any, Self, cast
 
 from tests.fakes._serving import serve_in_thread, stop_serving
+
+# Receivers listen on loopback, which webhooks reach only when allowed explicitly: the setting (for
+# Settings) and the environment (for a `driftwatch` process) that allow exactly that network.
+LOOPBACK_RECEIVERS = ("127.0.0.1/32",)
+ALLOW_LOOPBACK_RECEIVERS = {"DRIFTWATCH_WEBHOOK_ALLOWED_NETWORKS": ",".join(LOOPBACK_RECEIVERS)}
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,8 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, receiver: WebhookReceiver, port: int) -> None:
         self.receiver = receiver
         super().__init__(("127.0.0.1", port), _Handler)
+        if receiver.tls is not None:
+            self.socket = receiver.tls.wrap_socket(self.socket, server_side=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -70,8 +79,14 @@ class _Handler(BaseHTTPRequestHandler):
 class WebhookReceiver:
     """``answer`` decides each reply (default 200); ``received`` lists every request, oldest first."""
 
-    def __init__(self, answer: Callable[[Received], Answer] | None = None) -> None:
+    def __init__(
+        self, answer: Callable[[Received], Answer] | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.answer = answer or (lambda _request: Answer())
+        self.tls = tls
+        self.server_names: list[str | None] = []  # SNI of each TLS handshake, oldest first
+        if tls is not None:
+            tls.sni_callback = lambda _socket, name, _context: self.server_names.append(name)
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._server: _Server | None = None
@@ -99,7 +114,7 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}/hooks"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self._port}/hooks"
 
     @property
     def received(self) -> list[Received]:

@@ -14,8 +14,10 @@ from driftwatch.db.engine import session_factory
 from driftwatch.db.models import WebhookAttempt, WebhookDelivery
 from driftwatch.notify.delivery import DeliveryOptions, DeliverySummary, run_delivery
 from driftwatch.notify.endpoints import create_endpoint
+from driftwatch.notify.network import Resolver
 from driftwatch.notify.outbox import emit
 from driftwatch.notify.schemas import CreatedWebhook, WebhookCreate
+from tests.fakes.webhook_receiver import LOOPBACK_RECEIVERS
 
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -33,7 +35,7 @@ class Clock:
 
 def add_endpoint(engine: Engine, clock: Clock, url: str, **fields: Any) -> CreatedWebhook:
     with session_factory(engine).begin() as session:
-        return create_endpoint(session, WebhookCreate(url=url, **fields), clock())
+        return create_endpoint(session, WebhookCreate(url=url, **fields), clock(), options().guard)
 
 
 def queue_event(engine: Engine, clock: Clock, event_type: str, task_class: str, number: int) -> None:
@@ -42,9 +44,15 @@ def queue_event(engine: Engine, clock: Clock, event_type: str, task_class: str, 
         emit(session, event_type, task_class, payload, clock(), dedupe=f"test:{number}")
 
 
-def options(worker_id: str = "test-worker", **settings: Any) -> DeliveryOptions:
-    defaults: dict[str, Any] = {"webhook_timeout_seconds": 2.0, "public_url": "https://driftwatch.example"}
-    return DeliveryOptions.from_settings(Settings(**(defaults | settings)), worker_id)
+def options(
+    worker_id: str = "test-worker", resolver: Resolver | None = None, **settings: Any
+) -> DeliveryOptions:
+    defaults: dict[str, Any] = {
+        "webhook_timeout_seconds": 2.0,
+        "public_url": "https://driftwatch.example",
+        "webhook_allowed_networks": LOOPBACK_RECEIVERS,
+    }
+    return DeliveryOptions.from_settings(Settings(**(defaults | settings)), worker_id, resolver)
 
 
 def deliver(

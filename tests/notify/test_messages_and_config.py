@@ -94,6 +94,24 @@ def test_every_event_type_makes_a_message_even_with_fields_missing(event_type: s
     assert message["text"].startswith("driftwatch: ") and message["blocks"]
 
 
+@pytest.mark.parametrize("event_type", ["class.degraded", "class.promoted", "class.demoted", "something.new"])
+def test_no_slack_control_sequence_goes_out_raw_in_the_text_or_the_blocks(event_type: str) -> None:
+    hostile = "<!channel> <https://evil.example|click> &"
+    payload = {
+        "type": event_type,
+        "task_class": hostile,
+        **{field: hostile for field in ("tier", "from_tier", "to_tier", "model", "reason", "actor")},
+    }
+
+    message = orjson.loads(slack_body("evt_4", payload, "https://dw.example"))
+
+    assert message["text"].startswith(
+        "driftwatch: &lt;!channel&gt; &lt;https://evil.example|click&gt; &amp;: "
+    )
+    for text in (message["text"], _text(orjson.dumps(message)).replace("<https://dw.example/?", "")):
+        assert "<!channel>" not in text and "<https://evil" not in text and "& " not in text
+
+
 def test_the_standard_envelope_carries_the_event_as_data() -> None:
     envelope = orjson.loads(standard_body("evt_1", DEGRADED))
 

@@ -18,7 +18,7 @@ from standardwebhooks.webhooks import Webhook
 
 from driftwatch.cli import main
 from driftwatch.db import migrate
-from tests.fakes.webhook_receiver import Answer, WebhookReceiver
+from tests.fakes.webhook_receiver import ALLOW_LOOPBACK_RECEIVERS, Answer, WebhookReceiver
 from tests.notify.support import Clock, deliver, queue_event
 from tests.support.patience import deadline, patient
 from tests.support.processes import start_serve, wait_healthy
@@ -29,7 +29,11 @@ Run = Callable[..., Result]
 @pytest.fixture
 def run(database_url: str, engine: Engine) -> Run:
     def invoke(*args: str) -> Result:
-        env = {"DRIFTWATCH_DATABASE_URL": database_url, "DRIFTWATCH_POLICY_FILE": None}
+        env = {
+            "DRIFTWATCH_DATABASE_URL": database_url,
+            "DRIFTWATCH_POLICY_FILE": None,
+            **ALLOW_LOOPBACK_RECEIVERS,
+        }
         return CliRunner().invoke(main, list(args), env=env)
 
     return invoke
@@ -124,6 +128,7 @@ def test_serve_delivers_queued_events_to_a_policy_file_webhook(tmp_path: Path) -
         settings = {
             "DRIFTWATCH_POLICY_FILE": str(policy),
             "DRIFTWATCH_DELIVER_INTERVAL_SECONDS": "0.3",
+            **ALLOW_LOOPBACK_RECEIVERS,
             "OPS_SECRET": secret,
         }
         process, base_url = start_serve(tmp_path, settings)

@@ -87,7 +87,9 @@ def _request_in_progress(base_url: str) -> Iterator[None]:
     url = httpx.URL(base_url)
     with socket.create_connection((url.host, url.port or 80)) as held:
         held.sendall(
-            b"POST /v1/traces HTTP/1.1\r\nHost: driftwatch\r\ncontent-type: application/x-protobuf\r\n"
+            b"POST /v1/traces HTTP/1.1\r\nHost: "
+            + url.netloc
+            + b"\r\ncontent-type: application/x-protobuf\r\n"
             b"content-length: 1000\r\n\r\n" + b"\n" * 10
         )
         give_up = deadline(10)

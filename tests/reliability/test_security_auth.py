@@ -27,6 +27,7 @@ from driftwatch.db.models import WebhookDelivery
 from driftwatch.notify.delivery import fan_out
 from driftwatch.notify.outbox import emit
 from tests.conftest import StartServer
+from tests.fakes.webhook_receiver import LOOPBACK_RECEIVERS
 from tests.policy.control_support import POLICY, recommend
 from tests.reliability.routes import PUBLIC, PUBLIC_MOUNTS, app_routes
 from tests.reliability.store_contents import store_snapshot, stored_text
@@ -181,7 +182,7 @@ def _concrete(method: str, template: str, ids: dict[str, int | str]) -> tuple[st
 
 @pytest.fixture
 def secured(start_server: StartServer) -> ServerThread:
-    return start_server(policy=POLICY, require_auth=True)
+    return start_server(policy=POLICY, require_auth=True, webhook_allowed_networks=LOOPBACK_RECEIVERS)
 
 
 def test_the_walk_finds_the_routes_and_every_write_route_has_a_request(secured: ServerThread) -> None:

@@ -1,6 +1,7 @@
 """Webhook signing secrets are shown once, in the answer that creates the webhook, and never again: no
 GET endpoint of the real app (found from the app, so new ones are covered) returns one, whatever the
-webhooks' state (delivered, tested, removed)."""
+webhooks' state (delivered, tested, removed). Secrets inside webhook URLs are masked wherever they
+are shown."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from driftwatch.auth.keys import create_key
 from driftwatch.auth.scopes import ALL_SCOPES
+from driftwatch.cli import main
 from driftwatch.db.engine import session_factory
 from tests.conftest import StartServer
-from tests.fakes.webhook_receiver import Answer, WebhookReceiver
+from tests.fakes.webhook_receiver import LOOPBACK_RECEIVERS, Answer, WebhookReceiver
 from tests.notify.support import Clock, deliver, queue_event
 from tests.reliability.routes import PUBLIC, app_routes
 
@@ -31,7 +34,7 @@ def _forms(secret: str) -> list[str]:
 
 
 def test_no_get_endpoint_returns_a_webhook_secret(start_server: StartServer, engine: Engine) -> None:
-    server = start_server(require_auth=True)
+    server = start_server(require_auth=True, webhook_allowed_networks=LOOPBACK_RECEIVERS)
     with session_factory(engine).begin() as session:
         key = create_key(session, "admin", scopes=ALL_SCOPES).key
     with (
@@ -75,3 +78,31 @@ def test_no_get_endpoint_returns_a_webhook_secret(start_server: StartServer, eng
     ]
     assert leaks == []
     assert set(PUBLIC) & {("GET", path) for path in answers}  # the open ones were read too
+
+
+SLACK_URL = "https://hooks.slack.com/services/T0A1B2C3D/B0E4F5G6H/aBcDeFgHiJkLmNoPqRsTuVwX"
+PASSWORD_URL = "https://ops:hunter2-s3cret@hooks.example.com/driftwatch?token=tok-s3cret"
+URL_SECRETS = ("aBcDeFgHiJkLmNoPqRsTuVwX", "hunter2-s3cret", "tok-s3cret")
+
+
+def test_secrets_in_webhook_urls_are_masked_wherever_a_webhook_is_shown(
+    start_server: StartServer, database_url: str
+) -> None:
+    """Slack URLs are secrets themselves; other URLs can carry a password or a token."""
+    server = start_server()
+    slack = httpx.post(f"{server.base_url}/v1/webhooks", json={"url": SLACK_URL, "format": "slack"})
+    standard = httpx.post(f"{server.base_url}/v1/webhooks", json={"url": PASSWORD_URL, "name": "ops"})
+    env = {"DRIFTWATCH_DATABASE_URL": database_url, "DRIFTWATCH_POLICY_FILE": None}
+    cli = CliRunner().invoke(main, ["webhooks", "list"], env=env).stdout
+    cli_json = CliRunner().invoke(main, ["webhooks", "list", "--json"], env=env).stdout
+    listed = httpx.get(f"{server.base_url}/v1/webhooks").text
+    removed = httpx.delete(f"{server.base_url}/v1/webhooks/{standard.json()['id']}").text
+
+    shown = {"create slack": slack.text, "create": standard.text, "list": listed, "delete": removed}
+    shown |= {"cli list": cli, "cli list --json": cli_json}
+    assert [
+        (where, secret) for where, text in shown.items() for secret in URL_SECRETS if secret in text
+    ] == []
+    assert (
+        "https://hooks.slack.com/services/***" in listed and "https://***@hooks.example.com/driftwatch" in cli
+    )

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func, select
 
 from driftwatch.db.models import ClassPolicy, Decision, Evaluation, OutboxEvent, ShadowSample
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.fakes.webhook_receiver import ALLOW_LOOPBACK_RECEIVERS, WebhookReceiver
 from tests.reliability.serve import Serve
 from tests.support.databases import engine_for, fresh_database
 from tests.support.otlp import export_request, llm_attributes, make_span
@@ -75,7 +75,11 @@ def test_two_replicas_evaluate_decide_and_notify_once(postgres_url: str, tmp_pat
         FakeOpenAIServer(reply="positive", prompt_tokens=30, completion_tokens=2) as premium,
         WebhookReceiver() as receiver,
     ):
-        settings = {"DRIFTWATCH_POLICY_FILE": str(_policy_file(tmp_path, premium)), **INTERVALS}
+        settings = {
+            "DRIFTWATCH_POLICY_FILE": str(_policy_file(tmp_path, premium)),
+            **INTERVALS,
+            **ALLOW_LOOPBACK_RECEIVERS,
+        }
         replicas = [Serve(tmp_path, postgres_url, settings).launch() for _ in range(2)]
         engine = engine_for(postgres_url)
         try:

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, select
 from standardwebhooks.webhooks import Webhook
 
 from driftwatch.db.models import OutboxEvent
-from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.fakes.webhook_receiver import ALLOW_LOOPBACK_RECEIVERS, WebhookReceiver
 from tests.reliability.serve import serving
 from tests.support.otlp import export_request, llm_attributes, make_span
 from tests.support.patience import deadline
@@ -38,6 +38,7 @@ SETTINGS = {
     # A retry every second rather than backing off towards 15 minutes: the outage can be short and
     # still see many refused attempts, and the queue drains within a second of the receiver's return.
     "DRIFTWATCH_WEBHOOK_MAX_BACKOFF_SECONDS": "1",
+    **ALLOW_LOOPBACK_RECEIVERS,
 }
 DOWN_SECONDS = 12.0
 WAVE_SECONDS = 1.5  # while down, a wave of two new task classes (two events) this often

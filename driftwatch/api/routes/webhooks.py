@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from driftwatch.api.deps import SessionDep
 from driftwatch.api.routes.calls import as_utc
@@ -33,6 +33,14 @@ _NOT_REDELIVERABLE: dict[int | str, dict[str, Any]] = {
     404: {"description": "No delivery with this id"},
     409: {"description": "Still pending, cancelled, or to a removed webhook"},
 }
+
+
+def _delivery_options(request: Request) -> DeliveryOptions:
+    options: DeliveryOptions = request.app.state.webhook_options
+    return options
+
+
+DeliveryOptionsDep = Annotated[DeliveryOptions, Depends(_delivery_options)]
 QueuedSince = Annotated[
     datetime | None, Query(description="Only deliveries queued since then, ISO 8601 (UTC if no offset)")
 ]
@@ -43,10 +51,13 @@ QueuedSince = Annotated[
     response_model=CreatedWebhook,
     status_code=201,
     summary="Add a webhook endpoint; the answer shows its signing secret, once",
-    responses={409: {"description": "A webhook with this name exists"}},
+    responses={
+        409: {"description": "A webhook with this name exists"},
+        422: {"description": "Not a usable URL, or its host is an internal address (named rule)"},
+    },
 )
-def create_webhook(session: SessionDep, body: WebhookCreate) -> CreatedWebhook:
-    return endpoints.create_endpoint(session, body, datetime.now(UTC))
+def create_webhook(session: SessionDep, options: DeliveryOptionsDep, body: WebhookCreate) -> CreatedWebhook:
+    return endpoints.create_endpoint(session, body, datetime.now(UTC), options.guard)
 
 
 @router.get("/v1/webhooks", response_model=WebhookList, summary="Webhook endpoints with delivery counts")
@@ -70,9 +81,10 @@ def remove_webhook(session: SessionDep, webhook_id: WebhookId) -> Webhook:
     summary="Send a signed webhook.test message now and report the receiver's answer",
     responses=_NO_WEBHOOK,
 )
-def test_webhook(request: Request, session: SessionDep, webhook_id: WebhookId) -> WebhookTestResult:
+def test_webhook(
+    session: SessionDep, options: DeliveryOptionsDep, webhook_id: WebhookId
+) -> WebhookTestResult:
     endpoint = endpoints.get_endpoint(session, webhook_id)
-    options = DeliveryOptions.from_settings(request.app.state.settings, worker_id="api")
     outcome = asyncio.run(send_test(endpoint, options, datetime.now(UTC)))
     return WebhookTestResult(
         delivered=outcome.delivered,
