@@ -44,7 +44,9 @@ def references(html: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    process, base_url = start_serve(tmp_path_factory.mktemp("docs"), {"DRIFTWATCH_SCHEDULER": "false"})
+    process, base_url = start_serve(
+        tmp_path_factory.mktemp("docs"), {"DRIFTWATCH_SCHEDULER": "false"}, ends_with_test=False
+    )
     try:
         wait_healthy(process, base_url)
         yield base_url

@@ -46,10 +46,13 @@ def wait_healthy(process: subprocess.Popen[str], base_url: str, seconds: float =
 
 
 def start_serve(
-    folder: Path, settings: dict[str, str], log: IO[str] | None = None
+    folder: Path, settings: dict[str, str], log: IO[str] | None = None, *, ends_with_test: bool = True
 ) -> tuple[subprocess.Popen[str], str]:
     """`driftwatch serve` on a free port with a SQLite store in ``folder`` and ``DRIFTWATCH_*``
     ``settings`` (no inherited policy file or auth switch); returns the process and its base URL.
+
+    The process is ended after the test that started it; a fixture shared by several tests passes
+    ``ends_with_test=False`` and ends it itself (in a ``finally``).
 
     Output goes to pipes for ``communicate()``, or to ``log`` (both streams) for a process that runs
     long enough to fill a pipe nobody reads: a full pipe blocks every thread that logs."""
@@ -66,7 +69,8 @@ def start_serve(
         stderr=subprocess.PIPE if log is None else subprocess.STDOUT,
         text=True,
     )
-    _started.append(process)
+    if ends_with_test:
+        _started.append(process)
     return process, f"http://127.0.0.1:{port}"
 
 
