@@ -13,7 +13,7 @@ from driftwatch.stats.sequence import SequenceBaseline, SequenceSettings, feed, 
 
 
 def _stream(rate: float, count: int, seed: int) -> list[bool]:
-    return (np.random.default_rng(seed).random(count) < rate).tolist()
+    return [bool(x) for x in np.random.default_rng(seed).random(count) < rate]
 
 
 def test_the_bound_is_the_lower_end_of_the_mixture_confidence_sequence() -> None:
