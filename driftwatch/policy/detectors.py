@@ -8,10 +8,13 @@ and only its alarm may promote the class; the ``other`` feed reads every other s
 user feedback, …), on its own reference, and its alarm is an alert only — so verdicts anyone with an
 ``evaluations`` key can post are tested like the rest but cannot move traffic.  The ``other`` feed's
 detector exists once such verdicts arrive for the class.  Evaluations of other tiers (e.g. reverse-direction samples while the class sits higher) wait on their own tier's
-row.  Its reference rate is the class's declared ``acceptance_floor`` when there is one; otherwise
-the first ``baseline_samples`` outcomes form a baseline whose one-sided lower 95% bound is the
-reference (``stats/reference.py``), and the detector starts on the outcomes *after* the baseline, so
-the same data never both sets the bar and is tested against it.
+row.  Its reference rate is the class's declared ``acceptance_floor`` when there is one; otherwise,
+with ``decisions.baseline: confidence_sequence`` (the default), a lower confidence sequence of the
+class's outcomes (``stats/sequence.py``): the detector starts after ``min_baseline_samples`` and tests
+each outcome against the reference of the outcomes before it, the reference rising (never falling) until
+``baseline_samples`` outcomes; with ``window``, the first ``baseline_samples`` outcomes form a baseline
+whose one-sided lower 95% bound is the reference (``stats/reference.py``), and the detector starts on
+the outcomes *after* the baseline.  Both keep ``baseline_accepted``/``baseline_total`` in the row.
 
 A run consumes at most ``limit`` outcomes per class, and never carries a detector past ``horizon``
 samples: the decision job checks the statistic at the horizon and only then restarts it, so a
@@ -33,9 +36,10 @@ from driftwatch.policy.decision_schemas import ClassDetection
 from driftwatch.policy.routing import current_route, known_classes, routes
 from driftwatch.stats.detector import AlarmThreshold, DetectorState, Status, assess, update
 from driftwatch.stats.reference import baseline_reference
+from driftwatch.stats.sequence import SequenceBaseline, SequenceSettings, observe
 
 MAX_EVALUATIONS_PER_RUN = 50_000
-FLOOR, BASELINE = "floor", "baseline"
+FLOOR, BASELINE, SEQUENCE = "floor", "baseline", "confidence_sequence"
 LISTED, OTHER = "listed", "other"
 FEEDS = (LISTED, OTHER)
 
@@ -92,10 +96,11 @@ def advance(
     for feed in FEEDS:
         tracked_classes = set(session.scalars(select(DetectorRow.task_class).where(DetectorRow.feed == feed)))
         always = known if feed == LISTED else set()
-        for task_class in sorted(always | tracked_classes | extra.get(feed, set())):
+        family = always | tracked_classes | extra.get(feed, set())
+        for task_class in sorted(family):
             tier = current_route(session, policy, task_class).tier
             tracked = _load(session, policy, task_class, tier, feed, now)
-            _consume(session, policy, tracked, limit)
+            _consume(session, policy, tracked, limit, len(family))
             result.append(tracked)
     session.flush()
     return result
@@ -123,8 +128,12 @@ def _load(session: Session, policy: Policy, task_class: str, tier: str, feed: st
     if floor is not None and (row.reference_source != FLOOR or row.reference_rate != floor):
         row.reference_rate, row.reference_source = floor, FLOOR  # a floor declared or changed
         restart(tracked, now, alarmed=False)
-    elif floor is None and row.reference_source == FLOOR:
-        # The floor was removed from the policy: learn a baseline from here on instead.
+    elif floor is None and (
+        row.reference_source == FLOOR
+        or (row.reference_source == SEQUENCE and policy.decisions.baseline == "window")
+    ):
+        # The floor was removed from the policy (or a sequence gave way to a window): learn a baseline
+        # from here on instead.  A finished window stays the reference when a sequence is asked for.
         row.reference_rate, row.reference_source = None, None
         row.baseline_accepted = row.baseline_total = 0
         restart(tracked, now, alarmed=False)
@@ -145,9 +154,15 @@ def _arrived(session: Session, task_class: str, tier: str, default: datetime) ->
     return moved or default
 
 
-def _consume(session: Session, policy: Policy, tracked: Tracked, limit: int) -> None:
+def _consume(session: Session, policy: Policy, tracked: Tracked, limit: int, classes: int) -> None:
     row, decisions = tracked.row, policy.decisions
-    baseline_left = 0 if row.reference_rate is not None else decisions.baseline_samples - row.baseline_total
+    sequence = _sequence_settings(policy, row, classes)
+    if sequence is not None:
+        baseline_left = 0 if tracked.state else max(0, sequence.min_samples - row.baseline_total)
+    else:
+        baseline_left = (
+            0 if row.reference_rate is not None else decisions.baseline_samples - row.baseline_total
+        )
     room = decisions.horizon_samples - (tracked.state.n if tracked.state else 0)
     wanted = min(limit, baseline_left + room)
     if wanted <= 0:
@@ -167,7 +182,9 @@ def _consume(session: Session, policy: Policy, tracked: Tracked, limit: int) -> 
     if not fetched:
         return
     outcomes = [bool(acceptable) for _, acceptable in fetched]
-    position = 0
+    position = len(outcomes) if sequence is not None else 0
+    if sequence is not None:
+        _feed_sequence(tracked, outcomes, sequence)
     while position < len(outcomes) and row.reference_rate is None:
         take = min(decisions.baseline_samples - row.baseline_total, len(outcomes) - position)
         row.baseline_total += take
@@ -182,6 +199,29 @@ def _consume(session: Session, policy: Policy, tracked: Tracked, limit: int) -> 
     row.last_evaluation_id = fetched[-1][0]
     tracked.consumed += len(outcomes)
     _store(tracked)
+
+
+def _sequence_settings(policy: Policy, row: DetectorRow, classes: int) -> SequenceSettings | None:
+    """The confidence sequence a class without floor learns its reference from, or ``None`` (a floor,
+    a finished window, or ``baseline: window``).  Its error is split across the feed's classes."""
+    decisions = policy.decisions
+    if decisions.baseline != SEQUENCE or row.reference_source not in (None, SEQUENCE):
+        return None
+    return SequenceSettings(
+        delta=decisions.baseline_delta / max(1, classes),
+        min_samples=min(decisions.min_baseline_samples, decisions.baseline_samples),
+        max_samples=decisions.baseline_samples,
+    )
+
+
+def _feed_sequence(tracked: Tracked, outcomes: list[bool], settings: SequenceSettings) -> None:
+    row = tracked.row
+    baseline = SequenceBaseline(row.baseline_accepted, row.baseline_total, row.reference_rate)
+    baseline, tracked.state, tested = observe(baseline, tracked.state, outcomes, settings)
+    row.baseline_accepted, row.baseline_total = baseline.accepted, baseline.total
+    if baseline.reference is not None:
+        row.reference_rate, row.reference_source = baseline.reference, SEQUENCE
+    tracked.accepted += sum(outcomes[len(outcomes) - tested :])  # the detector took the last ones
 
 
 def _settle_baseline(tracked: Tracked, needed: int) -> None:
@@ -239,8 +279,10 @@ def class_statuses(session: Session, policy: Policy, feed: str = LISTED) -> list
 def _status(
     policy: Policy, task_class: str, tier: str, row: DetectorRow | None, threshold: AlarmThreshold
 ) -> ClassDetection:
-    floor = policy.class_config(task_class).acceptance_floor
-    needed = None if floor is not None else policy.decisions.baseline_samples
+    floor, decisions = policy.class_config(task_class).acceptance_floor, policy.decisions
+    needed = None if floor is not None else decisions.baseline_samples
+    if floor is None and decisions.baseline == SEQUENCE:
+        needed = min(decisions.min_baseline_samples, decisions.baseline_samples)
     tracked = _unpack(row) if row is not None else None
     if tracked is None or tracked.state is None:
         collected = row.baseline_total if row else 0

@@ -99,7 +99,7 @@ class SequenceSettings:
             raise ValueError("need 1 <= min_samples <= max_samples")
 
 
-def feed(
+def observe(
     baseline: SequenceBaseline,
     state: DetectorState | None,
     outcomes: Sequence[bool] | npt.NDArray[np.bool_],
@@ -108,7 +108,7 @@ def feed(
     """Baseline and detector after ``outcomes`` (arrival order), and how many of them the detector took.
 
     Each outcome is first tested (once a reference exists) against the reference of the outcomes
-    before it, then taken into the sequence (up to ``max_samples``).  Deterministic; feeding a stream
+    before it, then taken into the sequence (up to ``max_samples``).  Deterministic; observing a stream
     in batches gives the same result as feeding it at once.  A ``state`` of ``None`` is created at the
     first reference; a given ``state`` keeps its drops and statistic and takes the new references.
     """

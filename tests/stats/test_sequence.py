@@ -9,7 +9,7 @@ import pytest
 from scipy.special import betaln  # type: ignore[import-untyped]
 
 from driftwatch.stats.detector import DetectorState, log_statistic, update
-from driftwatch.stats.sequence import SequenceBaseline, SequenceSettings, feed, lower_bound
+from driftwatch.stats.sequence import SequenceBaseline, SequenceSettings, lower_bound, observe
 
 
 def _stream(rate: float, count: int, seed: int) -> list[bool]:
@@ -69,12 +69,12 @@ def test_the_detector_waits_for_min_samples_then_tests_each_outcome_against_the_
     settings = SequenceSettings(delta=0.01, min_samples=300, max_samples=1_000)
     outcomes = _stream(0.95, 400, seed=1)
 
-    baseline, state, tested = feed(SequenceBaseline(), None, outcomes[:300], settings)
+    baseline, state, tested = observe(SequenceBaseline(), None, outcomes[:300], settings)
     assert state is None and tested == 0 and baseline.total == 300 and baseline.reference is not None
     first = baseline.reference
     assert first == pytest.approx(float(lower_bound(sum(outcomes[:300]), 300, 0.01)))
 
-    baseline, state, tested = feed(baseline, None, outcomes[300:301], settings)
+    baseline, state, tested = observe(baseline, None, outcomes[300:301], settings)
     assert tested == 1 and state is not None
     assert (state.n, state.log_r) == (1, update(DetectorState(first), outcomes[300:301]).log_r)
 
@@ -83,22 +83,22 @@ def test_the_reference_never_falls_and_freezes_at_max_samples() -> None:
     settings = SequenceSettings(delta=0.005, min_samples=300, max_samples=1_000)
     healthy, dropped = _stream(0.95, 700, seed=2), _stream(0.6, 800, seed=3)
 
-    before, _, _ = feed(SequenceBaseline(), None, healthy, settings)
-    after, state, tested = feed(before, None, dropped, settings)
+    before, _, _ = observe(SequenceBaseline(), None, healthy, settings)
+    after, state, tested = observe(before, None, dropped, settings)
 
     assert before.reference is not None and after.reference == before.reference  # the drop cannot pull it
     assert after.total == 1_000 and after.accepted == sum(healthy) + sum(dropped[:300])
     assert state is not None and tested == 800 and state.reference == before.reference
 
 
-def test_batches_give_the_same_result_as_one_feed() -> None:
+def test_batches_give_the_same_result_as_all_at_once() -> None:
     settings = SequenceSettings()
     outcomes = np.array(_stream(0.93, 3_000, seed=4))
 
-    whole = feed(SequenceBaseline(), None, outcomes, settings)
+    whole = observe(SequenceBaseline(), None, outcomes, settings)
     baseline, state, tested = SequenceBaseline(), None, 0
     for batch in np.array_split(outcomes, [1, 299, 300, 301, 1_000, 1_999, 2_000, 2_001]):
-        baseline, state, took = feed(baseline, state, batch, settings)
+        baseline, state, took = observe(baseline, state, batch, settings)
         tested += took
 
     assert (baseline, state, tested) == whole and tested == 2_700
@@ -111,7 +111,7 @@ def test_a_drop_after_500_outcomes_is_found_before_any_window_baseline_could_sta
 
     baseline, state, log_stat = SequenceBaseline(), None, -math.inf
     for start in range(0, len(outcomes), 50):  # a scheduler reading it every 50 outcomes
-        baseline, state, _ = feed(baseline, state, outcomes[start : start + 50], settings)
+        baseline, state, _ = observe(baseline, state, outcomes[start : start + 50], settings)
         if state is not None and (log_stat := log_statistic(state)) >= threshold:
             break
 
