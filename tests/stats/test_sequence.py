@@ -20,16 +20,16 @@ def test_the_bound_is_the_lower_end_of_the_mixture_confidence_sequence() -> None
     accepted, total, delta = 475, 500, 0.005
     bound = float(lower_bound(accepted, total, delta))
 
-    def log_mixture(q: float) -> float:  # Robbins' Beta(1, 1) mixture martingale at rate q
+    def log_mixture(q: float) -> float:  # Robbins' Beta(9, 1) mixture martingale at rate q
         return float(
-            betaln(1 + accepted, 1 + total - accepted)
-            - betaln(1, 1)
+            betaln(9 + accepted, 1 + total - accepted)
+            - betaln(9, 1)
             - accepted * math.log(q)
             - (total - accepted) * math.log(1 - q)
         )
 
     assert log_mixture(bound - 1e-9) >= math.log(1 / delta) > log_mixture(bound + 1e-9)
-    assert 0.89 < bound < 0.9
+    assert 0.90 < bound < 0.91
 
 
 def test_the_bound_tightens_with_evidence_and_with_a_larger_error() -> None:
