@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
@@ -96,11 +96,10 @@ def advance(
     for feed in FEEDS:
         tracked_classes = set(session.scalars(select(DetectorRow.task_class).where(DetectorRow.feed == feed)))
         always = known if feed == LISTED else set()
-        family = always | tracked_classes | extra.get(feed, set())
-        for task_class in sorted(family):
+        for task_class in sorted(always | tracked_classes | extra.get(feed, set())):
             tier = current_route(session, policy, task_class).tier
             tracked = _load(session, policy, task_class, tier, feed, now)
-            _consume(session, policy, tracked, limit, len(family))
+            _consume(session, policy, tracked, limit)
             result.append(tracked)
     session.flush()
     return result
@@ -154,9 +153,9 @@ def _arrived(session: Session, task_class: str, tier: str, default: datetime) ->
     return moved or default
 
 
-def _consume(session: Session, policy: Policy, tracked: Tracked, limit: int, classes: int) -> None:
+def _consume(session: Session, policy: Policy, tracked: Tracked, limit: int) -> None:
     row, decisions = tracked.row, policy.decisions
-    sequence = _sequence_settings(policy, row, classes)
+    sequence = _sequence_settings(session, policy, row)
     if sequence is not None:
         baseline_left = 0 if tracked.state else max(0, sequence.min_samples - row.baseline_total)
     else:
@@ -201,14 +200,19 @@ def _consume(session: Session, policy: Policy, tracked: Tracked, limit: int, cla
     _store(tracked)
 
 
-def _sequence_settings(policy: Policy, row: DetectorRow, classes: int) -> SequenceSettings | None:
+def _sequence_settings(session: Session, policy: Policy, row: DetectorRow) -> SequenceSettings | None:
     """The confidence sequence a class without floor learns its reference from, or ``None`` (a floor,
-    a finished window, or ``baseline: window``).  Its error is split across the feed's classes."""
+    a finished window, or ``baseline: window``).  Its error is split evenly over the feed's detectors
+    that learn one, counted while this one still does (a frozen reference no longer reads it)."""
     decisions = policy.decisions
     if decisions.baseline != SEQUENCE or row.reference_source not in (None, SEQUENCE):
         return None
+    learning = row.baseline_total < decisions.baseline_samples
+    sequences = or_(DetectorRow.reference_source.is_(None), DetectorRow.reference_source == SEQUENCE)
+    count = select(func.count()).select_from(DetectorRow).where(DetectorRow.feed == row.feed, sequences)
+    detectors = (session.scalar(count) or 1) if learning else 1
     return SequenceSettings(
-        delta=decisions.baseline_delta / max(1, classes),
+        delta=decisions.baseline_delta / max(1, detectors),
         min_samples=min(decisions.min_baseline_samples, decisions.baseline_samples),
         max_samples=decisions.baseline_samples,
     )

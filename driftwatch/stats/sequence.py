@@ -28,8 +28,8 @@ tightens:
   ``P(false alarm within N) <= alpha + delta``.  The baseline and the tested outcomes may be the same
   outcomes: the argument conditions on the past only, and the sequence is valid at every time.
 
-* **Many classes.**  ``delta`` is split evenly over the ``K`` classes of a feed (``delta / K`` each, the
-  count read when the bound is), so ``P(some class's reference ever exceeds its rate) <= delta``; on
+* **Many classes.**  ``delta`` is split evenly over the ``K`` detectors (class and tier) of a feed that
+  learn their reference this way (``delta / K`` each, ``K`` counted when the bound is read), so ``P(some class's reference ever exceeds its rate) <= delta``; on
   the complement every detector is what it would be with a declared floor at or below the true rate,
   so what e-BH guarantees there (``discovery.py``) holds, plus ``delta``.
 * **What it costs.**  Validity at every sample size is paid for in width: after 500 outcomes at 0.95

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
+import numpy as np
 import orjson
+import pytest
 from sqlalchemy import Engine
 
 from driftwatch.config import ClassConfig, DecisionConfig, Policy, Settings
@@ -15,6 +17,7 @@ from driftwatch.policy.decision_schemas import ClassDetection
 from driftwatch.policy.detectors import class_statuses
 from driftwatch.policy.routing import move_class
 from driftwatch.scheduler.jobs import JOBS, JobContext
+from driftwatch.stats.sequence import lower_bound
 from tests.policy.support import NOW, decide, decisions, detector, events, floor_policy, seed, stream, watched
 
 EVIDENCE_KEYS = {
@@ -221,6 +224,7 @@ def test_a_confidence_sequence_reference_tightens_then_freezes_in_batches_as_at_
         classes={"a": watched(floor=None), "b": watched(floor=None)},
         decisions=DecisionConfig(baseline_samples=1_000, min_baseline_samples=300),
     )
+    decide(engine, policy)  # both detectors exist: the sequences' error is split between them alike
     outcomes = stream(0.95, 2_500, seed=24)
     seed(engine, "a", outcomes)
     decide(engine, policy)
@@ -236,6 +240,24 @@ def test_a_confidence_sequence_reference_tightens_then_freezes_in_batches_as_at_
         a.state,
         a.baseline_accepted,
     )
+
+
+def test_the_sequences_error_is_split_over_the_detectors_that_learn_one(engine: Engine) -> None:
+    names = [f"class-{index}" for index in range(10)]
+    policy = Policy(classes={name: watched(floor=None) for name in names} | {"floored": watched(0.9)})
+    decide(engine, policy)
+    seed(engine, "class-0", stream(0.95, 500, seed=26))
+
+    decide(engine, policy, NOW + timedelta(minutes=1))
+
+    row = detector(engine, "class-0")
+    assert row is not None and row.baseline_total == 500
+    expected = max(
+        float(lower_bound(hits, total, 0.005 / 10))
+        for total, hits in enumerate(np.cumsum(stream(0.95, 500, seed=26)), start=1)
+        if total >= 300
+    )
+    assert row.reference_rate == pytest.approx(expected)
 
 
 def test_a_sequence_reference_gives_way_to_a_window_when_the_policy_asks_for_one(engine: Engine) -> None:
