@@ -58,7 +58,7 @@ FloatArray = npt.NDArray[np.float64]
 PRIOR: Final = (9.0, 1.0)
 """Beta prior of the mixture, mean 0.9: the rates worth watching are high.  Any prior fixed in advance
 is valid; against the uniform one this tightens the bound for rates 0.8-0.99 (0.904 instead of 0.898
-after 475 of 500, which cut the delays of bench/README.md's day-one scenario by 25-45%) and loosens
+after 475 of 500, which cut the delays of bench/README.md's day-one scenario by 24-47%) and loosens
 it below ~0.6."""
 
 _BISECTIONS: Final = 48  # the bracket (0, S/n] shrinks to below 1e-14
