@@ -98,7 +98,7 @@ class SequenceBaseline:
 
 @dataclass(frozen=True, slots=True)
 class SequenceSettings:
-    """``delta`` is the sequence's error (per class); the detector starts after ``min_samples``
+    """``delta`` is the sequence's error (per detector); the detector starts after ``min_samples``
     outcomes and the reference stops tightening after ``max_samples``."""
 
     delta: float = 0.005
@@ -122,7 +122,7 @@ def observe(
 
     Each outcome is first tested (once a reference exists) against the reference of the outcomes
     before it, then taken into the sequence (up to ``max_samples``).  Deterministic; observing a stream
-    in batches gives the same result as feeding it at once.  A ``state`` of ``None`` is created at the
+    in batches gives the same result as observing it at once.  A ``state`` of ``None`` is created at the
     first reference; a given ``state`` keeps its drops and statistic and takes the new references.
     """
     accepted = np.asarray(outcomes, dtype=np.bool_)
