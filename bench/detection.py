@@ -12,9 +12,16 @@ through ``driftwatch.stats.detector`` itself (``log_likelihood_ratios``, ``advan
   against Lorden's bound ``log(A) / KL(p1 || p0)``; also with the threshold of 50 classes (union bound,
   what e-BH needs for a lone degraded class);
 * the planner: the 90th-percentile delay from scratch (change at sample 0, what the planner assumes)
-  against ``plan_sampling``'s samples, for the changes above and a few more, short and long.
+  against ``plan_sampling``'s samples, for the changes above and a few more, short and long;
+* a reference from day one (``--day-one``, only this scenario): classes without a floor, outcomes from
+  the first evaluation on.  Before: ``baseline: window``, the first 2,000 outcomes form the baseline
+  (whatever happened in them), the detector starts after.  After: ``baseline: confidence_sequence``
+  (``driftwatch.stats.sequence``), the detector starts after 300 outcomes, each outcome tested against
+  the running bound of the outcomes before it.  False alarms over 300 + horizon healthy outcomes
+  and delays of a change at ``--day-one-change-at`` (500), with alpha split into detector and sequence.
 
     python bench/detection.py --reps 10000 --workers 2
+    python bench/detection.py --day-one --reps 10000 --workers 2
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from driftwatch.stats.detector import (
 )
 from driftwatch.stats.planner import P90_SPREAD, plan_sampling
 from driftwatch.stats.reference import baseline_reference
+from driftwatch.stats.sequence import lower_bound
 
 CHANGES = [(0.95, 0.85), (0.95, 0.90), (0.97, 0.90), (0.90, 0.80), (0.80, 0.70)]
 PLANNER_ONLY = [(0.99, 0.97), (0.95, 0.93), (0.99, 0.90), (0.95, 0.60)]  # delays from ~25 to ~3,700
@@ -109,6 +117,114 @@ def run(task: Task, reps: int, thresholds: tuple[float, ...]) -> dict[str, npt.N
     return {"crossed": crossed} | {f"z_{name}": alarms for name, alarms in z_alarms.items()}
 
 
+@dataclass(frozen=True)
+class DayOne:
+    """A class without a floor, watched from its first evaluation (see the module docstring)."""
+
+    mode: str  # "window" or "sequence"
+    before: float
+    after: float
+    change_at: int  # > steps: healthy
+    steps: int
+    classes: int  # the detector's threshold and the sequence's delta are split over this many
+    seed: np.random.SeedSequence
+
+
+MIN_BASELINE = 300
+DAY_ONE_CHANGES = [(0.95, 0.85), (0.97, 0.90), (0.90, 0.80)]
+
+
+def run_day_one(task: DayOne, reps: int, alpha: float, delta: float, horizon: int) -> npt.NDArray[np.float64]:
+    """The evaluation (counted from the class's first) at which each replication alarms (inf: never)."""
+    rng = np.random.default_rng(task.seed)
+    log_a = AlarmThreshold(horizon, alpha, task.classes).log_value
+    delta /= task.classes
+    start = MIN_BASELINE if task.mode == "sequence" else BASELINE_SAMPLES
+    alarms = np.full(reps, np.inf)
+    live = np.arange(reps)
+    hits = np.zeros(reps, dtype=np.int64)
+    reference = np.full(reps, np.nan)  # in force for the next outcome
+    log_r = np.full((reps, 12), -np.inf)
+    for t in range(1, task.steps + 1):
+        accepted = rng.random(live.size) < (task.before if t <= task.change_at else task.after)
+        if t > start:  # the detector tests outcome t against the reference of outcomes 1..t-1
+            accept_llr, reject_llr = log_likelihood_ratios(reference[live])
+            log_r = advance(log_r, accept_llr, reject_llr, accepted)
+            near = np.flatnonzero(log_r.max(axis=1) >= log_a)
+            rows = live[near[log_mixture(log_r[near]) >= log_a]]
+            alarms[rows[np.isinf(alarms[rows])]] = t
+        if t <= BASELINE_SAMPLES:  # then outcome t joins the baseline
+            hits[live] += accepted
+            if task.mode == "sequence" and t >= MIN_BASELINE:
+                values, where = np.unique(hits[live], return_inverse=True)
+                bounds = lower_bound(values, t, delta)[where]
+                reference[live] = np.fmax(reference[live], np.where(bounds > 0, bounds, np.nan))
+            elif task.mode == "window" and t == BASELINE_SAMPLES:
+                reference[live] = [_lower_bound(int(a)) for a in hits[live]]
+        if t % 100 == 0 and t > task.change_at:  # drop alarmed replications
+            keep = np.isinf(alarms[live])
+            live, log_r = live[keep], log_r[keep]
+            if live.size == 0:
+                break
+    return alarms
+
+
+def day_one(args: argparse.Namespace) -> None:
+    """The ``--day-one`` scenario: before (window) and after (confidence sequence), healthy and changed."""
+    alpha, delta = args.alpha / 2, args.alpha / 2
+    seeds = iter(np.random.SeedSequence(args.seed).spawn(64))
+    horizon, at = args.horizon, args.day_one_change_at
+    tasks: dict[tuple[str, float, float, int], DayOne] = {}
+    for rate in sorted({before for before, _ in CHANGES}, reverse=True):
+        steps = MIN_BASELINE + horizon
+        tasks["sequence", rate, rate, 1] = DayOne("sequence", rate, rate, steps + 1, steps, 1, next(seeds))
+    for (before, after), classes in [*((change, 1) for change in DAY_ONE_CHANGES), ((0.95, 0.85), 39)]:
+        for mode in ("window", "sequence"):
+            task = DayOne(mode, before, after, at, at + horizon, classes, next(seeds))
+            tasks[mode, before, after, classes] = task
+    started = time.perf_counter()
+    with ProcessPoolExecutor(args.workers) as pool:
+        futures = {
+            key: pool.submit(run_day_one, task, args.reps, alpha, delta, horizon)
+            for key, task in tasks.items()
+        }
+        results = {key: future.result() for key, future in futures.items()}
+    elapsed = time.perf_counter() - started
+    print(
+        f"day one: reps {args.reps}, horizon {horizon}, detector alpha {alpha:g} + sequence delta {delta:g},"
+        f" sequence from {MIN_BASELINE} to {BASELINE_SAMPLES} outcomes, change at evaluation {at};"
+        f" {elapsed:.0f} s with {args.workers} workers on {os.cpu_count()} CPUs, {platform.machine()},"
+        f" Python {platform.python_version()}\n"
+    )
+    print("| healthy rate | false alarms within 300 + horizon outcomes (sequence) |\n|---|---|")
+    for (_, before, after, _), alarms in results.items():
+        if before == after:
+            print(f"| {before:.2f} | {np.mean(np.isfinite(alarms)):.2%} |")
+    print(
+        f"\n{horizon:,} evaluations after the change at most; delays in evaluations after it.\n"
+        "\n| change at evaluation 500 | classes | before (window of 2,000): median / p90 delay |"
+        " after (confidence sequence): median / p90 delay |\n|---|---|---|---|"
+    )
+    for before, after in DAY_ONE_CHANGES:
+        for classes in (1, 39):
+            if ("window", before, after, classes) in results:
+                cells = [
+                    _day_one_cell(results[mode, before, after, classes], at)
+                    for mode in ("window", "sequence")
+                ]
+                print(f"| {before:.2f} → {after:.2f} | {classes} | {' | '.join(cells)} |")
+
+
+def _day_one_cell(alarms: npt.NDArray[np.float64], change_at: int) -> str:
+    early, never = int(np.sum(alarms <= change_at)), int(np.sum(np.isinf(alarms)))
+    delays = np.sort(alarms[alarms > change_at] - change_at)  # inf (never) sorts last
+    median, p90 = (float(np.quantile(delays, q, method="lower")) for q in (0.5, 0.9))
+    notes = ([f"{early} alarmed before the change"] if early else []) + (
+        [f"{never} not within the horizon"] if never else []
+    )
+    return f"{median:.0f} / {p90:.0f}{''.join(', ' + note for note in notes)}"
+
+
 def _z_statistic(
     accepted: npt.NDArray[np.float64], n: int, baseline: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.float64]:
@@ -131,7 +247,12 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.01)
     parser.add_argument("--change-at", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=20261125)
+    parser.add_argument("--day-one", action="store_true", help="only the reference-from-day-one scenario")
+    parser.add_argument("--day-one-change-at", type=int, default=500)
     args = parser.parse_args()
+    if args.day_one:
+        day_one(args)
+        return
     single = AlarmThreshold(horizon=args.horizon, alpha=args.alpha)
     family = AlarmThreshold(horizon=args.horizon, alpha=args.alpha, classes=50)
     seeds = iter(np.random.SeedSequence(args.seed).spawn(64))

@@ -176,8 +176,26 @@ class DecisionConfig(BaseModel):
 
     alpha: float = Field(0.01, gt=0, lt=1, description="False alarms allowed per horizon, all classes.")
     horizon_samples: int = Field(10_000, gt=0, description="Samples per class the alpha covers.")
+    baseline: Literal["confidence_sequence", "window"] = Field(
+        "confidence_sequence",
+        description="Reference of a class without acceptance_floor: a lower confidence sequence that starts "
+        "after min_baseline_samples and tightens up to baseline_samples, or (window) the lower 95% bound "
+        "of baseline_samples evaluations, the detector starting after them.",
+    )
     baseline_samples: int = Field(
         2_000, ge=100, description="Evaluations that form a baseline when no acceptance_floor is set."
+    )
+    min_baseline_samples: int = Field(
+        300,
+        ge=1,
+        description="Evaluations before a confidence-sequence reference is used (at most baseline_samples).",
+    )
+    baseline_delta: float = Field(
+        0.005,
+        gt=0,
+        lt=1,
+        description="Chance that a confidence-sequence reference ever exceeds its class's true rate, split "
+        "evenly across classes; false alarms stay within alpha + baseline_delta.",
     )
     cooldown_hours: float = Field(24.0, ge=0, description="Least time between two tier changes.")
     demotion_rate: float = Field(

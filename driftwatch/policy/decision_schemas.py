@@ -44,7 +44,9 @@ class ClassDetection(BaseModel):
     e_value: float | None = Field(description="R / horizon, the value e-BH compares across classes.")
     evidence: float | None = Field(description="R over the alarm threshold of a lone class (1 = alarm).")
     reference_rate: float | None = Field(description="The acceptance rate tested against; null until known.")
-    reference_source: str | None = Field(description="floor (declared) or baseline (lower 95% bound).")
+    reference_source: str | None = Field(
+        description="floor (declared), confidence_sequence (its running lower bound) or baseline (lower 95% bound of a window)."
+    )
     baseline_samples: int = Field(description="Baseline outcomes collected (when no floor is declared).")
     baseline_needed: int | None = Field(description="Baseline outcomes needed; null with a floor.")
     window_start: datetime | None = Field(description="When the current detector started.")

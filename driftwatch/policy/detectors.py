@@ -8,10 +8,13 @@ and only its alarm may promote the class; the ``other`` feed reads every other s
 user feedback, …), on its own reference, and its alarm is an alert only — so verdicts anyone with an
 ``evaluations`` key can post are tested like the rest but cannot move traffic.  The ``other`` feed's
 detector exists once such verdicts arrive for the class.  Evaluations of other tiers (e.g. reverse-direction samples while the class sits higher) wait on their own tier's
-row.  Its reference rate is the class's declared ``acceptance_floor`` when there is one; otherwise
-the first ``baseline_samples`` outcomes form a baseline whose one-sided lower 95% bound is the
-reference (``stats/reference.py``), and the detector starts on the outcomes *after* the baseline, so
-the same data never both sets the bar and is tested against it.
+row.  Its reference rate is the class's declared ``acceptance_floor`` when there is one; otherwise,
+with ``decisions.baseline: confidence_sequence`` (the default), a lower confidence sequence of the
+class's outcomes (``stats/sequence.py``): the detector starts after ``min_baseline_samples`` and tests
+each outcome against the reference of the outcomes before it, the reference rising (never falling) until
+``baseline_samples`` outcomes; with ``window``, the first ``baseline_samples`` outcomes form a baseline
+whose one-sided lower 95% bound is the reference (``stats/reference.py``), and the detector starts on
+the outcomes *after* the baseline.  Both keep ``baseline_accepted``/``baseline_total`` in the row.
 
 A run consumes at most ``limit`` outcomes per class, and never carries a detector past ``horizon``
 samples: the decision job checks the statistic at the horizon and only then restarts it, so a
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
@@ -39,9 +42,10 @@ from driftwatch.policy.decision_schemas import ClassDetection
 from driftwatch.policy.routing import current_route, known_classes, routes
 from driftwatch.stats.detector import AlarmThreshold, DetectorState, Status, assess, update_until
 from driftwatch.stats.reference import baseline_reference
+from driftwatch.stats.sequence import SequenceBaseline, SequenceSettings, observe_until
 
 MAX_EVALUATIONS_PER_RUN = 50_000
-FLOOR, BASELINE = "floor", "baseline"
+FLOOR, BASELINE, SEQUENCE = "floor", "baseline", "confidence_sequence"
 LISTED, OTHER = "listed", "other"
 FEEDS = (LISTED, OTHER)
 
@@ -67,6 +71,7 @@ class Tracked:
     last: Outcome | None = None  # the last outcome fed this run: where the statistic was checked
     crossed: bool = False  # ``last`` is the first outcome at which the statistic reached the threshold
     fetched_through: int = 0  # id of the last evaluation fetched this run
+    sequence: SequenceSettings | None = None  # set when the reference comes from a confidence sequence
 
 
 def in_feed(policy: Policy, feed: str) -> ColumnElement[bool]:
@@ -121,7 +126,10 @@ def advance(
             in_feed_now.append(tracked)
         # Each feed is its own e-BH family: the threshold counts the feed's classes with a reference
         # once the baselines settled, as the decision job's e-BH will.
-        threshold = alarm_threshold(policy, sum(1 for entry in in_feed_now if entry.state is not None))
+        # A class learning its reference from a sequence counts too (it may get one within the batch):
+        # a larger K only raises the threshold.
+        active = sum(1 for entry in in_feed_now if entry.state is not None or entry.sequence is not None)
+        threshold = alarm_threshold(policy, active)
         for tracked in in_feed_now:
             _feed(tracked, threshold.log_value)
         result += in_feed_now
@@ -161,8 +169,12 @@ def _load(session: Session, policy: Policy, task_class: str, tier: str, feed: st
     if floor is not None and (row.reference_source != FLOOR or row.reference_rate != floor):
         row.reference_rate, row.reference_source = floor, FLOOR  # a floor declared or changed
         restart(tracked, now, alarmed=False)
-    elif floor is None and row.reference_source == FLOOR:
-        # The floor was removed from the policy: learn a baseline from here on instead.
+    elif floor is None and (
+        row.reference_source == FLOOR
+        or (row.reference_source == SEQUENCE and policy.decisions.baseline == "window")
+    ):
+        # The floor was removed from the policy (or a sequence gave way to a window): learn a baseline
+        # from here on instead.  A finished window stays the reference when a sequence is asked for.
         row.reference_rate, row.reference_source = None, None
         row.baseline_accepted = row.baseline_total = 0
         restart(tracked, now, alarmed=False)
@@ -186,7 +198,13 @@ def _arrived(session: Session, task_class: str, tier: str, default: datetime) ->
 def _fetch_and_take_baseline(session: Session, policy: Policy, tracked: Tracked, limit: int) -> None:
     """Fetch the class's new outcomes, feed the baseline what it still needs, keep the rest pending."""
     row, decisions = tracked.row, policy.decisions
-    baseline_left = 0 if row.reference_rate is not None else decisions.baseline_samples - row.baseline_total
+    sequence = _sequence_settings(session, policy, row)
+    if sequence is not None:
+        baseline_left = 0 if tracked.state else max(0, sequence.min_samples - row.baseline_total)
+    else:
+        baseline_left = (
+            0 if row.reference_rate is not None else decisions.baseline_samples - row.baseline_total
+        )
     room = decisions.horizon_samples - (tracked.state.n if tracked.state else 0)
     wanted = min(limit, baseline_left + room)
     if wanted <= 0:
@@ -209,6 +227,11 @@ def _fetch_and_take_baseline(session: Session, policy: Policy, tracked: Tracked,
     if not fetched:
         return
     tracked.fetched_through = fetched[-1].evaluation_id
+    if sequence is not None:
+        # The sequence learns its reference from the outcomes the detector tests, one by one: both
+        # happen in _feed, which stops at the first crossing.
+        tracked.sequence, tracked.pending = sequence, fetched
+        return
     position = 0
     while position < len(fetched) and row.reference_rate is None:
         take = min(decisions.baseline_samples - row.baseline_total, len(fetched) - position)
@@ -226,6 +249,9 @@ def _fetch_and_take_baseline(session: Session, policy: Policy, tracked: Tracked,
 
 def _feed(tracked: Tracked, log_threshold: float) -> None:
     """Feed the pending outcomes, up to and including the first at which the statistic crosses."""
+    if tracked.sequence is not None and tracked.pending:
+        _feed_sequence(tracked, log_threshold)
+        return
     if tracked.state is None or not tracked.pending:
         return
     pending, tracked.pending = tracked.pending, []
@@ -235,6 +261,47 @@ def _feed(tracked: Tracked, log_threshold: float) -> None:
     tracked.consumed += len(fed)
     tracked.last, tracked.crossed = fed[-1], crossed is not None
     tracked.row.last_evaluation_id = fed[-1].evaluation_id
+    _store(tracked)
+
+
+def _sequence_settings(session: Session, policy: Policy, row: DetectorRow) -> SequenceSettings | None:
+    """The confidence sequence a class without floor learns its reference from, or ``None`` (a floor,
+    a finished window, or ``baseline: window``).  Its error is split evenly over the feed's detectors
+    that learn one, counted while this one still does (a frozen reference no longer reads it)."""
+    decisions = policy.decisions
+    if decisions.baseline != SEQUENCE or row.reference_source not in (None, SEQUENCE):
+        return None
+    learning = row.baseline_total < decisions.baseline_samples
+    sequences = or_(DetectorRow.reference_source.is_(None), DetectorRow.reference_source == SEQUENCE)
+    count = select(func.count()).select_from(DetectorRow).where(DetectorRow.feed == row.feed, sequences)
+    detectors = (session.scalar(count) or 1) if learning else 1
+    return SequenceSettings(
+        delta=decisions.baseline_delta / max(1, detectors),
+        min_samples=min(decisions.min_baseline_samples, decisions.baseline_samples),
+        max_samples=decisions.baseline_samples,
+    )
+
+
+def _feed_sequence(tracked: Tracked, log_threshold: float) -> None:
+    """Each pending outcome tested against the reference of the outcomes before it, then taken into
+    the sequence, up to and including the first at which the statistic crosses."""
+    row, settings = tracked.row, tracked.sequence
+    assert settings is not None
+    pending, tracked.pending = tracked.pending, []
+    baseline = SequenceBaseline(row.baseline_accepted, row.baseline_total, row.reference_rate)
+    outcomes = [outcome.acceptable for outcome in pending]
+    baseline, tracked.state, tested, crossed = observe_until(
+        baseline, tracked.state, outcomes, settings, log_threshold
+    )
+    fed = pending if crossed is None else pending[: crossed + 1]
+    row.baseline_accepted, row.baseline_total = baseline.accepted, baseline.total
+    if baseline.reference is not None:
+        row.reference_rate, row.reference_source = baseline.reference, SEQUENCE
+    tracked.accepted += sum(outcome.acceptable for outcome in fed[len(fed) - tested :])  # the tested ones
+    tracked.consumed += len(fed)
+    if tested:
+        tracked.last, tracked.crossed = fed[-1], crossed is not None
+    row.last_evaluation_id = fed[-1].evaluation_id
     _store(tracked)
 
 
@@ -292,8 +359,10 @@ def class_statuses(session: Session, policy: Policy, feed: str = LISTED) -> list
 def _status(
     policy: Policy, task_class: str, tier: str, row: DetectorRow | None, threshold: AlarmThreshold
 ) -> ClassDetection:
-    floor = policy.class_config(task_class).acceptance_floor
-    needed = None if floor is not None else policy.decisions.baseline_samples
+    floor, decisions = policy.class_config(task_class).acceptance_floor, policy.decisions
+    needed = None if floor is not None else decisions.baseline_samples
+    if floor is None and decisions.baseline == SEQUENCE:
+        needed = min(decisions.min_baseline_samples, decisions.baseline_samples)
     tracked = _unpack(row) if row is not None else None
     if tracked is None or tracked.state is None:
         collected = row.baseline_total if row else 0

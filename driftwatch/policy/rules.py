@@ -40,7 +40,7 @@ class Signal:
     tier: str
     assessment: Assessment
     reference_rate: float
-    reference_source: str  # "floor" or "baseline"
+    reference_source: str  # "floor", "confidence_sequence" or "baseline"
     accepted: int  # accepted outcomes since the detector started (of ``assessment.samples``)
     window_start: datetime
     alpha: float

@@ -3,6 +3,8 @@
 The detector (``detector.py``) treats ``p_ref`` as exact.  Best is a floor declared per class (an SLO);
 failing that, a one-sided lower confidence bound from a baseline window — never the observed rate
 itself, which from a 500-sample baseline gave ~20% false alarms in the simulations of STATS.md.
+This bound holds at one sample size only, so the detector waits for the whole window; ``sequence.py``
+gives a reference valid at every sample size, usable after a few hundred outcomes.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
+import numpy as np
 import orjson
+import pytest
 from sqlalchemy import Engine
 
 from driftwatch.config import ClassConfig, DecisionConfig, Policy, Settings
@@ -15,6 +17,7 @@ from driftwatch.policy.decision_schemas import ClassDetection
 from driftwatch.policy.detectors import class_statuses
 from driftwatch.policy.routing import move_class
 from driftwatch.scheduler.jobs import JOBS, JobContext
+from driftwatch.stats.sequence import lower_bound
 from tests.policy.support import (
     NOW,
     decide,
@@ -179,8 +182,13 @@ def test_two_replicas_deciding_at_once_decide_once(engine: Engine) -> None:
     assert len(events(engine)) == 2
 
 
-def test_without_a_floor_a_baseline_sets_the_reference_and_a_later_drop_is_found(engine: Engine) -> None:
-    policy = floor_policy(extraction=watched(floor=None, auto_promote=True))
+def test_without_a_floor_a_baseline_window_sets_the_reference_and_a_later_drop_is_found(
+    engine: Engine,
+) -> None:
+    policy = Policy(
+        classes={"extraction": watched(floor=None, auto_promote=True)},
+        decisions=DecisionConfig(baseline="window"),
+    )
     seed(engine, "extraction", stream(0.95, 1_500, seed=7))
 
     decide(engine, policy)
@@ -200,6 +208,83 @@ def test_without_a_floor_a_baseline_sets_the_reference_and_a_later_drop_is_found
 
     [degraded] = decisions(engine, "degraded")
     assert orjson.loads(degraded.evidence)["reference_source"] == "baseline"
+
+
+def test_without_a_floor_a_confidence_sequence_guards_after_a_few_hundred_evaluations(engine: Engine) -> None:
+    policy = floor_policy(extraction=watched(floor=None, auto_promote=True))
+    seed(engine, "extraction", stream(0.95, 200, seed=21))
+
+    decide(engine, policy)
+
+    [status] = [s for s in class_statuses_of(engine, policy) if s.task_class == "extraction"]
+    assert (status.status, status.message) == ("not enough samples", "baseline 200 of 300")
+    seed(engine, "extraction", stream(0.95, 300, seed=22))
+    decide(engine, policy, NOW + timedelta(minutes=1))
+    row = detector(engine, "extraction")
+    assert row is not None and row.reference_source == "confidence_sequence" and row.baseline_total == 500
+    assert row.reference_rate is not None and 0.85 < row.reference_rate < row.baseline_accepted / 500
+    assert row.samples == 200  # tested from the 301st outcome on, each against the outcomes before it
+    first = row.reference_rate
+
+    seed(engine, "extraction", stream(0.7, 600, seed=23))
+    decide(engine, policy, NOW + timedelta(minutes=2))
+
+    [degraded] = decisions(engine, "degraded")
+    evidence = orjson.loads(degraded.evidence)
+    assert evidence["reference_source"] == "confidence_sequence" and evidence["reference_rate"] >= first
+    assert [d.kind for d in decisions(engine)] == ["degraded", "promoted"]
+
+
+def test_a_confidence_sequence_reference_tightens_then_freezes_in_batches_as_at_once(engine: Engine) -> None:
+    policy = Policy(
+        classes={"a": watched(floor=None), "b": watched(floor=None)},
+        decisions=DecisionConfig(baseline_samples=1_000, min_baseline_samples=300),
+    )
+    decide(engine, policy)  # both detectors exist: the sequences' error is split between them alike
+    outcomes = stream(0.95, 2_500, seed=24)
+    seed(engine, "a", outcomes)
+    decide(engine, policy)
+    for start in range(0, 2_500, 700):
+        seed(engine, "b", outcomes[start : start + 700])
+        decide(engine, policy, NOW + timedelta(minutes=1 + start))
+
+    a, b = detector(engine, "a"), detector(engine, "b")
+    assert a is not None and b is not None and decisions(engine) == []
+    assert (a.baseline_total, a.samples, a.reference_source) == (1_000, 2_200, "confidence_sequence")
+    assert (b.reference_rate, b.state, b.baseline_accepted) == (
+        a.reference_rate,
+        a.state,
+        a.baseline_accepted,
+    )
+
+
+def test_the_sequences_error_is_split_over_the_detectors_that_learn_one(engine: Engine) -> None:
+    names = [f"class-{index}" for index in range(10)]
+    policy = Policy(classes={name: watched(floor=None) for name in names} | {"floored": watched(0.9)})
+    decide(engine, policy)
+    seed(engine, "class-0", stream(0.95, 500, seed=26))
+
+    decide(engine, policy, NOW + timedelta(minutes=1))
+
+    row = detector(engine, "class-0")
+    assert row is not None and row.baseline_total == 500
+    expected = max(
+        float(lower_bound(hits, total, 0.005 / 10))
+        for total, hits in enumerate(np.cumsum(stream(0.95, 500, seed=26)), start=1)
+        if total >= 300
+    )
+    assert row.reference_rate == pytest.approx(expected)
+
+
+def test_a_sequence_reference_gives_way_to_a_window_when_the_policy_asks_for_one(engine: Engine) -> None:
+    seed(engine, "extraction", stream(0.95, 400, seed=25))
+    decide(engine, floor_policy(extraction=watched(floor=None)))
+    window = Policy(classes={"extraction": watched(floor=None)}, decisions=DecisionConfig(baseline="window"))
+
+    decide(engine, window, NOW + timedelta(minutes=1))
+
+    row = detector(engine, "extraction")
+    assert row is not None and row.reference_rate is None and row.baseline_total == 0 and row.samples == 0
 
 
 def class_statuses_of(engine: Engine, policy: Policy) -> list[ClassDetection]:

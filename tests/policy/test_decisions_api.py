@@ -92,8 +92,8 @@ def test_classes_show_each_class_detector(engine: Engine, start_server: StartSer
     detection = {entry["task_class"]: entry["detection"] for entry in response.json()["classes"]}
     assert detection["extraction"]["tier"] == "mid"  # promoted: its mid detector has seen nothing yet
     assert detection["extraction"]["status"] == "not enough samples"
-    assert detection["summaries"]["message"] == "baseline 120 of 2000"
-    assert detection["summaries"]["baseline_needed"] == 2000
+    assert detection["summaries"]["message"] == "baseline 120 of 300"  # a confidence sequence from 300 on
+    assert detection["summaries"]["baseline_needed"] == 300
 
 
 def test_the_decide_job_runs_from_the_command_line(engine: Engine, database_url: str, tmp_path: Path) -> None:

@@ -21,7 +21,9 @@ class DetectorRow(Base):
     tier: Mapped[str] = mapped_column(String(64), primary_key=True)
     feed: Mapped[str] = mapped_column(String(16), primary_key=True, default="listed")
     reference_rate: Mapped[float | None] = mapped_column(Float)
-    reference_source: Mapped[str | None] = mapped_column(String(32))  # "floor" or "baseline"
+    reference_source: Mapped[str | None] = mapped_column(
+        String(32)
+    )  # "floor", "confidence_sequence", "baseline"
     baseline_accepted: Mapped[int] = mapped_column(BigInteger, default=0)
     baseline_total: Mapped[int] = mapped_column(BigInteger, default=0)
     state: Mapped[str | None] = mapped_column(Text)
