@@ -24,6 +24,7 @@ from driftwatch.db.models import Call, CallSpan, ClassHour
 from driftwatch.db.models.class_hour import NO_TIER
 from driftwatch.ingest import content, merging
 from driftwatch.ingest.class_cap import TaskClassCap
+from driftwatch.ingest.identity import span_key
 from driftwatch.ingest.logs import EventRow
 from driftwatch.ingest.records import CallRow
 
@@ -89,16 +90,14 @@ def write_batch(
     created = merging.write_groups(connection, batch.groups, _add_to_rollup)
     stored = {(row.trace_id, row.span_id) for row in inserted}
     # A span stored before (or by another writer meanwhile) is a re-sent span.
-    _complete_content(connection, [*batch.resent, *(row for row in batch.singles if _key(row) not in stored)])
+    _complete_content(
+        connection, [*batch.resent, *(row for row in batch.singles if span_key(row) not in stored)]
+    )
     # Only calls still missing content look for waiting events: traffic whose spans carry their
     # content costs no lookup (events that duplicate it are left for the reconcile job to drop).
     lacking = {call["trace_id"] for call in calls if call["prompt"] is None or call["completion"] is None}
     attached = content.attach(connection, lacking | {event["trace_id"] for event in events})
     return BatchOutcome(len(inserted) + created, events_inserted, attached.calls_filled, overflowed)
-
-
-def _key(row: CallRow) -> tuple[str, str]:
-    return (row["trace_id"], row["span_id"])
 
 
 def _complete_content(connection: Connection, again: Sequence[CallRow]) -> None:
