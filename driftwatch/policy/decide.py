@@ -1,32 +1,41 @@
-"""One run of the ``decide`` job: advance every class's detectors, flag degraded classes with e-BH,
-and act on them — audit row, event, and (when the rules allow) a promotion — in one transaction.
+"""One run of the ``decide`` job: advance the detectors that have new outcomes, flag degraded classes
+with e-BH, and act on them — audit row, event, and (when the rules allow) a promotion.
+
+The run works in short transactions, so ingest keeps committing on SQLite's one write lock however
+many classes the store holds: first a read of which detectors have work (``detectors.pending``),
+then those detectors advanced ``CHUNK_CLASSES`` classes per transaction, then per feed one
+transaction that reads every detector's statistic (not its row), flags with e-BH, and acts on the
+flagged ones.  Advancing is idempotent (each detector remembers the last evaluation it consumed), so
+a run stopped between chunks (``serve`` shutting down) loses nothing.
 
 Each feed (``detectors.FEEDS``) is its own e-BH family: the detectors of the sources
 ``decisions.sources`` lists, which may promote, and those of every other source, which only alert.
 So verdicts from elsewhere neither move a class nor change the threshold the listed detectors meet.
 
-Two replicas may run ``decide`` at the same moment.  The run first locks the job's ``job_state`` row
-(``FOR UPDATE`` on PostgreSQL; SQLite has one writer anyway) and keeps it until its transaction
-commits, so the second run waits and then sees the first one's restarted detectors: one alarm gives
-one decision.  The outbox key (class, tier, detector start) makes the events idempotent as well.
+Two replicas may run ``decide`` at the same moment.  Every transaction of a run first locks the
+job's ``job_state`` row (``FOR UPDATE`` on PostgreSQL; SQLite has one writer anyway) and keeps it
+until it commits, so the other run's flagging transaction waits and then sees the first one's
+restarted detectors: one alarm gives one decision.  The outbox key (class, tier, detector start) makes the events idempotent as well.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
-from driftwatch.db.job_states import job_state
+from driftwatch.db.engine import session_factory
+from driftwatch.db.job_states import job_state, job_state_cursor
 from driftwatch.db.models import Evaluation
 from driftwatch.notify.outbox import emit
 from driftwatch.policy import detectors, rules
 from driftwatch.policy.detectors import Tracked
 from driftwatch.policy.routing import SYSTEM_ACTOR, current_route, move_class, record_decision
-from driftwatch.stats.detector import AlarmThreshold, DetectorState, assess, log_statistic
+from driftwatch.stats.detector import AlarmThreshold, DetectorState, assess
 from driftwatch.stats.discovery import flag_degraded
 
 JOB_NAME = "decide"
@@ -48,37 +57,63 @@ class DecideResult:
         return text
 
 
+CHUNK_CLASSES = 100  # detectors advanced per transaction: ~0.1 s of SQLite's write lock
+
+
 def run_decide(
-    session: Session, policy: Policy, now: datetime, *, limit: int = detectors.MAX_EVALUATIONS_PER_RUN
+    engine: Engine,
+    policy: Policy,
+    now: datetime,
+    *,
+    stopping: Callable[[], bool] = lambda: False,
+    chunk: int = CHUNK_CLASSES,
+    limit: int = detectors.MAX_EVALUATIONS_PER_RUN,
 ) -> DecideResult:
-    """The job's unit of work inside the caller's transaction (flushes only; the caller commits)."""
-    lock = job_state(session, JOB_NAME)  # first statement: on SQLite it takes the write lock at once
-    extra, lock.cursor = detectors.new_classes(session, policy, lock.cursor)
-    tracked = detectors.advance(session, policy, now, extra, limit=limit)
-    result = DecideResult(classes=len(tracked), consumed=sum(entry.consumed for entry in tracked))
+    """The job in short transactions (module doc): find the detectors with work (reads only), advance
+    them ``chunk`` classes per transaction, then one transaction per feed to flag and act.
+
+    ``stopping`` is asked between transactions; a run stopped early keeps what it committed and
+    leaves its cursor, so the next run picks up the rest."""
+    sessions = session_factory(engine)
+    with sessions() as session:
+        work, newest = detectors.pending(session, policy, job_state_cursor(session, JOB_NAME))
+    result = DecideResult()
+    for start in range(0, len(work), chunk):
+        if stopping():
+            return result
+        with sessions.begin() as session:
+            job_state(session, JOB_NAME)  # first statement: on SQLite it takes the write lock at once
+            tracked = detectors.advance(session, policy, now, work[start : start + chunk], limit=limit)
+        result.classes += len(tracked)
+        result.consumed += sum(entry.consumed for entry in tracked)
     for feed in detectors.FEEDS:
-        _decide_feed(session, policy, [entry for entry in tracked if entry.row.feed == feed], now, result)
-    session.flush()
+        with sessions.begin() as session:
+            lock = job_state(session, JOB_NAME)
+            _decide_feed(session, policy, feed, now, result)
+            lock.cursor = max(lock.cursor, newest)
     return result
 
 
-def _decide_feed(
-    session: Session, policy: Policy, tracked: list[Tracked], now: datetime, result: DecideResult
-) -> None:
-    active = [(entry, entry.state) for entry in tracked if entry.state is not None]
+def _decide_feed(session: Session, policy: Policy, feed: str, now: datetime, result: DecideResult) -> None:
+    """e-BH over every detector of ``feed`` with a reference (read as their statistics only), then
+    load just the flagged ones to act on and those at the horizon to restart."""
+    readings = detectors.readings(session, policy, feed)
     config = policy.decisions
     flagged = flag_degraded(
-        {entry.row.task_class: log_statistic(state) for entry, state in active},
+        {reading.task_class: reading.log_statistic for reading in readings},
         config.horizon_samples,
         config.alpha,
     )
-    threshold = AlarmThreshold(config.horizon_samples, config.alpha, max(1, len(active)))
-    for entry, state in active:
-        if entry.row.task_class in flagged:
-            _act(session, policy, entry, state, threshold, now, result)
+    threshold = AlarmThreshold(config.horizon_samples, config.alpha, max(1, len(readings)))
+    for reading in readings:
+        if reading.task_class in flagged:
+            entry = detectors.tracked(session, reading, feed)
+            assert entry.state is not None
+            _act(session, policy, entry, entry.state, threshold, now, result)
             detectors.restart(entry, now, alarmed=True)
-        elif state.n >= config.horizon_samples:
-            detectors.restart(entry, now, alarmed=False)
+        elif reading.samples >= config.horizon_samples:
+            detectors.restart(detectors.tracked(session, reading, feed), now, alarmed=False)
+    session.flush()
 
 
 def _act(
@@ -106,6 +141,8 @@ def _act(
         sources=_sources(session, policy, entry),
     )
     route = current_route(session, policy, task_class)
+    if route.tier != row.tier:  # moved (pinned) since the statistics were read: the alarm is moot
+        return
     outcome = rules.decide(
         signal,
         policy.class_config(task_class),

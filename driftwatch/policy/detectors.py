@@ -20,18 +20,20 @@ backlog drains over a few ticks without ever skipping a check the e-BH guarantee
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
-from driftwatch.db.models import Decision, DetectorRow, Evaluation
+from driftwatch.db.models import ClassPolicy, Decision, DetectorRow, Evaluation
 from driftwatch.policy.decision_schemas import ClassDetection
-from driftwatch.policy.routing import current_route, known_classes, routes
-from driftwatch.stats.detector import AlarmThreshold, DetectorState, Status, assess, update
+from driftwatch.policy.routing import current_route, routes
+from driftwatch.stats.detector import AlarmThreshold, DetectorState, Status, assess, log_statistic, update
 from driftwatch.stats.reference import baseline_reference
 
 MAX_EVALUATIONS_PER_RUN = 50_000
@@ -56,49 +58,121 @@ def in_feed(policy: Policy, feed: str) -> ColumnElement[bool]:
     return listed if feed == LISTED else ~listed
 
 
-def new_classes(session: Session, policy: Policy, after_id: int) -> tuple[dict[str, set[str]], int]:
-    """Per feed, the classes with decided evaluations past ``after_id`` (some may not be in traffic:
-    external verdicts), and the newest evaluation id, so the next run looks only at what is new."""
+def pending(session: Session, policy: Policy, after_id: int) -> tuple[list[tuple[str, str]], int]:
+    """The (class, feed) detectors a run has work for, in name order, and the newest evaluation id
+    (the next run's ``after_id``).  Reads only, so it runs before the job takes any write lock.
+
+    A detector has work when decided evaluations of its feed arrived past ``after_id`` (some classes
+    may not be in traffic: external verdicts), when it left outcomes unconsumed on its current tier
+    (a backlog held back at the horizon), or when the policy file declares, changes or removed its
+    floor.  Every other detector is left alone: a store of 20,000 classes with 3 new outcomes reads
+    and writes 3 detectors, not 20,000.
+    """
     newest = session.scalar(select(func.max(Evaluation.id))) or 0
-    found: dict[str, set[str]] = {}
+    found: set[tuple[str, str]] = set()
     for feed in FEEDS:
-        found[feed] = set(
-            session.scalars(
-                select(Evaluation.task_class)
-                .where(Evaluation.id > after_id, Evaluation.id <= newest, Evaluation.acceptable.is_not(None))
-                .where(in_feed(policy, feed))
-                .distinct()
-            )
+        arrived = (
+            select(Evaluation.task_class)
+            .where(Evaluation.id > after_id, Evaluation.id <= newest, Evaluation.acceptable.is_not(None))
+            .where(in_feed(policy, feed))
+            .distinct()
         )
-    return found, max(newest, after_id)
+        found.update((task_class, feed) for task_class in session.scalars(arrived))
+    found.update(
+        (task_class, LISTED) for task_class, config in policy.classes.items() if config.acceptance_floor
+    )
+    floors = select(DetectorRow.task_class, DetectorRow.feed).where(DetectorRow.reference_source == FLOOR)
+    found.update((task_class, feed) for task_class, feed in session.execute(floors))
+    tiers = current_tiers(session, policy)
+    for task_class, tier, feed in session.execute(_backlog(policy)):
+        if tiers(task_class) == tier:
+            found.add((task_class, feed))
+    return sorted(found), max(newest, after_id)
+
+
+def _backlog(policy: Policy) -> Select[str, str, str]:
+    """Detectors with decided evaluations of their feed and tier past the last one they consumed:
+    one probe of ``ix_evaluation_task_class_tier_id`` per detector."""
+    feed_matches = or_(
+        and_(DetectorRow.feed == LISTED, in_feed(policy, LISTED)),
+        and_(DetectorRow.feed != LISTED, in_feed(policy, OTHER)),
+    )
+    waiting = (
+        select(Evaluation.id)
+        .where(
+            Evaluation.task_class == DetectorRow.task_class,
+            Evaluation.tier == DetectorRow.tier,
+            Evaluation.id > DetectorRow.last_evaluation_id,
+            Evaluation.acceptable.is_not(None),
+            feed_matches,
+        )
+        .exists()
+    )
+    return select(DetectorRow.task_class, DetectorRow.tier, DetectorRow.feed).where(waiting)
+
+
+def current_tiers(session: Session, policy: Policy) -> Callable[[str], str]:
+    """Each class's current tier without locking: its routing row, else the policy file's."""
+    decided = {name: tier for name, tier in session.execute(select(ClassPolicy.task_class, ClassPolicy.tier))}
+    return lambda task_class: decided.get(task_class) or policy.configured_tier(task_class)
 
 
 def advance(
     session: Session,
     policy: Policy,
     now: datetime,
-    extra: dict[str, set[str]],
+    work: Iterable[tuple[str, str]],
     *,
     limit: int = MAX_EVALUATIONS_PER_RUN,
 ) -> list[Tracked]:
-    """Feed each class's detectors on its current tier the evaluations that arrived since their last run.
-
-    Every known class has a ``listed`` detector; a class has an ``other`` one once verdicts of other
-    sources arrived.  Locks each class's routing row (``current_route``) so the tier cannot change
-    under the decision the caller is about to take.  Flushes only.
-    """
-    known = set(known_classes(session, policy))
+    """Feed the detectors of ``work`` (class, feed) on the class's current tier the evaluations that
+    arrived since their last run.  Locks each class's routing row (``current_route``) so the tier
+    cannot change under the transaction.  Flushes only."""
     result = []
-    for feed in FEEDS:
-        tracked_classes = set(session.scalars(select(DetectorRow.task_class).where(DetectorRow.feed == feed)))
-        always = known if feed == LISTED else set()
-        for task_class in sorted(always | tracked_classes | extra.get(feed, set())):
-            tier = current_route(session, policy, task_class).tier
-            tracked = _load(session, policy, task_class, tier, feed, now)
-            _consume(session, policy, tracked, limit)
-            result.append(tracked)
+    for task_class, feed in work:
+        tier = current_route(session, policy, task_class).tier
+        tracked = _load(session, policy, task_class, tier, feed, now)
+        _consume(session, policy, tracked, limit)
+        result.append(tracked)
     session.flush()
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A detector with a reference on its class's current tier, as e-BH weighs it."""
+
+    task_class: str
+    tier: str
+    samples: int
+    log_statistic: float
+
+
+def readings(session: Session, policy: Policy, feed: str) -> list[Reading]:
+    """Every detector of ``feed`` with a reference, on its class's current tier: the family e-BH
+    tests.  Only states with samples are unpacked (before the first sample the statistic is 0)."""
+    tiers = current_tiers(session, policy)
+    rows = session.execute(
+        select(DetectorRow.task_class, DetectorRow.tier, DetectorRow.samples, DetectorRow.state)
+        .where(DetectorRow.feed == feed, DetectorRow.reference_rate.is_not(None))
+        .order_by(DetectorRow.task_class)
+    )
+    found = []
+    for task_class, tier, samples, state in rows:
+        if tiers(task_class) != tier:
+            continue
+        statistic = (
+            log_statistic(DetectorState.from_dict(orjson.loads(state))) if samples and state else -math.inf
+        )
+        found.append(Reading(task_class, tier, samples, statistic))
+    return found
+
+
+def tracked(session: Session, reading: Reading, feed: str) -> Tracked:
+    """The detector behind ``reading``, loaded to act on or restart."""
+    row = session.get(DetectorRow, (reading.task_class, reading.tier, feed))
+    assert row is not None
+    return _unpack(row)
 
 
 def restart(tracked: Tracked, now: datetime, *, alarmed: bool) -> None:

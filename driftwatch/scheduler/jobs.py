@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,8 @@ class JobContext:
     worker_id: str = field(default_factory=default_worker_id)
     task_class: str | None = None
     shadow_observer: ShadowObserver | None = None  # serve passes its /metrics; workers have none
+    # Set when serve shuts down: jobs check it between their transactions and return early.
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 def sample(context: JobContext) -> JobSummary:
@@ -115,8 +118,7 @@ def deliver(context: JobContext) -> JobSummary:
 
 
 def decide(context: JobContext) -> JobSummary:
-    with session_factory(context.engine).begin() as session:
-        result = run_decide(session, context.policy, context.clock())
+    result = run_decide(context.engine, context.policy, context.clock(), stopping=context.stop.is_set)
     return JobSummary(result.summary(), idle=not (result.consumed or result.degraded or result.promoted))
 
 
