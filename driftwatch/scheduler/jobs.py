@@ -123,8 +123,9 @@ def decide(context: JobContext) -> JobSummary:
 
 
 def recommend(context: JobContext) -> JobSummary:
-    with session_factory(context.engine).begin() as session:
-        result = run_recommendations(session, context.policy, context.clock())
+    result = run_recommendations(
+        context.engine, context.policy, context.clock(), stopping=context.stop.is_set
+    )
     return JobSummary(result.summary(), idle=not result.counts)
 
 
