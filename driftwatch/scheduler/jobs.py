@@ -149,7 +149,7 @@ def retention(context: JobContext) -> JobSummary:
     days = context.settings.call_retention_days
     if days <= 0:
         return JobSummary("calls are kept forever (DRIFTWATCH_CALL_RETENTION_DAYS is 0)", idle=True)
-    result = delete_expired_calls(context.engine, context.clock(), days)
+    result = delete_expired_calls(context.engine, context.clock(), days, stopping=context.stop.is_set)
     return JobSummary(result.summary(), idle=result.deleted == 0)
 
 
