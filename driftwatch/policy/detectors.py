@@ -21,7 +21,7 @@ backlog drains over a few ticks without ever skipping a check the e-BH guarantee
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -285,29 +285,48 @@ def _store(tracked: Tracked) -> None:
     row.samples = state.n if state else 0
 
 
-def class_statuses(session: Session, policy: Policy, feed: str = LISTED) -> list[ClassDetection]:
+def class_statuses(
+    session: Session, policy: Policy, feed: str = LISTED, only: Collection[str] | None = None
+) -> list[ClassDetection]:
     """Each class's detector of ``feed`` on its current tier, as the API and dashboard show it (reads
-    only); for the ``other`` feed, only the classes that have one.
+    only); for the ``other`` feed, only the classes that have one; ``only`` narrows it to those classes
+    (a page of ``GET /v1/classes``), reading just their rows.
 
     The alarm threshold counts the classes that have a reference, as the decision job's e-BH does
     (each feed runs its own); a class whose last alarm was left standing (pinned, cooling down, or an
     alert only) reads "degraded" until its fresh detector reaches the horizon.
     """
-    rows = {
-        (row.task_class, row.tier): row
-        for row in session.scalars(select(DetectorRow).where(DetectorRow.feed == feed))
-    }
-    tiers = {route.task_class: route.tier for route in routes(session, policy)}
+    query = select(DetectorRow).where(DetectorRow.feed == feed)
+    if only is not None:
+        query = query.where(DetectorRow.task_class.in_(sorted(only)))
+    rows = {(row.task_class, row.tier): row for row in session.scalars(query)}
+    tiers = {route.task_class: route.tier for route in routes(session, policy, only)}
+    if only is not None:
+        tiers = {name: tier for name, tier in tiers.items() if name in only}
     if feed != LISTED:
         watched = {name for name, _ in rows}
         tiers = {name: tier for name, tier in tiers.items() if name in watched}
     for task_class, _ in rows:
         tiers.setdefault(task_class, policy.configured_tier(task_class))
     current = {name: (tier, rows.get((name, tier))) for name, tier in sorted(tiers.items())}
-    active = sum(1 for _, row in current.values() if row is not None and row.reference_rate is not None)
+    if only is None:
+        active = sum(1 for _, row in current.values() if row is not None and row.reference_rate is not None)
+    else:
+        active = _active(session, policy, feed)
     decisions = policy.decisions
     threshold = AlarmThreshold(decisions.horizon_samples, decisions.alpha, max(1, active))
     return [_status(policy, name, tier, row, threshold) for name, (tier, row) in current.items()]
+
+
+def _active(session: Session, policy: Policy, feed: str) -> int:
+    """How many classes have a detector of ``feed`` with a reference on their current tier."""
+    tiers = current_tiers(session, policy)
+    rows = session.execute(
+        select(DetectorRow.task_class, DetectorRow.tier).where(
+            DetectorRow.feed == feed, DetectorRow.reference_rate.is_not(None)
+        )
+    )
+    return sum(1 for task_class, tier in rows if tiers(task_class) == tier)
 
 
 def _status(
