@@ -44,6 +44,7 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
             policy,
             ttl_seconds=settings.metrics_cache_seconds,
             timeout_seconds=settings.metrics_timeout_seconds,
+            max_classes=settings.max_task_classes,
         )
     )
     writer = CallWriter(

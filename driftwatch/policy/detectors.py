@@ -312,13 +312,13 @@ def class_statuses(
     if only is None:
         active = sum(1 for _, row in current.values() if row is not None and row.reference_rate is not None)
     else:
-        active = _active(session, policy, feed)
+        active = active_detectors(session, policy, feed)
     decisions = policy.decisions
     threshold = AlarmThreshold(decisions.horizon_samples, decisions.alpha, max(1, active))
     return [_status(policy, name, tier, row, threshold) for name, (tier, row) in current.items()]
 
 
-def _active(session: Session, policy: Policy, feed: str) -> int:
+def active_detectors(session: Session, policy: Policy, feed: str) -> int:
     """How many classes have a detector of ``feed`` with a reference on their current tier."""
     tiers = current_tiers(session, policy)
     rows = session.execute(
