@@ -30,7 +30,7 @@ from driftwatch.ingest.service import IngestService
 from driftwatch.ingest.writer import CallWriter
 from driftwatch.metrics import Metrics
 from driftwatch.observability.store_collector import StoreCollector
-from driftwatch.policy.snapshot import PolicyDocuments
+from driftwatch.policy.snapshot import ObservedClasses, PolicyDocuments
 from driftwatch.pricing import PriceTable
 
 
@@ -87,7 +87,8 @@ def create_app(settings: Settings, policy: Policy, *, engine: Engine | None = No
     app.state.sessions = session_factory(engine)
     app.state.metrics = metrics_registry
     app.state.key_verifier = KeyVerifier(engine) if settings.auth_required() else None
-    app.state.policy_documents = PolicyDocuments(policy)  # GET /v1/policy, rebuilt on change
+    # GET /v1/policy, rebuilt on change; its observed classes bounded like /metrics.
+    app.state.policy_documents = PolicyDocuments(policy, ObservedClasses(limit=settings.max_task_classes))
     app.state.ingest = IngestService(
         mapper,
         ContentEventMapper(capture_content=settings.capture_content, redactor=redactor),

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import case, distinct, func, select, text
+from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from driftwatch.config import Policy
 from driftwatch.db.models import (
-    ClassHour,
     Decision,
     SampleStatus,
     ShadowSample,
@@ -35,7 +34,7 @@ from driftwatch.db.models import (
 from driftwatch.evaluations.repository import outcome_counts
 from driftwatch.ingest.class_cap import OVERFLOW
 from driftwatch.policy.detectors import LISTED, active_detectors, class_statuses
-from driftwatch.policy.routing import routes
+from driftwatch.policy.routing import busiest_classes, observed_count, routes
 from driftwatch.shadow.budget import budget_day
 from driftwatch.stats.detector import AlarmThreshold
 
@@ -125,21 +124,9 @@ def _shown(session: Session, policy: Policy, max_classes: int) -> tuple[Shown, i
     """The policy file's classes and the ``max_classes`` busiest, and how many others have calls."""
     if max_classes <= 0:
         return Shown(None), 0
-    calls = func.sum(ClassHour.calls)
-    busiest = set(
-        session.scalars(
-            select(ClassHour.task_class)
-            .group_by(ClassHour.task_class)
-            .order_by(calls.desc(), ClassHour.task_class)
-            .limit(max_classes)
-        )
-    )
+    busiest = set(busiest_classes(session, max_classes))
     extra = {*policy.classes, OVERFLOW} - busiest
-    extra_with_calls = session.scalar(
-        select(func.count(distinct(ClassHour.task_class))).where(ClassHour.task_class.in_(sorted(extra)))
-    )
-    with_calls = session.scalar(select(func.count(distinct(ClassHour.task_class))))
-    return Shown(busiest | extra), (with_calls or 0) - len(busiest) - (extra_with_calls or 0)
+    return Shown(busiest | extra), observed_count(session) - len(busiest) - observed_count(session, extra)
 
 
 def read_snapshot(session: Session, policy: Policy, now: datetime, max_classes: int = 0) -> StoreSnapshot:
