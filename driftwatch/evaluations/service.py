@@ -137,18 +137,19 @@ def class_overview(
     the one part that reads scores row by row: two queries per class, up to 2,000 scores each.
     """
     traffic = calls_repository.class_traffic(session, since, until)
-    evaluations = class_evaluations(repository.outcome_counts(session, since, until), policy.tiers)
+    outcomes = repository.outcome_counts(session, since, until)
     samples = repository.sample_counts(session)
     day = budget.budget_day(now)
     spend = budget.spend_on(session, day)
     busy = [name for name, _ in traffic]
-    ordered = busy + sorted({*evaluations, *samples, *spend} - set(busy))
+    ordered = busy + sorted({*(row.task_class for row in outcomes), *samples, *spend} - set(busy))
     if task_class is not None:
         ordered = [name for name in ordered if name == task_class]
     classes = ordered[offset:] if limit is None else ordered[offset : offset + limit]
     # Every class: no filter (an IN list of every name could pass SQLite's limit on parameters).
     page = None if len(classes) == len(ordered) and task_class is None else set(classes)
     rank = {name: position for position, name in enumerate(classes)}
+    evaluations = class_evaluations([row for row in outcomes if row.task_class in rank], policy.tiers)
     volume = [
         row for row in calls_repository.class_summaries(session, since, until, page) if row.task_class in rank
     ]
