@@ -87,17 +87,26 @@ def run_decide(
         result.classes += len(tracked)
         result.consumed += sum(entry.consumed for entry in tracked)
     for feed in detectors.FEEDS:
+        with sessions() as session:  # every detector's statistic, read without the write lock
+            readings = detectors.readings(session, policy, feed)
         with sessions.begin() as session:
             lock = job_state(session, JOB_NAME)
-            _decide_feed(session, policy, feed, now, result)
+            _decide_feed(session, policy, feed, readings, now, result)
             lock.cursor = max(lock.cursor, newest)
     return result
 
 
-def _decide_feed(session: Session, policy: Policy, feed: str, now: datetime, result: DecideResult) -> None:
-    """e-BH over every detector of ``feed`` with a reference (read as their statistics only), then
-    load just the flagged ones to act on and those at the horizon to restart."""
-    readings = detectors.readings(session, policy, feed)
+def _decide_feed(
+    session: Session,
+    policy: Policy,
+    feed: str,
+    readings: list[detectors.Reading],
+    now: datetime,
+    result: DecideResult,
+) -> None:
+    """e-BH over every detector of ``feed`` with a reference (``readings``: their statistics only),
+    then load just the flagged ones to act on and those at the horizon to restart.  A detector that
+    changed since it was read (another replica's run restarted it) is left to that run."""
     config = policy.decisions
     flagged = flag_degraded(
         {reading.task_class: reading.log_statistic for reading in readings},
@@ -106,13 +115,16 @@ def _decide_feed(session: Session, policy: Policy, feed: str, now: datetime, res
     )
     threshold = AlarmThreshold(config.horizon_samples, config.alpha, max(1, len(readings)))
     for reading in readings:
-        if reading.task_class in flagged:
-            entry = detectors.tracked(session, reading, feed)
+        alarmed = reading.task_class in flagged
+        if not alarmed and reading.samples < config.horizon_samples:
+            continue
+        entry = detectors.tracked(session, reading, feed)
+        if entry is None:
+            continue
+        if alarmed:
             assert entry.state is not None
             _act(session, policy, entry, entry.state, threshold, now, result)
-            detectors.restart(entry, now, alarmed=True)
-        elif reading.samples >= config.horizon_samples:
-            detectors.restart(detectors.tracked(session, reading, feed), now, alarmed=False)
+        detectors.restart(entry, now, alarmed=alarmed)
     session.flush()
 
 

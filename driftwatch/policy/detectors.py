@@ -145,6 +145,7 @@ class Reading:
     task_class: str
     tier: str
     samples: int
+    started_at: datetime
     log_statistic: float
 
 
@@ -153,25 +154,32 @@ def readings(session: Session, policy: Policy, feed: str) -> list[Reading]:
     tests.  Only states with samples are unpacked (before the first sample the statistic is 0)."""
     tiers = current_tiers(session, policy)
     rows = session.execute(
-        select(DetectorRow.task_class, DetectorRow.tier, DetectorRow.samples, DetectorRow.state)
+        select(
+            DetectorRow.task_class,
+            DetectorRow.tier,
+            DetectorRow.samples,
+            DetectorRow.started_at,
+            DetectorRow.state,
+        )
         .where(DetectorRow.feed == feed, DetectorRow.reference_rate.is_not(None))
         .order_by(DetectorRow.task_class)
     )
     found = []
-    for task_class, tier, samples, state in rows:
+    for task_class, tier, samples, started_at, state in rows:
         if tiers(task_class) != tier:
             continue
         statistic = (
             log_statistic(DetectorState.from_dict(orjson.loads(state))) if samples and state else -math.inf
         )
-        found.append(Reading(task_class, tier, samples, statistic))
+        found.append(Reading(task_class, tier, samples, started_at, statistic))
     return found
 
 
-def tracked(session: Session, reading: Reading, feed: str) -> Tracked:
-    """The detector behind ``reading``, loaded to act on or restart."""
+def tracked(session: Session, reading: Reading, feed: str) -> Tracked | None:
+    """The detector behind ``reading``, loaded to act on or restart; None if it changed since."""
     row = session.get(DetectorRow, (reading.task_class, reading.tier, feed))
-    assert row is not None
+    if row is None or (row.samples, row.started_at) != (reading.samples, reading.started_at):
+        return None
     return _unpack(row)
 
 
