@@ -52,7 +52,8 @@ class JobScheduler:
         A job stops between its short transactions, so this takes well under a second unless a run
         waits on something outside the store (a provider or webhook call)."""
         self.stop_jobs()
-        self._scheduler.shutdown(wait=False)
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
         deadline = time.monotonic() + grace_seconds
         with self._changed:
             while self._running and (left := deadline - time.monotonic()) > 0:
