@@ -43,6 +43,16 @@ class SamplingResult:
     reverse_sampled: int = 0
     reverse_no_provider: int = 0
 
+    def then(self, later: SamplingResult) -> SamplingResult:
+        """This run's counts and ``later``'s added up, at ``later``'s cursor."""
+        return SamplingResult(
+            scanned=self.scanned + later.scanned,
+            sampled=self.sampled + later.sampled,
+            cursor=later.cursor,
+            reverse_sampled=self.reverse_sampled + later.reverse_sampled,
+            reverse_no_provider=self.reverse_no_provider + later.reverse_no_provider,
+        )
+
     def summary(self) -> str:
         text = f"scanned {self.scanned} calls, sampled {self.sampled}, cursor at call {self.cursor}"
         text += f"; reverse: sampled {self.reverse_sampled}"
