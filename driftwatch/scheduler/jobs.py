@@ -2,9 +2,13 @@
 
 Each job is safe to run on several replicas at once: ``sample`` serialises on its ``job_state`` row
 and inserts with conflicts ignored, ``evaluate`` claims rows with a lease (SKIP LOCKED on
-PostgreSQL), ``reconcile-content`` is idempotent, and ``decide`` and ``recommend`` hold their
-``job_state`` row for the whole transaction in which they decide, and ``retention`` deletes by age,
+PostgreSQL), ``reconcile-content`` is idempotent, ``decide`` and ``recommend`` hold their
+``job_state`` row in each transaction in which they decide, and ``retention`` deletes by age,
 which two replicas can do at once.  Every run is recorded in ``job_state``.
+
+Jobs work in short transactions over bounded chunks (a store may hold tens of thousands of
+classes), so none holds SQLite's write lock for long, and each checks ``JobContext.stop`` between
+them, so ``serve`` can stop within seconds.
 """
 
 from __future__ import annotations
