@@ -11,7 +11,7 @@ from driftwatch.db.engine import build_engine
 from driftwatch.scheduler.jobs import JobContext
 from driftwatch.scheduler.service import JobScheduler
 from tests.support.databases import blocked_store
-from tests.support.load import scaled
+from tests.support.patience import patient
 
 GRACE_SECONDS = 0.5
 
@@ -30,7 +30,7 @@ def test_shutdown_waits_for_a_stuck_job_no_longer_than_its_grace(tmp_path: Path)
             still_running = scheduler.shutdown(GRACE_SECONDS)
             took = time.monotonic() - started
         assert still_running == ["decide"]
-        assert GRACE_SECONDS <= took < scaled(GRACE_SECONDS + 0.5)
+        assert GRACE_SECONDS <= took < patient(GRACE_SECONDS + 0.5)
         assert context.stop.is_set()
     finally:
         scheduler.shutdown(30)  # the lock is released: the job returns, and nothing runs again
@@ -46,5 +46,5 @@ def test_shutdown_returns_at_once_when_no_job_is_running(tmp_path: Path) -> None
 
     started = time.monotonic()
     assert scheduler.shutdown(GRACE_SECONDS) == []
-    assert time.monotonic() - started < scaled(0.1)
+    assert time.monotonic() - started < patient(0.1)
     engine.dispose()
