@@ -83,7 +83,7 @@ def run_decide(
     sessions = session_factory(engine)
     with sessions() as session:
         work, newest = detectors.pending(session, policy, job_state_cursor(session, JOB_NAME))
-        thresholds = detectors.feed_thresholds(session, policy)
+        thresholds = detectors.feed_thresholds(session, policy, work)
     result = DecideResult()
     for start in range(0, len(work), chunk):
         if stopping():

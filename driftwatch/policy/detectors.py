@@ -96,7 +96,7 @@ def pending(session: Session, policy: Policy, after_id: int) -> tuple[list[tuple
     A detector has work when decided evaluations of its feed arrived past ``after_id`` (some classes
     may not be in traffic: external verdicts), when it left outcomes unconsumed on its current tier
     (a backlog held back at the horizon), or when the policy file declares, changes or removed its
-    floor.  Every other detector is left alone: a store of 20,000 classes with 3 new outcomes reads
+    floor, and the policy file's classes.  Every other detector is left alone: a store of 20,000 classes with 3 new outcomes reads
     and writes 3 detectors, not 20,000.
     """
     newest = session.scalar(select(func.max(Evaluation.id))) or 0
@@ -109,9 +109,9 @@ def pending(session: Session, policy: Policy, after_id: int) -> tuple[list[tuple
             .distinct()
         )
         found.update((task_class, feed) for task_class in session.scalars(arrived))
-    found.update(
-        (task_class, LISTED) for task_class, config in policy.classes.items() if config.acceptance_floor
-    )
+    # The policy file's classes always (a few): their detectors exist from the first run, so a
+    # confidence sequence's error is split over them from the start, as it is over classes in traffic.
+    found.update((task_class, LISTED) for task_class in policy.classes)
     floors = select(DetectorRow.task_class, DetectorRow.feed).where(DetectorRow.reference_source == FLOOR)
     found.update((task_class, feed) for task_class, feed in session.execute(floors))
     tiers = current_tiers(session, policy)
@@ -177,21 +177,22 @@ def alarm_threshold(policy: Policy, active: int) -> AlarmThreshold:
     return AlarmThreshold(policy.decisions.horizon_samples, policy.decisions.alpha, max(1, active))
 
 
-def feed_thresholds(session: Session, policy: Policy) -> dict[str, float]:
-    """Each feed's lone-class log threshold for a run, counted before it advances anything: the feed's
-    detectors with a reference, and those still learning one from a confidence sequence (they may get
-    one within the run; a larger count only raises the threshold)."""
+def feed_thresholds(session: Session, policy: Policy, work: Iterable[tuple[str, str]]) -> dict[str, float]:
+    """Each feed's lone-class log threshold for a run, counted before it advances anything: the
+    classes with a reference on their current tier, and every class the run has work for (it may get
+    one within the run).  At least the count e-BH uses after the run, so a detector that stops at its
+    first crossing is always flagged; a larger count only raises the threshold."""
+    tiers = current_tiers(session, policy)
     thresholds = {}
     for feed in FEEDS:
-        learning = session.scalar(
-            select(func.count())
-            .select_from(DetectorRow)
-            .where(DetectorRow.feed == feed, DetectorRow.reference_rate.is_(None))
+        rows = session.execute(
+            select(DetectorRow.task_class, DetectorRow.tier).where(
+                DetectorRow.feed == feed, DetectorRow.reference_rate.is_not(None)
+            )
         )
-        active = active_detectors(session, policy, feed)
-        if policy.decisions.baseline == SEQUENCE:
-            active += learning or 0
-        thresholds[feed] = alarm_threshold(policy, active).log_value
+        counted = {task_class for task_class, tier in rows if tiers(task_class) == tier}
+        counted.update(task_class for task_class, in_work in work if in_work == feed)
+        thresholds[feed] = alarm_threshold(policy, len(counted)).log_value
     return thresholds
 
 

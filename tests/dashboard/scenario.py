@@ -29,6 +29,7 @@ from driftwatch.db.models import (
 )
 from driftwatch.evaluations.rollup import insert_counted
 from driftwatch.ingest.store import commit_batch
+from driftwatch.pricing import PriceTable
 from driftwatch.scheduler.jobs import JobContext, run_job
 
 POLICY = Policy(
@@ -82,7 +83,8 @@ class Expected:
 
 
 def price(model: str, input_tokens: int, output_tokens: int) -> float:
-    prices = POLICY.price_table()[model]
+    prices = PriceTable(POLICY.price_table()).price(model)
+    assert prices is not None, model
     return (input_tokens * prices.input_per_mtok + output_tokens * prices.output_per_mtok) / 1e6
 
 
