@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -95,14 +96,48 @@ def serve(host: str | None, port: int | None) -> None:
         f"driftwatch listening on http://{settings.host}:{settings.port} "
         "(OTLP: /v1/traces, dashboard: /, API docs: /docs)"
     )
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        ws="none",  # no WebSocket routes: spares loading a WebSocket library before the first answer
+    )
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, which also tells the jobs to stop the moment a signal arrives, so they
+        return between transactions while open requests finish and the ingest writer commits."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if scheduler is not None:
+                scheduler.stop_jobs()
+            super().handle_exit(sig, frame)
+
     try:
-        # No WebSocket routes: ws="none" spares loading a WebSocket library before the first answer.
-        uvicorn.run(
-            app, host=settings.host, port=settings.port, log_level="warning", access_log=False, ws="none"
-        )
+        Server(config).run()
     finally:
         if scheduler is not None:
-            scheduler.shutdown()
+            _stop_scheduler(scheduler)
+
+
+# How long SIGTERM waits for open requests, then for running jobs: serve exits within seconds whatever
+# it was doing (an orchestrator kills it hard after its own grace period, 30 s by default in Kubernetes).
+SHUTDOWN_GRACE_SECONDS = 3
+
+
+def _stop_scheduler(scheduler: JobScheduler) -> None:
+    import logging
+
+    left = scheduler.shutdown(SHUTDOWN_GRACE_SECONDS)
+    if left:
+        # Its thread would keep the interpreter alive until it returns; its open transaction rolls back.
+        logging.getLogger(__name__).warning(
+            "exiting without waiting for job(s) still running: %s", ", ".join(left)
+        )
+        logging.shutdown()
+        os._exit(0)
 
 
 def _start_scheduler(context: JobContext) -> JobScheduler:

@@ -33,7 +33,7 @@ from driftwatch.metrics import Metrics
 from driftwatch.notify.delivery import DeliveryOptions
 from driftwatch.notify.network import Resolver
 from driftwatch.observability.store_collector import StoreCollector
-from driftwatch.policy.snapshot import PolicyDocuments
+from driftwatch.policy.snapshot import ObservedClasses, PolicyDocuments
 from driftwatch.pricing import PriceTable
 
 
@@ -50,6 +50,7 @@ def create_app(
             policy,
             ttl_seconds=settings.metrics_cache_seconds,
             timeout_seconds=settings.metrics_timeout_seconds,
+            max_classes=settings.max_task_classes,
         )
     )
     writer = CallWriter(
@@ -93,7 +94,8 @@ def create_app(
     app.state.metrics = metrics_registry
     app.state.key_verifier = KeyVerifier(engine) if settings.auth_required() else None
     app.state.webhook_options = DeliveryOptions.from_settings(settings, "api", resolver)
-    app.state.policy_documents = PolicyDocuments(policy)  # GET /v1/policy, rebuilt on change
+    # GET /v1/policy, rebuilt on change; its observed classes bounded like /metrics.
+    app.state.policy_documents = PolicyDocuments(policy, ObservedClasses(limit=settings.max_task_classes))
     app.state.ingest = IngestService(
         mapper,
         ContentEventMapper(capture_content=settings.capture_content, redactor=redactor),

@@ -74,3 +74,5 @@ class ClassList(BaseModel):
         description="Per task class: evaluation outcomes in the window and the state of its shadow "
         "evaluation; also classes that so far only have evaluations from elsewhere"
     )
+    total_classes: int = Field(description="Classes in the whole list, of which this page shows some")
+    next_offset: int | None = Field(description="offset of the next page; null on the last page")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVarTuple
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -11,6 +13,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from driftwatch.db.keyset import Row, newest_first_page, within
 from driftwatch.db.models import Call, ClassHour
 from driftwatch.db.models.class_hour import NO_TIER
+
+Columns = TypeVarTuple("Columns")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +61,30 @@ def list_calls(
     return newest_first_page(session, query, Call.start_time, Call.id, limit, cursor)
 
 
-def class_summaries(session: Session, since: datetime | None, until: datetime | None) -> list[ClassSummary]:
-    """Per task class and tier, from the hourly rollup (hour granularity for since/until)."""
+def _in_window(query: Select[*Columns], since: datetime | None, until: datetime | None) -> Select[*Columns]:
+    if since is not None:
+        query = query.where(ClassHour.hour >= since.replace(minute=0, second=0, microsecond=0))
+    if until is not None:
+        query = query.where(ClassHour.hour < until)
+    return query
+
+
+def class_traffic(session: Session, since: datetime | None, until: datetime | None) -> list[tuple[str, int]]:
+    """Every class with calls in the window and how many, busiest first (then by name): the order
+    ``GET /v1/classes`` pages in.  Names and counts only, so it stays quick at tens of thousands."""
+    calls = func.sum(ClassHour.calls)
+    query = _in_window(select(ClassHour.task_class, calls).group_by(ClassHour.task_class), since, until)
+    return [
+        (name, int(count))
+        for name, count in session.execute(query.order_by(calls.desc(), ClassHour.task_class))
+    ]
+
+
+def class_summaries(
+    session: Session, since: datetime | None, until: datetime | None, only: Collection[str] | None = None
+) -> list[ClassSummary]:
+    """Per task class and tier, from the hourly rollup (hour granularity for since/until); ``only``
+    narrows it to those classes."""
     query = select(
         ClassHour.task_class,
         ClassHour.tier,
@@ -70,10 +96,9 @@ def class_summaries(session: Session, since: datetime | None, until: datetime | 
         func.min(ClassHour.first_seen),
         func.max(ClassHour.last_seen),
     ).group_by(ClassHour.task_class, ClassHour.tier)
-    if since is not None:
-        query = query.where(ClassHour.hour >= since.replace(minute=0, second=0, microsecond=0))
-    if until is not None:
-        query = query.where(ClassHour.hour < until)
+    query = _in_window(query, since, until)
+    if only is not None:
+        query = query.where(ClassHour.task_class.in_(sorted(only)))
     rows = session.execute(query.order_by(ClassHour.task_class, ClassHour.tier)).all()
     return [
         ClassSummary(

@@ -12,6 +12,7 @@ for long, and within a time budget per run: a store that was never pruned catche
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,7 +45,10 @@ def delete_expired_calls(
     *,
     batch: int = BATCH,
     time_budget_seconds: float = TIME_BUDGET_SECONDS,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> RetentionResult:
+    """Delete calls started before ``days`` ago, ``batch`` per transaction, until none are left, the
+    time budget is spent, or ``stopping()`` says so (``serve`` shutting down)."""
     cutoff = now - timedelta(days=days)
     sessions = session_factory(engine)
     deleted, started = 0, time.monotonic()
@@ -56,5 +60,5 @@ def delete_expired_calls(
         deleted += count
         if count < batch:
             return RetentionResult(deleted, cutoff, more=False)
-        if time.monotonic() - started >= time_budget_seconds:
+        if time.monotonic() - started >= time_budget_seconds or stopping():
             return RetentionResult(deleted, cutoff, more=True)

@@ -127,7 +127,10 @@ class Dashboard(BaseModel):
     bucket: str = Field(description="minute, hour or day")
     buckets: list[datetime] = Field(description="Start of every bucket, oldest first; series align with it")
     tiers: list[str] = Field(description="The policy's tiers, cheapest first")
-    classes: list[ClassPanel]
+    classes: list[ClassPanel] = Field(description="A page of classes, busiest first (see next_offset)")
+    total_classes: int = Field(description="Classes in the window, of which classes shows a page")
+    next_offset: int | None = Field(description="offset of the next page of classes; null on the last")
+    notices: list[str] = Field(description="e.g. that classes shows a page of them, and how to get the rest")
     volume: list[TierVolume] = Field(description="Calls and spend per tier in the window")
     shadow: ShadowSpending
     savings: TieringSavings

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from driftwatch.calls.repository import ClassSummary
+from driftwatch.calls.repository import ClassSummary, class_summaries
 from driftwatch.config import Policy
 from driftwatch.dashboard import repository
 from driftwatch.dashboard.schemas import (
@@ -34,7 +34,7 @@ from driftwatch.dashboard.schemas import (
 from driftwatch.dashboard.tiering import Tiering, tiering_savings
 from driftwatch.dashboard.window import TimeRange, Window, window
 from driftwatch.evaluations.quality import ClassQuality
-from driftwatch.evaluations.service import class_overview
+from driftwatch.evaluations.service import CLASSES_PER_PAGE, class_overview
 from driftwatch.policy import audit, control
 from driftwatch.policy.routing import routes
 from driftwatch.policy.routing_schemas import ClassRouteOut, RecommendationOut
@@ -51,23 +51,45 @@ DIGITS = 4
 
 
 def build(
-    session: Session, policy: Policy, time_range: TimeRange, task_class: str | None, now: datetime
+    session: Session,
+    policy: Policy,
+    time_range: TimeRange,
+    task_class: str | None,
+    now: datetime,
+    *,
+    offset: int = 0,
+    limit: int = CLASSES_PER_PAGE,
 ) -> Dashboard:
-    """Everything the page shows for ``time_range`` (one class, or all when ``task_class`` is None)."""
+    """Everything the page shows for ``time_range`` (one class, or all when ``task_class`` is None):
+    a panel for each class of a page of them (busiest first, as ``GET /v1/classes``); the totals
+    (volume per tier, savings, shadow spend) are over every class."""
     where = window(time_range, now)
     # Judge-score distributions are not drawn, and reading them is most of class_overview's time.
-    volume, quality = class_overview(session, policy, where.since, where.until, now, with_scores=False)
-    if task_class is not None:
-        volume = [row for row in volume if row.task_class == task_class]
-        quality = [entry for entry in quality if entry.task_class == task_class]
+    overview = class_overview(
+        session,
+        policy,
+        where.since,
+        where.until,
+        now,
+        with_scores=False,
+        offset=offset,
+        limit=limit,
+        task_class=task_class,
+    )
+    quality = overview.quality
+    # Totals count every class (an aggregate row per class and tier, no per-class work).
+    volume = class_summaries(session, where.since, where.until, None if task_class is None else {task_class})
     top_tier = policy.tiers[-1]
     top_model = policy.model_for(top_tier)
     tiering = tiering_savings(volume, top_tier, top_model, PriceTable(policy.price_table()).price(top_model))
-    classes = _panels(session, policy, where, quality, volume, tiering, task_class)
+    classes = _panels(session, policy, where, quality, overview.volume, tiering, task_class)
     recommendations = control.list_recommendations(session, status="open", task_class=task_class).items
     decisions = audit.list_page(session, audit.DecisionFilter(task_class=task_class), RECENT_DECISIONS, None)
     return Dashboard(
         generated_at=now,
+        total_classes=overview.total,
+        next_offset=overview.next_offset(offset),
+        notices=overview.notices(offset),
         range=time_range,
         since=where.since,
         until=where.until,
@@ -93,8 +115,10 @@ def _panels(
     tiering: Tiering,
     task_class: str | None,
 ) -> list[ClassPanel]:
-    routed = {route.task_class: ClassRouteOut.from_route(route) for route in routes(session, policy)}
-    acceptance = _acceptance(repository.acceptance_buckets(session, where, task_class), where)
+    shown = {entry.task_class for entry in quality}
+    routed = {route.task_class: ClassRouteOut.from_route(route) for route in routes(session, policy, shown)}
+    counts = repository.acceptance_buckets(session, where, task_class)
+    acceptance = _acceptance((count for count in counts if count.task_class in shown), where)
     markers: dict[str, list[Marker]] = defaultdict(list)
     for marker in repository.decision_markers(session, where, task_class):
         markers[marker.task_class].append(Marker.model_validate(marker, from_attributes=True))

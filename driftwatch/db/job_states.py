@@ -24,6 +24,11 @@ def job_state(session: Session, name: str) -> JobState:
     return state
 
 
+def job_state_cursor(session: Session, name: str) -> int:
+    """The job's cursor as last committed, read without a lock (0 before its first run)."""
+    return session.scalar(select(JobState.cursor).where(JobState.name == name)) or 0
+
+
 def record_start(session: Session, name: str, now: datetime) -> None:
     state = job_state(session, name)
     state.runs += 1

@@ -2,7 +2,8 @@
 
 Each metric family is always present, empty until the store has been read once, so the set of names a
 scrape shows does not depend on the data.  Label values are task classes, tiers and fixed statuses or
-kinds: their number grows with the classes a deployment has, never with traffic.
+kinds: their number grows with the classes a deployment has, never with traffic, and at most
+``DRIFTWATCH_MAX_TASK_CLASSES`` classes (the busiest) get series of their own.
 """
 
 from __future__ import annotations
@@ -41,13 +42,15 @@ class StoreCollector:
         *,
         ttl_seconds: float,
         timeout_seconds: float,
+        max_classes: int = 0,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
+        """``max_classes`` bounds the classes with series of their own (``store_snapshot``; 0: all)."""
         sessions = session_factory(engine)
 
         def read() -> StoreSnapshot:
             with sessions() as session:  # read only: closing rolls the transaction back
-                return read_snapshot(session, policy, clock())
+                return read_snapshot(session, policy, clock(), max_classes)
 
         self._cache = SnapshotCache(read, ttl_seconds=ttl_seconds, timeout_seconds=timeout_seconds)
 
@@ -138,9 +141,15 @@ def _class_families(snapshot: StoreSnapshot | None) -> list[Metric]:
         "The class's current tier; the value is its position in the policy's tiers (0 = cheapest).",
     )
     pinned = _gauge("driftwatch_class_pinned", "1 when a person pinned the class.", ["task_class"])
-    families: list[Metric] = [evaluations, acceptance, tier, pinned, *_detector_families(snapshot)]
+    folded = _gauge(
+        "driftwatch_metrics_classes_folded",
+        "Classes with calls beyond DRIFTWATCH_MAX_TASK_CLASSES (the busiest kept): their counts and spend "
+        'are summed under task_class="overflow", their tier, budget and detector series left out.',
+    )
+    families: list[Metric] = [evaluations, acceptance, tier, pinned, folded, *_detector_families(snapshot)]
     if snapshot is None:
         return families
+    folded.add_metric([], snapshot.classes_folded)
     for (task_class, on_tier, outcome), count in sorted(snapshot.evaluations.items()):
         evaluations.add_metric([task_class, on_tier, outcome], count)
     for (task_class, on_tier), window in sorted(snapshot.acceptance.items()):

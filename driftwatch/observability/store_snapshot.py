@@ -4,6 +4,13 @@ Everything here is store-wide (all replicas and ``driftwatch evaluate`` workers 
 so every replica reports the same numbers; dashboards take ``max`` across instances, not ``sum``.
 Counts over whole tables (samples, evaluations, decisions, deliveries) are exposed as counters: those
 rows only ever reach their final state, so the counts only grow (deleting old rows reads as a reset).
+
+Per-class series are bounded: with ``max_classes`` (``DRIFTWATCH_MAX_TASK_CLASSES``) above 0, only the
+classes of the policy file and the ``max_classes`` busiest (all-time calls) have series of their own;
+the counts and spend of the rest are summed under ``task_class="overflow"``, their routes, budgets and
+detectors are left out, and ``classes_folded`` says how many classes that is.  A store that holds
+tens of thousands of classes (one written before the ingest cap existed) then serves as many series
+as one at the cap, and reads only the shown classes' detectors and routes.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import QueryableAttribute, Session
@@ -25,11 +32,14 @@ from driftwatch.db.models import (
     WebhookDelivery,
 )
 from driftwatch.evaluations.repository import outcome_counts
-from driftwatch.policy.detectors import class_statuses
-from driftwatch.policy.routing import routes
+from driftwatch.ingest.class_cap import OVERFLOW
+from driftwatch.policy.detectors import LISTED, active_detectors, class_statuses
+from driftwatch.policy.routing import busiest_classes, observed_count, routes
 from driftwatch.shadow.budget import budget_day
 from driftwatch.stats.detector import AlarmThreshold
 
+Number = TypeVar("Number", int, float)
+Key = TypeVar("Key", str, tuple[str, str])
 ACCEPTANCE_WINDOW = timedelta(hours=24)
 # A cap on each statement on PostgreSQL, so a refresh stuck behind a lock ends on its own.
 STATEMENT_TIMEOUT_MS = 30_000
@@ -82,29 +92,65 @@ class StoreSnapshot:
     deliveries: dict[str, int]  # status -> webhook deliveries
     delivery_attempts: dict[str, int]  # status of the delivery -> attempts made at it
     oldest_pending_delivery: datetime | None
+    classes_folded: int = 0  # classes with calls whose series are summed under "overflow" or left out
 
 
-def read_snapshot(session: Session, policy: Policy, now: datetime) -> StoreSnapshot:
+class Shown:
+    """The classes with series of their own (module doc); ``fold`` names the series a class counts in."""
+
+    def __init__(self, classes: set[str] | None) -> None:
+        self.classes = classes  # None: every class
+
+    def fold(self, task_class: str) -> str:
+        return task_class if self.classes is None or task_class in self.classes else OVERFLOW
+
+    def summed(self, values: dict[Key, Number]) -> dict[Key, Number]:
+        """``values`` keyed by class or by (class, status), the folded classes' values summed."""
+        if self.classes is None:
+            return values
+        result: dict[Key, Number] = {}
+        for key, value in values.items():
+            folded = self._folded(key)
+            result[folded] = result[folded] + value if folded in result else value
+        return result
+
+    def _folded(self, key: Key) -> Key:
+        if isinstance(key, tuple):
+            return (self.fold(key[0]), key[1])
+        return self.fold(key)
+
+
+def _shown(session: Session, policy: Policy, max_classes: int) -> tuple[Shown, int]:
+    """The policy file's classes and the ``max_classes`` busiest, and how many others have calls."""
+    if max_classes <= 0:
+        return Shown(None), 0
+    busiest = set(busiest_classes(session, max_classes))
+    extra = {*policy.classes, OVERFLOW} - busiest
+    return Shown(busiest | extra), observed_count(session) - len(busiest) - observed_count(session, extra)
+
+
+def read_snapshot(session: Session, policy: Policy, now: datetime, max_classes: int = 0) -> StoreSnapshot:
     """Read everything ``/metrics`` shows from the store, inside the caller's (read-only) transaction."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+    shown, folded = _shown(session, policy, max_classes)
     spend_total, spend_today = _spend(session, now)
-    detectors, log_threshold = _detectors(session, policy)
-    route_states = _routes(session, policy)
-    budget_classes = {route.task_class for route in route_states} | set(spend_today)
+    detectors, log_threshold = _detectors(session, policy, shown.classes)
+    route_states = _routes(session, policy, shown.classes)
+    budget_classes = {route.task_class for route in route_states} | set(shown.summed(spend_today))
     deliveries, attempts, oldest_delivery = _deliveries(session)
     return StoreSnapshot(
         taken_at=now,
-        samples=_samples(session),
+        samples=shown.summed(_samples(session)),
         oldest_due_sample=session.scalar(
             select(func.min(ShadowSample.not_before)).where(
                 ShadowSample.status == SampleStatus.PENDING, ShadowSample.not_before <= now
             )
         ),
-        evaluations=_evaluations(session),
-        acceptance=_acceptance(session, now - ACCEPTANCE_WINDOW),
-        spend_total_usd=spend_total,
-        spend_today_usd=spend_today,
+        evaluations=_evaluations(session, shown),
+        acceptance=_acceptance(session, now - ACCEPTANCE_WINDOW, shown),
+        spend_total_usd=shown.summed(spend_total),
+        spend_today_usd=shown.summed(spend_today),
         budget_usd={name: policy.shadow.budget_for(name) for name in sorted(budget_classes)},
         routes=route_states,
         detectors=detectors,
@@ -113,6 +159,7 @@ def read_snapshot(session: Session, policy: Policy, now: datetime) -> StoreSnaps
         deliveries=deliveries,
         delivery_attempts=attempts,
         oldest_pending_delivery=oldest_delivery,
+        classes_folded=folded,
     )
 
 
@@ -130,10 +177,10 @@ def _decisions(session: Session) -> dict[str, int]:
     return {kind: count for (kind,), count in _counts(session, Decision.kind)}
 
 
-def _evaluations(session: Session) -> dict[tuple[str, str, str], int]:
+def _evaluations(session: Session, shown: Shown) -> dict[tuple[str, str, str], int]:
     result: dict[tuple[str, str, str], int] = {}
     for counts in outcome_counts(session, None, None):
-        key = (counts.task_class, counts.tier or NO_TIER)
+        key = (shown.fold(counts.task_class), counts.tier or NO_TIER)
         for outcome, count in (
             ("acceptable", counts.acceptable),
             ("unacceptable", counts.decided - counts.acceptable),
@@ -144,11 +191,11 @@ def _evaluations(session: Session) -> dict[tuple[str, str, str], int]:
     return result
 
 
-def _acceptance(session: Session, since: datetime) -> dict[tuple[str, str], Acceptance]:
+def _acceptance(session: Session, since: datetime, shown: Shown) -> dict[tuple[str, str], Acceptance]:
     result: dict[tuple[str, str], Acceptance] = {}
     for counts in outcome_counts(session, since, None):
         if counts.decided:
-            key = (counts.task_class, counts.tier or NO_TIER)
+            key = (shown.fold(counts.task_class), counts.tier or NO_TIER)
             before = result.get(key, Acceptance(0, 0))
             result[key] = Acceptance(before.accepted + counts.acceptable, before.decided + counts.decided)
     return result
@@ -164,20 +211,26 @@ def _spend(session: Session, now: datetime) -> tuple[dict[str, float], dict[str,
     return {name: float(total) for name, total, _ in rows}, {name: float(day) for name, _, day in rows}
 
 
-def _routes(session: Session, policy: Policy) -> list[ClassRouteState]:
+def _routes(session: Session, policy: Policy, shown: set[str] | None) -> list[ClassRouteState]:
     ranks = {tier: rank for rank, tier in enumerate(policy.tiers)}
     return [
         ClassRouteState(route.task_class, route.tier, ranks.get(route.tier, -1), route.pinned)
-        for route in routes(session, policy)
+        for route in routes(session, policy, shown)
+        if shown is None or route.task_class in shown
     ]
 
 
-def _detectors(session: Session, policy: Policy) -> tuple[list[DetectorReading], float]:
-    """Each class's detector on its current tier, as ``GET /v1/classes`` shows it, and the alarm
-    threshold it is compared with: the union bound over the classes that have a reference, which a
-    lone degraded class must reach (e-BH flags earlier when several classes drop together)."""
-    detections = class_statuses(session, policy)
-    active = sum(1 for detection in detections if detection.e_value is not None)
+def _detectors(
+    session: Session, policy: Policy, shown: set[str] | None
+) -> tuple[list[DetectorReading], float]:
+    """Each shown class's detector on its current tier, as ``GET /v1/classes`` shows it, and the alarm
+    threshold it is compared with: the union bound over the classes that have a reference (all of
+    them), which a lone degraded class must reach (e-BH flags earlier when several drop together)."""
+    detections = class_statuses(session, policy, only=shown)
+    if shown is None:
+        active = sum(1 for detection in detections if detection.e_value is not None)
+    else:
+        active = active_detectors(session, policy, LISTED)
     decisions = policy.decisions
     log_threshold = AlarmThreshold(decisions.horizon_samples, decisions.alpha, max(1, active)).log_value
     readings = []

@@ -1,33 +1,47 @@
-"""One run of the ``decide`` job: advance every class's detectors, flag degraded classes with e-BH,
-and act on them — audit row, event, and (when the rules allow) a promotion — in one transaction.
+"""One run of the ``decide`` job: advance the detectors that have new outcomes, flag degraded classes
+with e-BH, and act on them — audit row, event, and (when the rules allow) a promotion.
+
+The run works in short transactions, so ingest keeps committing on SQLite's one write lock however
+many classes the store holds: first a read of which detectors have work (``detectors.pending``),
+then those detectors advanced ``CHUNK_CLASSES`` classes per transaction, then per feed one
+transaction that reads every detector's statistic (not its row), flags with e-BH, and acts on the
+flagged ones.  Advancing is idempotent (each detector remembers the last evaluation it consumed), so
+a run stopped between chunks (``serve`` shutting down) loses nothing.
 
 Each feed (``detectors.FEEDS``) is its own e-BH family: the detectors of the sources
 ``decisions.sources`` lists, which may promote, and those of every other source, which only alert.
 So verdicts from elsewhere neither move a class nor change the threshold the listed detectors meet.
 
-Two replicas may run ``decide`` at the same moment.  The run first locks the job's ``job_state`` row
-(``FOR UPDATE`` on PostgreSQL; SQLite has one writer anyway) and keeps it until its transaction
-commits, so the second run waits and then sees the first one's restarted detectors: one alarm gives
-one decision.  The outbox key (class, tier, detector start, the alarm's evaluation) makes the events
-idempotent as well.
+Two replicas may run ``decide`` at the same moment.  Every transaction of a run first locks the
+job's ``job_state`` row (``FOR UPDATE`` on PostgreSQL; SQLite has one writer anyway) and keeps it
+until it commits, so the other run's flagging transaction waits and then sees the first one's
+restarted detectors: one alarm gives one decision.  The outbox key (class, tier, detector start, the
+alarm's evaluation) makes the events idempotent as well.
+
+Each detector stops at the first outcome whose statistic reaches its feed's lone-class threshold,
+counted before the run advances anything (``detectors.feed_thresholds``); that outcome is the
+alarm's, named in its evidence, and the outcomes after it wait for the next window (or are set aside
+when the class is promoted off the tier).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
-from driftwatch.db.job_states import job_state
+from driftwatch.db.engine import session_factory
+from driftwatch.db.job_states import job_state, job_state_cursor
 from driftwatch.db.models import Evaluation
 from driftwatch.notify.outbox import emit
 from driftwatch.policy import detectors, rules
 from driftwatch.policy.detectors import Tracked
 from driftwatch.policy.routing import SYSTEM_ACTOR, current_route, move_class, record_decision
-from driftwatch.stats.detector import AlarmThreshold, DetectorState, assess, log_statistic
+from driftwatch.stats.detector import AlarmThreshold, DetectorState, assess
 from driftwatch.stats.discovery import flag_degraded
 
 JOB_NAME = "decide"
@@ -49,38 +63,82 @@ class DecideResult:
         return text
 
 
+CHUNK_CLASSES = 50  # detectors advanced per transaction: about 0.2 s of SQLite's write lock
+
+
 def run_decide(
-    session: Session, policy: Policy, now: datetime, *, limit: int = detectors.MAX_EVALUATIONS_PER_RUN
+    engine: Engine,
+    policy: Policy,
+    now: datetime,
+    *,
+    stopping: Callable[[], bool] = lambda: False,
+    chunk: int = CHUNK_CLASSES,
+    limit: int = detectors.MAX_EVALUATIONS_PER_RUN,
 ) -> DecideResult:
-    """The job's unit of work inside the caller's transaction (flushes only; the caller commits)."""
-    lock = job_state(session, JOB_NAME)  # first statement: on SQLite it takes the write lock at once
-    extra, lock.cursor = detectors.new_classes(session, policy, lock.cursor)
-    tracked = detectors.advance(session, policy, now, extra, limit=limit)
-    result = DecideResult(classes=len(tracked), consumed=sum(entry.consumed for entry in tracked))
+    """The job in short transactions (module doc): find the detectors with work (reads only), advance
+    them ``chunk`` classes per transaction, then one transaction per feed to flag and act.
+
+    ``stopping`` is asked between transactions; a run stopped early keeps what it committed and
+    leaves its cursor, so the next run picks up the rest."""
+    sessions = session_factory(engine)
+    with sessions() as session:
+        work, newest = detectors.pending(session, policy, job_state_cursor(session, JOB_NAME))
+        thresholds = detectors.feed_thresholds(session, policy, work)
+    result = DecideResult()
+    for start in range(0, len(work), chunk):
+        if stopping():
+            return result
+        with sessions.begin() as session:
+            job_state(session, JOB_NAME)  # first statement: on SQLite it takes the write lock at once
+            chunk_work = work[start : start + chunk]
+            tracked = detectors.advance(session, policy, now, chunk_work, thresholds, limit=limit)
+        result.classes += len(tracked)
+        result.consumed += sum(entry.consumed for entry in tracked)
     for feed in detectors.FEEDS:
-        _decide_feed(session, policy, [entry for entry in tracked if entry.row.feed == feed], now, result)
-    session.flush()
+        with sessions() as session:  # every detector's statistic, read without the write lock
+            readings = detectors.readings(session, policy, feed)
+        with sessions.begin() as session:
+            lock = job_state(session, JOB_NAME)
+            _decide_feed(session, policy, feed, readings, thresholds[feed], now, result)
+            lock.cursor = max(lock.cursor, newest)
     return result
 
 
 def _decide_feed(
-    session: Session, policy: Policy, tracked: list[Tracked], now: datetime, result: DecideResult
+    session: Session,
+    policy: Policy,
+    feed: str,
+    readings: list[detectors.Reading],
+    lone_log_threshold: float,
+    now: datetime,
+    result: DecideResult,
 ) -> None:
-    active = [(entry, entry.state) for entry in tracked if entry.state is not None]
+    """e-BH over every detector of ``feed`` with a reference (``readings``: their statistics only),
+    then load just the flagged ones to act on and those at the horizon to restart.  A detector that
+    changed since it was read (another replica's run restarted it) is left to that run."""
     config = policy.decisions
     flagged = flag_degraded(
-        {entry.row.task_class: log_statistic(state) for entry, state in active},
+        {reading.task_class: reading.log_statistic for reading in readings},
         config.horizon_samples,
         config.alpha,
     )
-    threshold = detectors.alarm_threshold(policy, len(active))
-    for entry, state in active:
-        if entry.row.task_class in flagged:
-            if _act(session, policy, entry, state, threshold, now, result):
-                detectors.discard_rest(entry)
-            detectors.restart(entry, now, alarmed=True)
-        elif state.n >= config.horizon_samples:
-            detectors.restart(entry, now, alarmed=False)
+    threshold = AlarmThreshold(config.horizon_samples, config.alpha, max(1, len(readings)))
+    for reading in readings:
+        alarmed = reading.task_class in flagged
+        if not alarmed and reading.samples < config.horizon_samples:
+            continue
+        entry = detectors.tracked(session, reading, feed)
+        if entry is None:
+            continue
+        if alarmed:
+            assert entry.state is not None
+            # The detector stopped at the crossing when it advanced: its last outcome is the alarm's.
+            entry.last = _last_outcome(session, entry.row.last_evaluation_id)
+            entry.crossed = reading.log_statistic >= lone_log_threshold
+            if _act(session, policy, entry, entry.state, threshold, now, result):
+                detectors.set_aside_rest(session, policy, entry)
+        detectors.restart(entry, now, alarmed=alarmed)
+    session.flush()
 
 
 def _act(
@@ -110,6 +168,8 @@ def _act(
         sources=_sources(session, policy, entry),
     )
     route = current_route(session, policy, task_class)
+    if route.tier != row.tier:  # moved (pinned) since the statistics were read: the alarm is moot
+        return False
     outcome = rules.decide(
         signal,
         policy.class_config(task_class),
@@ -151,6 +211,15 @@ def _act(
     emit(session, "class.promoted", task_class, {**event, "reason": promoted.reason}, now, dedupe=dedupe)
     result.promoted.append(task_class)
     return True
+
+
+def _last_outcome(session: Session, evaluation_id: int) -> detectors.Outcome | None:
+    found = session.execute(
+        select(Evaluation.acceptable, Evaluation.evaluated_at).where(Evaluation.id == evaluation_id)
+    ).first()
+    if found is None or found[0] is None:
+        return None
+    return detectors.Outcome(evaluation_id, bool(found[0]), found[1])
 
 
 def _alarm_evaluation(entry: Tracked) -> dict[str, object] | None:

@@ -29,18 +29,27 @@ batch changes nothing in the guarantee and raises the alarm up to a batch earlie
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
-from driftwatch.db.models import Decision, DetectorRow, Evaluation
+from driftwatch.db.models import ClassPolicy, Decision, DetectorRow, Evaluation
 from driftwatch.policy.decision_schemas import ClassDetection
-from driftwatch.policy.routing import current_route, known_classes, routes
-from driftwatch.stats.detector import AlarmThreshold, DetectorState, Status, assess, update_until
+from driftwatch.policy.routing import current_route, routes
+from driftwatch.stats.detector import (
+    AlarmThreshold,
+    DetectorState,
+    Status,
+    assess,
+    log_statistic,
+    update_until,
+)
 from driftwatch.stats.reference import baseline_reference
 from driftwatch.stats.sequence import SequenceBaseline, SequenceSettings, observe_until
 
@@ -80,59 +89,85 @@ def in_feed(policy: Policy, feed: str) -> ColumnElement[bool]:
     return listed if feed == LISTED else ~listed
 
 
-def new_classes(session: Session, policy: Policy, after_id: int) -> tuple[dict[str, set[str]], int]:
-    """Per feed, the classes with decided evaluations past ``after_id`` (some may not be in traffic:
-    external verdicts), and the newest evaluation id, so the next run looks only at what is new."""
+def pending(session: Session, policy: Policy, after_id: int) -> tuple[list[tuple[str, str]], int]:
+    """The (class, feed) detectors a run has work for, in name order, and the newest evaluation id
+    (the next run's ``after_id``).  Reads only, so it runs before the job takes any write lock.
+
+    A detector has work when decided evaluations of its feed arrived past ``after_id`` (some classes
+    may not be in traffic: external verdicts), when it left outcomes unconsumed on its current tier
+    (a backlog held back at the horizon), or when the policy file declares, changes or removed its
+    floor, and the policy file's classes.  Every other detector is left alone: a store of 20,000 classes with 3 new outcomes reads
+    and writes 3 detectors, not 20,000.
+    """
     newest = session.scalar(select(func.max(Evaluation.id))) or 0
-    found: dict[str, set[str]] = {}
+    found: set[tuple[str, str]] = set()
     for feed in FEEDS:
-        found[feed] = set(
-            session.scalars(
-                select(Evaluation.task_class)
-                .where(Evaluation.id > after_id, Evaluation.id <= newest, Evaluation.acceptable.is_not(None))
-                .where(in_feed(policy, feed))
-                .distinct()
-            )
+        arrived = (
+            select(Evaluation.task_class)
+            .where(Evaluation.id > after_id, Evaluation.id <= newest, Evaluation.acceptable.is_not(None))
+            .where(in_feed(policy, feed))
+            .distinct()
         )
-    return found, max(newest, after_id)
+        found.update((task_class, feed) for task_class in session.scalars(arrived))
+    # The policy file's classes always (a few): their detectors exist from the first run, so a
+    # confidence sequence's error is split over them from the start, as it is over classes in traffic.
+    found.update((task_class, LISTED) for task_class in policy.classes)
+    floors = select(DetectorRow.task_class, DetectorRow.feed).where(DetectorRow.reference_source == FLOOR)
+    found.update((task_class, feed) for task_class, feed in session.execute(floors))
+    tiers = current_tiers(session, policy)
+    for task_class, tier, feed in session.execute(_backlog(policy)):
+        if tiers(task_class) == tier:
+            found.add((task_class, feed))
+    return sorted(found), max(newest, after_id)
+
+
+def _backlog(policy: Policy) -> Select[str, str, str]:
+    """Detectors with decided evaluations of their feed and tier past the last one they consumed:
+    one probe of ``ix_evaluation_task_class_tier_id`` per detector."""
+    feed_matches = or_(
+        and_(DetectorRow.feed == LISTED, in_feed(policy, LISTED)),
+        and_(DetectorRow.feed != LISTED, in_feed(policy, OTHER)),
+    )
+    waiting = (
+        select(Evaluation.id)
+        .where(
+            Evaluation.task_class == DetectorRow.task_class,
+            Evaluation.tier == DetectorRow.tier,
+            Evaluation.id > DetectorRow.last_evaluation_id,
+            Evaluation.acceptable.is_not(None),
+            feed_matches,
+        )
+        .exists()
+    )
+    return select(DetectorRow.task_class, DetectorRow.tier, DetectorRow.feed).where(waiting)
+
+
+def current_tiers(session: Session, policy: Policy) -> Callable[[str], str]:
+    """Each class's current tier without locking: its routing row, else the policy file's."""
+    decided = {name: tier for name, tier in session.execute(select(ClassPolicy.task_class, ClassPolicy.tier))}
+    return lambda task_class: decided.get(task_class) or policy.configured_tier(task_class)
 
 
 def advance(
     session: Session,
     policy: Policy,
     now: datetime,
-    extra: dict[str, set[str]],
+    work: Iterable[tuple[str, str]],
+    log_thresholds: Mapping[str, float],
     *,
     limit: int = MAX_EVALUATIONS_PER_RUN,
 ) -> list[Tracked]:
-    """Feed each class's detectors on its current tier the evaluations that arrived since their last
-    run, each stopping at its first crossing of the lone-class alarm threshold of its feed (module
-    docstring).
-
-    Every known class has a ``listed`` detector; a class has an ``other`` one once verdicts of other
-    sources arrived.  Locks each class's routing row (``current_route``) so the tier cannot change
-    under the decision the caller is about to take.  Flushes only.
-    """
-    known = set(known_classes(session, policy))
+    """Feed the detectors of ``work`` (class, feed) on the class's current tier the evaluations that
+    arrived since their last run, each stopping at its first crossing of its feed's lone-class alarm
+    threshold (``log_thresholds`` by feed; module docstring).  Locks each class's routing row
+    (``current_route``) so the tier cannot change under the transaction.  Flushes only."""
     result = []
-    for feed in FEEDS:
-        tracked_classes = set(session.scalars(select(DetectorRow.task_class).where(DetectorRow.feed == feed)))
-        always = known if feed == LISTED else set()
-        in_feed_now = []
-        for task_class in sorted(always | tracked_classes | extra.get(feed, set())):
-            tier = current_route(session, policy, task_class).tier
-            tracked = _load(session, policy, task_class, tier, feed, now)
-            _fetch_and_take_baseline(session, policy, tracked, limit)
-            in_feed_now.append(tracked)
-        # Each feed is its own e-BH family: the threshold counts the feed's classes with a reference
-        # once the baselines settled, as the decision job's e-BH will.
-        # A class learning its reference from a sequence counts too (it may get one within the batch):
-        # a larger K only raises the threshold.
-        active = sum(1 for entry in in_feed_now if entry.state is not None or entry.sequence is not None)
-        threshold = alarm_threshold(policy, active)
-        for tracked in in_feed_now:
-            _feed(tracked, threshold.log_value)
-        result += in_feed_now
+    for task_class, feed in work:
+        tier = current_route(session, policy, task_class).tier
+        tracked = _load(session, policy, task_class, tier, feed, now)
+        _fetch_and_take_baseline(session, policy, tracked, limit)
+        _feed(tracked, log_thresholds[feed])
+        result.append(tracked)
     session.flush()
     return result
 
@@ -142,9 +177,83 @@ def alarm_threshold(policy: Policy, active: int) -> AlarmThreshold:
     return AlarmThreshold(policy.decisions.horizon_samples, policy.decisions.alpha, max(1, active))
 
 
-def discard_rest(tracked: Tracked) -> None:
-    """Count the outcomes fetched after an alarm's as consumed: the class left the tier they judge."""
-    tracked.row.last_evaluation_id = max(tracked.row.last_evaluation_id, tracked.fetched_through)
+def feed_thresholds(session: Session, policy: Policy, work: Iterable[tuple[str, str]]) -> dict[str, float]:
+    """Each feed's lone-class log threshold for a run, counted before it advances anything: the
+    classes with a reference on their current tier, and every class the run has work for (it may get
+    one within the run).  At least the count e-BH uses after the run, so a detector that stops at its
+    first crossing is always flagged; a larger count only raises the threshold."""
+    tiers = current_tiers(session, policy)
+    thresholds = {}
+    for feed in FEEDS:
+        rows = session.execute(
+            select(DetectorRow.task_class, DetectorRow.tier).where(
+                DetectorRow.feed == feed, DetectorRow.reference_rate.is_not(None)
+            )
+        )
+        counted = {task_class for task_class, tier in rows if tiers(task_class) == tier}
+        counted.update(task_class for task_class, in_work in work if in_work == feed)
+        thresholds[feed] = alarm_threshold(policy, len(counted)).log_value
+    return thresholds
+
+
+def set_aside_rest(session: Session, policy: Policy, tracked: Tracked) -> None:
+    """After a promotion, count the outcomes of the tier the class left as consumed: they judge a
+    tier it is no longer on, and must not count when it comes back."""
+    row = tracked.row
+    newest = session.scalar(
+        select(func.max(Evaluation.id)).where(
+            Evaluation.task_class == row.task_class,
+            Evaluation.tier == row.tier,
+            Evaluation.acceptable.is_not(None),
+            in_feed(policy, row.feed),
+        )
+    )
+    row.last_evaluation_id = max(row.last_evaluation_id, newest or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A detector with a reference on its class's current tier, as e-BH weighs it."""
+
+    task_class: str
+    tier: str
+    samples: int
+    started_at: datetime
+    log_statistic: float
+
+
+def readings(session: Session, policy: Policy, feed: str) -> list[Reading]:
+    """Every detector of ``feed`` with a reference, on its class's current tier: the family e-BH
+    tests.  Only states with samples are unpacked (before the first sample the statistic is 0)."""
+    tiers = current_tiers(session, policy)
+    rows = session.execute(
+        select(
+            DetectorRow.task_class,
+            DetectorRow.tier,
+            DetectorRow.samples,
+            DetectorRow.started_at,
+            DetectorRow.state,
+        )
+        .where(DetectorRow.feed == feed, DetectorRow.reference_rate.is_not(None))
+        .order_by(DetectorRow.task_class)
+    )
+    found = []
+    for task_class, tier, samples, started_at, state in rows:
+        if tiers(task_class) != tier:
+            continue
+        statistic = (
+            log_statistic(DetectorState.from_dict(orjson.loads(state))) if samples and state else -math.inf
+        )
+        found.append(Reading(task_class, tier, samples, started_at, statistic))
+    return found
+
+
+def tracked(session: Session, reading: Reading, feed: str) -> Tracked | None:
+    """The detector behind ``reading``, loaded to act on or restart; None if it changed since."""
+    row = session.get(DetectorRow, (reading.task_class, reading.tier, feed))
+    if row is None or (row.samples, row.started_at) != (reading.samples, reading.started_at):
+        return None
+    return _unpack(row)
 
 
 def restart(tracked: Tracked, now: datetime, *, alarmed: bool) -> None:
@@ -332,28 +441,48 @@ def _store(tracked: Tracked) -> None:
     row.samples = state.n if state else 0
 
 
-def class_statuses(session: Session, policy: Policy, feed: str = LISTED) -> list[ClassDetection]:
+def class_statuses(
+    session: Session, policy: Policy, feed: str = LISTED, only: Collection[str] | None = None
+) -> list[ClassDetection]:
     """Each class's detector of ``feed`` on its current tier, as the API and dashboard show it (reads
-    only); for the ``other`` feed, only the classes that have one.
+    only); for the ``other`` feed, only the classes that have one; ``only`` narrows it to those classes
+    (a page of ``GET /v1/classes``), reading just their rows.
 
     The alarm threshold counts the classes that have a reference, as the decision job's e-BH does
     (each feed runs its own); a class whose last alarm was left standing (pinned, cooling down, or an
     alert only) reads "degraded" until its fresh detector reaches the horizon.
     """
-    rows = {
-        (row.task_class, row.tier): row
-        for row in session.scalars(select(DetectorRow).where(DetectorRow.feed == feed))
-    }
-    tiers = {route.task_class: route.tier for route in routes(session, policy)}
+    query = select(DetectorRow).where(DetectorRow.feed == feed)
+    if only is not None:
+        query = query.where(DetectorRow.task_class.in_(sorted(only)))
+    rows = {(row.task_class, row.tier): row for row in session.scalars(query)}
+    tiers = {route.task_class: route.tier for route in routes(session, policy, only)}
+    if only is not None:
+        tiers = {name: tier for name, tier in tiers.items() if name in only}
     if feed != LISTED:
         watched = {name for name, _ in rows}
         tiers = {name: tier for name, tier in tiers.items() if name in watched}
     for task_class, _ in rows:
         tiers.setdefault(task_class, policy.configured_tier(task_class))
     current = {name: (tier, rows.get((name, tier))) for name, tier in sorted(tiers.items())}
-    active = sum(1 for _, row in current.values() if row is not None and row.reference_rate is not None)
-    threshold = alarm_threshold(policy, active)
+    if only is None:
+        active = sum(1 for _, row in current.values() if row is not None and row.reference_rate is not None)
+    else:
+        active = active_detectors(session, policy, feed)
+    decisions = policy.decisions
+    threshold = AlarmThreshold(decisions.horizon_samples, decisions.alpha, max(1, active))
     return [_status(policy, name, tier, row, threshold) for name, (tier, row) in current.items()]
+
+
+def active_detectors(session: Session, policy: Policy, feed: str) -> int:
+    """How many classes have a detector of ``feed`` with a reference on their current tier."""
+    tiers = current_tiers(session, policy)
+    rows = session.execute(
+        select(DetectorRow.task_class, DetectorRow.tier).where(
+            DetectorRow.feed == feed, DetectorRow.reference_rate.is_not(None)
+        )
+    )
+    return sum(1 for task_class, tier in rows if tiers(task_class) == tier)
 
 
 def _status(

@@ -25,22 +25,25 @@ For each class on a tier above the cheapest, not pinned:
   recommendation accepted at once by ``driftwatch``, exactly as a person accepts one
   (:func:`control.accept`: audit rows ``accepted`` and ``demoted``, event ``class.demoted``).
 
-The job runs in one transaction holding its ``job_state`` row (``FOR UPDATE`` on PostgreSQL), so two
-replicas take turns and never write two recommendations for one class.
+The job checks ``CHUNK_CLASSES`` classes per transaction, each holding its ``job_state`` row (``FOR
+UPDATE`` on PostgreSQL), so two replicas take turns on every class and never write two
+recommendations for one, and ingest keeps committing on SQLite however many classes there are.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, object_session
 
 from driftwatch.config import Policy
+from driftwatch.db.engine import session_factory
 from driftwatch.db.job_states import job_state
 from driftwatch.db.models import Decision, Evaluation, Recommendation, ShadowSample
 from driftwatch.db.models.evaluation import SHADOW_SOURCE
@@ -87,16 +90,38 @@ class Parity:
     evidence: dict[str, Any]
 
 
-def run_recommendations(session: Session, policy: Policy, now: datetime) -> RecommendResult:
-    """One unit of work: every class above the cheapest tier checked once, in one transaction."""
-    job_state(session, RECOMMEND_JOB)  # serialises replicas for the rest of the transaction
+CHUNK_CLASSES = 100  # classes checked per transaction
+
+
+def run_recommendations(
+    engine: Engine,
+    policy: Policy,
+    now: datetime,
+    *,
+    stopping: Callable[[], bool] = lambda: False,
+    chunk: int = CHUNK_CLASSES,
+) -> RecommendResult:
+    """Every class above the cheapest tier checked once: which ones is read first (no lock), then they
+    are checked ``chunk`` classes per transaction, each holding the job's ``job_state`` row.
+    ``stopping`` is asked between transactions; a stopped run leaves the rest to the next one."""
+    sessions = session_factory(engine)
+    with sessions() as session:
+        above = [
+            route.task_class
+            for route in routes(session, policy)
+            if route.tier in policy.tiers and policy.tier_below(route.tier) is not None
+        ]
     result = RecommendResult()
     prices = PriceTable(policy.price_table())
-    for listed in routes(session, policy):
-        if listed.tier not in policy.tiers or policy.tier_below(listed.tier) is None:
-            continue
-        route = current_route(session, policy, listed.task_class)  # locks the class's routing row
-        result.counts[_recommend(session, policy, prices, route, now)] += 1
+    for start in range(0, len(above), chunk):
+        if stopping():
+            break
+        with sessions.begin() as session:
+            job_state(session, RECOMMEND_JOB)  # serialises replicas for the rest of the transaction
+            for task_class in above[start : start + chunk]:
+                route = current_route(session, policy, task_class)  # locks the class's routing row
+                if route.tier in policy.tiers and policy.tier_below(route.tier) is not None:  # not moved down
+                    result.counts[_recommend(session, policy, prices, route, now)] += 1
     return result
 
 

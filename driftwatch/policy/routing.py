@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select, text
+from sqlalchemy import distinct, func, select, text
 from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
@@ -49,6 +49,25 @@ _OBSERVED_CLASSES = text(
 def observed_classes(session: Session) -> list[str]:
     """Classes seen in traffic (in the hourly rollup), in name order."""
     return list(session.scalars(_OBSERVED_CLASSES))
+
+
+def busiest_classes(session: Session, limit: int) -> list[str]:
+    """The ``limit`` classes with the most calls of all time (ties by name), busiest first."""
+    calls = func.sum(ClassHour.calls)
+    query = (
+        select(ClassHour.task_class)
+        .group_by(ClassHour.task_class)
+        .order_by(calls.desc(), ClassHour.task_class)
+    )
+    return list(session.scalars(query.limit(limit)))
+
+
+def observed_count(session: Session, among: Collection[str] | None = None) -> int:
+    """How many classes were seen in traffic (of ``among``, when given)."""
+    query = select(func.count(distinct(ClassHour.task_class)))
+    if among is not None:
+        query = query.where(ClassHour.task_class.in_(sorted(among)))
+    return session.scalar(query) or 0
 
 
 def known_classes(session: Session, policy: Policy, observed: Iterable[str] | None = None) -> list[str]:

@@ -47,7 +47,13 @@ class RoutingPolicy(BaseModel):
     tiers: list[TierModel] = Field(description="Cheapest first")
     default: TierModel = Field(description="Route of a class not listed in classes")
     classes: dict[str, ClassRouteOut] = Field(
-        description="Every known class: seen in traffic, configured, or decided"
+        description="Every known class: configured, decided, or seen in traffic (of those, the "
+        "DRIFTWATCH_MAX_TASK_CLASSES busiest)"
+    )
+    unlisted_classes: int = Field(
+        0,
+        description="Classes seen in traffic beyond the busiest DRIFTWATCH_MAX_TASK_CLASSES, left out of "
+        "classes: none is configured or decided, so each is routed by default",
     )
 
 

@@ -25,12 +25,18 @@ from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
 from driftwatch.db.models import ClassPolicy
-from driftwatch.policy.routing import observed_classes, routes
+from driftwatch.policy.routing import busiest_classes, observed_classes, observed_count, routes
 from driftwatch.policy.routing_schemas import ClassRouteOut, RoutingPolicy, TierModel
 
 
 class ObservedClasses:
-    """Classes seen in traffic, re-read from the store at most every ``ttl_seconds``.
+    """Classes seen in traffic, re-read from the store at most every ``ttl_seconds``; with ``limit``
+    above 0, only the ``limit`` busiest (all-time calls), and how many others there are.
+
+    A store may hold tens of thousands of classes (a client that put ids into its task classes before
+    ``DRIFTWATCH_MAX_TASK_CLASSES`` existed): listing each on the default tier would make every poll
+    megabytes and tell routers nothing ``default`` does not (see below), so beyond the busiest they
+    are counted in the document's ``unlisted_classes`` instead.
 
     Routers poll the policy often, and listing the classes of the hourly rollup is the one read that
     grows with the store (a probe per class).  Caching it cannot misroute a call: a class without a
@@ -39,21 +45,33 @@ class ObservedClasses:
     on each request.  A brand-new class only shows up in ``classes`` up to ``ttl_seconds`` late.
     """
 
-    def __init__(self, ttl_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic, limit: int = 0
+    ) -> None:
         self._ttl = ttl_seconds
         self._clock = clock
+        self._limit = limit
         self._lock = threading.Lock()
-        self._classes: list[str] = []
+        self._read: tuple[list[str], int] = ([], 0)
         self._expires = float("-inf")
 
     def get(self, session: Session) -> list[str]:
+        return self.read(session)[0]
+
+    def read(self, session: Session) -> tuple[list[str], int]:
+        """The classes, and how many classes were observed in all."""
         with self._lock:
             if self._clock() < self._expires:
-                return self._classes
-        classes = observed_classes(session)  # outside the lock: a slow read must not queue the polls
+                return self._read
+        # Outside the lock: a slow read must not queue the polls.
+        if self._limit > 0:
+            read = sorted(busiest_classes(session, self._limit)), observed_count(session)
+        else:
+            classes = observed_classes(session)
+            read = classes, len(classes)
         with self._lock:
-            self._classes, self._expires = classes, self._clock() + self._ttl
-        return classes
+            self._read, self._expires = read, self._clock() + self._ttl
+        return read
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +98,13 @@ class PolicyDocuments:
         self._last: tuple[tuple[object, ...], Rendered] | None = None
 
     def get(self, session: Session, now: datetime) -> Rendered:
-        observed = self._observed.get(session)
-        inputs = (tuple(observed), *session.execute(_ROUTING_ROWS).all())
+        observed, total = self._observed.read(session)
+        inputs = (tuple(observed), total, *session.execute(_ROUTING_ROWS).all())
         with self._lock:
             last = self._last
         if last is not None and last[0] == inputs:
             return last[1]
-        document = build_policy(session, self._policy, now, observed)
+        document = build_policy(session, self._policy, now, observed, total)
         rendered = Rendered(document, document.model_dump_json().encode(), etag(document))
         with self._lock:
             self._last = (inputs, rendered)
@@ -94,19 +112,27 @@ class PolicyDocuments:
 
 
 def build_policy(
-    session: Session, policy: Policy, now: datetime, observed: Iterable[str] | None = None
+    session: Session,
+    policy: Policy,
+    now: datetime,
+    observed: Iterable[str] | None = None,
+    observed_total: int | None = None,
 ) -> RoutingPolicy:
     """Every known class's route, the default for the rest, and the tiers; ``observed`` (from an
-    :class:`ObservedClasses`) spares reading the rollup."""
+    :class:`ObservedClasses`) spares reading the rollup; when it is only some of the ``observed_total``
+    classes seen, the others are counted in ``unlisted_classes`` (each on the default tier)."""
+    known = routes(session, policy, observed)
+    unlisted = 0
+    if observed_total is not None:
+        unlisted = observed_total - observed_count(session, [route.task_class for route in known])
     default_tier = policy.default_tier or policy.tiers[0]
     document = RoutingPolicy(
         version="",
         generated_at=now,
         tiers=[TierModel(tier=tier, model=policy.model_for(tier)) for tier in policy.tiers],
         default=TierModel(tier=default_tier, model=policy.model_for(default_tier)),
-        classes={
-            route.task_class: ClassRouteOut.from_route(route) for route in routes(session, policy, observed)
-        },
+        classes={route.task_class: ClassRouteOut.from_route(route) for route in known},
+        unlisted_classes=unlisted,
     )
     content = document.model_dump(mode="json", exclude={"version", "generated_at"})
     version = hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]

@@ -449,3 +449,28 @@ def test_with_content_capture_off_no_prompt_or_completion_is_stored(start_server
     assert call["input_tokens"] == 1000
     assert call["cost_usd"] == pytest.approx(0.002)
     assert call["model"] == "claude-haiku-4-5"
+
+
+def test_classes_come_in_pages_busiest_first_with_the_way_to_the_next(server: ServerThread) -> None:
+    calls = {"a": 1, "b": 3, "c": 2, "d": 3, "e": 1}
+    _post(server, [make_span(llm_attributes(task_class=name)) for name, n in calls.items() for _ in range(n)])
+
+    first = httpx.get(f"{server.base_url}/v1/classes", params={"limit": 2}).json()
+    last = httpx.get(f"{server.base_url}/v1/classes", params={"limit": 2, "offset": 4}).json()
+
+    assert [entry["task_class"] for entry in first["classes"]] == ["b", "d"]
+    assert [item["task_class"] for item in first["items"]] == ["b", "d"]
+    assert (first["total_classes"], first["next_offset"]) == (5, 2)
+    assert first["notices"] == [
+        "showing classes 1 to 2 of 5, busiest first (calls in the window); ask with offset=2 for the next ones"
+    ]
+    assert [entry["task_class"] for entry in last["classes"]] == ["e"]
+    assert last["next_offset"] is None
+    assert last["notices"] == ["showing classes 5 to 5 of 5, busiest first (calls in the window)"]
+
+
+def test_a_page_holds_at_most_a_thousand_classes(server: ServerThread) -> None:
+    response = httpx.get(f"{server.base_url}/v1/classes", params={"limit": 1001})
+
+    assert response.status_code == 422
+    assert "limit" in response.json()["detail"]

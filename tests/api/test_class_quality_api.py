@@ -212,4 +212,10 @@ def test_since_and_until_bound_the_evaluations_exactly(server: ServerThread) -> 
 
 
 def test_no_store_no_classes(server: ServerThread) -> None:
-    assert httpx.get(f"{server.base_url}/v1/classes").json() == {"items": [], "notices": [], "classes": []}
+    assert httpx.get(f"{server.base_url}/v1/classes").json() == {
+        "items": [],
+        "notices": [],
+        "classes": [],
+        "total_classes": 0,
+        "next_offset": None,
+    }

@@ -28,6 +28,7 @@ from tests.metrics.support import (
     stalled_store,
     value,
 )
+from tests.support.class_hours import seed_class_hours
 
 UP = "driftwatch_store_metrics_up"
 
@@ -185,3 +186,31 @@ def test_metrics_need_a_key_when_auth_is_on(engine: Engine, start_server: StartS
 
     assert refused.status_code == 401
     assert value(samples, "driftwatch_store_metrics_up") == 1
+
+
+def test_only_the_busiest_classes_up_to_the_cap_get_series_of_their_own(
+    engine: Engine, start_server: StartServer
+) -> None:
+    seed_store(engine)  # extraction (4 calls) and summaries, both named by the policy file
+    seed_class_hours(engine, {"c1": 5, "c2": 4, "c3": 3, "c4": 2, "c5": 1})
+    server = start_server(policy=POLICY, max_task_classes=2)
+
+    samples = scrape(server)
+
+    def tiered(task_class: str) -> float | None:
+        return value(samples, "driftwatch_class_tier", task_class=task_class, tier="cheap")
+
+    assert tiered("c1") == tiered("c2") == 0  # the busiest two
+    assert tiered("c3") is tiered("c4") is tiered("c5") is None
+    assert value(samples, "driftwatch_class_tier", task_class="summaries", tier="mid") == 1  # in the policy
+    assert value(samples, "driftwatch_metrics_classes_folded") == 3
+    assert (
+        value(
+            samples,
+            "driftwatch_evaluations_total",
+            task_class="extraction",
+            tier="cheap",
+            outcome="acceptable",
+        )
+        == 3
+    )

@@ -20,6 +20,7 @@ from driftwatch.db.engine import session_factory
 from driftwatch.policy.snapshot import ObservedClasses, etag_matches
 from tests.conftest import StartServer
 from tests.policy.control_support import MODELS, POLICY, POLICY_YAML, promote, seen
+from tests.support.class_hours import seed_class_hours
 from tests.support.server import ServerThread
 
 
@@ -31,6 +32,19 @@ def _document(server: ServerThread) -> dict[str, Any]:
     response = _policy(server)
     assert response.status_code == 200, response.text
     return cast(dict[str, Any], response.json())
+
+
+def test_only_the_busiest_seen_classes_up_to_the_cap_are_listed_and_the_rest_counted(
+    engine: Engine, start_server: StartServer
+) -> None:
+    seed_class_hours(engine, {"a": 1, "b": 5, "c": 2, "d": 4, "e": 3})
+    promote(engine, "a", "mid")  # decided: listed whatever its traffic
+    server = start_server(policy=POLICY, max_task_classes=2)
+
+    body = _document(server)
+
+    assert list(body["classes"]) == ["a", "b", "d", "extraction", "summaries"]  # the last two: configured
+    assert body["unlisted_classes"] == 2  # c and e
 
 
 def test_the_policy_routes_configured_seen_and_decided_classes(

@@ -74,7 +74,7 @@ def test_a_misbehaving_provider_is_retried_within_budget_and_the_runner_recovers
         last_errors = set(
             session.scalars(select(ShadowSample.last_error).where(ShadowSample.status == "failed"))
         )
-        _, quality = class_overview(session, context.policy, None, None, clock(), with_scores=False)
+        quality = class_overview(session, context.policy, None, None, clock(), with_scores=False).quality
     assert 0 < spent <= BUDGET_USD and held == 0  # failed and timed-out attempts gave their reservation back
     (extraction,) = [entry for entry in quality if entry.task_class == "extraction"]
     shown = extraction.shadow.samples

@@ -13,6 +13,7 @@ from driftwatch.calls import repository
 from driftwatch.calls.repository import CallFilter
 from driftwatch.errors import Unprocessable
 from driftwatch.evaluations import service as evaluations_service
+from driftwatch.evaluations.service import CLASSES_PER_PAGE, MAX_CLASSES_PER_PAGE
 from driftwatch.ingest.class_cap import OVERFLOW
 
 router = APIRouter(tags=["calls"])
@@ -71,15 +72,30 @@ def list_classes(
     until: Annotated[
         datetime | None, Query(description="Exclusive; hour granularity for volume, exact for evaluations")
     ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_CLASSES_PER_PAGE, description="Classes per page, busiest first")
+    ] = CLASSES_PER_PAGE,
+    offset: Annotated[int, Query(ge=0, description="Classes to skip: next_offset of the previous page")] = 0,
 ) -> ClassList:
-    summaries, quality = evaluations_service.class_overview(
-        session, request.app.state.policy, as_utc(since), as_utc(until), datetime.now(UTC)
+    """A page of classes, busiest first (calls in the window, then name); ``next_offset`` and a notice
+    say when there are more, so a store of tens of thousands of classes answers quickly and small."""
+    overview = evaluations_service.class_overview(
+        session,
+        request.app.state.policy,
+        as_utc(since),
+        as_utc(until),
+        datetime.now(UTC),
+        offset=offset,
+        limit=limit,
     )
-    items = [ClassOut.model_validate(summary, from_attributes=True) for summary in summaries]
+    items = [ClassOut.model_validate(summary, from_attributes=True) for summary in overview.volume]
     return ClassList(
         items=items,
-        notices=overflow_notices(items, request.app.state.settings.max_task_classes),
-        classes=quality,
+        notices=overview.notices(offset)
+        + overflow_notices(items, request.app.state.settings.max_task_classes),
+        classes=overview.quality,
+        total_classes=overview.total,
+        next_offset=overview.next_offset(offset),
     )
 
 

@@ -15,6 +15,7 @@ from driftwatch.api.deps import SessionDep
 from driftwatch.dashboard import service
 from driftwatch.dashboard.schemas import Dashboard
 from driftwatch.dashboard.window import TimeRange
+from driftwatch.evaluations.service import CLASSES_PER_PAGE, MAX_CLASSES_PER_PAGE
 
 STATIC_PACKAGE = ("driftwatch.dashboard", "static")
 
@@ -38,10 +39,23 @@ def get_dashboard(
     task_class: Annotated[
         str | None, Query(min_length=1, max_length=255, description="Only this class; default: all")
     ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_CLASSES_PER_PAGE, description="Class panels per page, busiest first")
+    ] = CLASSES_PER_PAGE,
+    offset: Annotated[int, Query(ge=0, description="Classes to skip: next_offset of the previous page")] = 0,
 ) -> Dashboard:
     """Every figure is aggregated in the database (hourly rollup, evaluations counted per bucket),
-    so the answer stays small and quick however many calls the store holds."""
-    return service.build(session, request.app.state.policy, time_range, task_class, datetime.now(UTC))
+    and the class panels are a page of the busiest classes, so the answer stays small and quick
+    however many calls and classes the store holds."""
+    return service.build(
+        session,
+        request.app.state.policy,
+        time_range,
+        task_class,
+        datetime.now(UTC),
+        offset=offset,
+        limit=limit,
+    )
 
 
 def install_page(app: FastAPI) -> None:

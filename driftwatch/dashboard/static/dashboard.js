@@ -119,6 +119,9 @@ function render(data) {
   filter.value = state.taskClass;
   $("updated").textContent = `${when(data.since)} – ${when(data.until)} · updated ${when(data.generated_at)}`;
   for (const node of document.querySelectorAll(".bucket")) node.textContent = data.bucket;
+  // The panels are the busiest classes; a store with more says so (GET /v1/dashboard?offset= pages on).
+  $("class-notices").textContent = (data.notices || []).join(" ");
+  $("class-notices").hidden = !(data.notices || []).length;
   renderCards(data);
   renderClasses(data);
   state.charts.splice(0).forEach((chart) => chart.destroy());
