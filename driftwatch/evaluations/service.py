@@ -22,15 +22,10 @@ from sqlalchemy.orm import Session
 from driftwatch.calls import repository as calls_repository
 from driftwatch.calls.repository import ClassSummary
 from driftwatch.config import Policy
+from driftwatch.detection.detectors import OTHER, class_statuses
+from driftwatch.detection.score_drift import score_drifts
 from driftwatch.errors import PayloadTooLarge
 from driftwatch.evaluations import repository
-from driftwatch.evaluations.quality import (
-    ClassQuality,
-    ShadowStatus,
-    class_evaluations,
-    empty_evaluations,
-    sample_counts,
-)
 from driftwatch.evaluations.repository import EvaluationFilter, LinkedCall
 from driftwatch.evaluations.schemas import (
     MAX_BATCH,
@@ -41,9 +36,14 @@ from driftwatch.evaluations.schemas import (
     EvaluationReceipt,
     Rejection,
 )
-from driftwatch.policy.detectors import OTHER, class_statuses
-from driftwatch.policy.routing import tiers_at, unseen_classes
-from driftwatch.policy.score_drift import score_drifts
+from driftwatch.overview.quality import (
+    ClassQuality,
+    ShadowStatus,
+    class_evaluations,
+    empty_evaluations,
+    sample_counts,
+)
+from driftwatch.routing.routes import tiers_at, unseen_classes
 from driftwatch.shadow import budget
 
 

@@ -31,8 +31,8 @@ from driftwatch.db.engine import session_factory
 from driftwatch.db.models import Evaluation, SampleStatus
 from driftwatch.db.models.evaluation import SHADOW_SOURCE
 from driftwatch.evaluations.rollup import add_to_rollup
-from driftwatch.notify.outbox import emit
-from driftwatch.pricing import PriceTable
+from driftwatch.events.outbox import emit
+from driftwatch.prices.pricing import PriceTable
 from driftwatch.shadow import budget, queue
 from driftwatch.shadow.estimate import (
     UnreplayablePrompt,
@@ -59,7 +59,7 @@ class Reservation(Enum):
 
 
 class ShadowObserver(Protocol):
-    """Told of each evaluation that reached the provider (e.g. :class:`driftwatch.metrics.Metrics`)."""
+    """Told of each evaluation that reached the provider (e.g. :class:`driftwatch.ingest.metrics.Metrics`)."""
 
     def shadow_evaluation_finished(self, outcome: str, seconds: float) -> None: ...
 

@@ -29,7 +29,7 @@ from driftwatch.db.models import (
 )
 from driftwatch.evaluations.rollup import insert_counted
 from driftwatch.ingest.store import commit_batch
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from driftwatch.scheduler.jobs import JobContext, run_job
 
 POLICY = Policy(

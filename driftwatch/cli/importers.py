@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from driftwatch.cli_context import command_policy, command_settings, iso_moment, migrated_engine
-from driftwatch.cli_help import HelpGroup
+from driftwatch.cli.context import command_policy, command_settings, iso_moment, migrated_engine
+from driftwatch.cli.help import HelpGroup
 from driftwatch.errors import DriftwatchError
 
 

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from driftwatch.auth.scopes import DEFAULT_SCOPES, WHAT_EACH_ALLOWS, Scope
-from driftwatch.cli_context import command_policy, command_settings, migrated_engine
-from driftwatch.cli_help import CONTEXT_SETTINGS, HelpGroup
-from driftwatch.config.init_command import init
-from driftwatch.demo.command import demo
+from driftwatch.cli.context import command_policy, command_settings, migrated_engine
+from driftwatch.cli.demo import demo
+from driftwatch.cli.help import CONTEXT_SETTINGS, HelpGroup
+from driftwatch.cli.importers import import_group
+from driftwatch.cli.init import init
+from driftwatch.cli.webhooks import webhooks_group
 from driftwatch.errors import DriftwatchError
-from driftwatch.importers.commands import import_group
-from driftwatch.notify.commands import webhooks_group
 from driftwatch.scheduler import JOB_NAMES, SHADOW_JOBS
 
 # Each command imports what it needs when it runs: `--help`, and every command that needs neither
@@ -67,7 +67,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from driftwatch.api.app import create_app
-    from driftwatch.cli_startup import gather_facts, startup_lines
+    from driftwatch.cli.startup import gather_facts, startup_lines
     from driftwatch.db import migrate as migrations
     from driftwatch.db.engine import build_engine
     from driftwatch.notify.endpoints import check_config_urls
@@ -141,7 +141,7 @@ def _stop_scheduler(scheduler: JobScheduler) -> None:
 
 
 def _start_scheduler(context: JobContext) -> JobScheduler:
-    from driftwatch.cli_startup import serve_intervals
+    from driftwatch.cli.startup import serve_intervals
     from driftwatch.scheduler.service import JobScheduler
 
     scheduler = JobScheduler(context, serve_intervals(context.settings, context.policy))
@@ -221,7 +221,7 @@ def plan(**options: Any) -> None:
     """How many shadow samples per day a class needs to detect a drop from --baseline by --drop within
     --within (9 times in 10, at the configured false-alarm rate), and what they cost at current prices."""
     from driftwatch.db.engine import session_factory
-    from driftwatch.sampling.plan import PlanQuery, describe, make_plan
+    from driftwatch.overview.plan import PlanQuery, describe, make_plan
 
     context, engine = _job_context()
     try:
