@@ -33,7 +33,7 @@ from driftwatch.dashboard.schemas import (
 )
 from driftwatch.dashboard.tiering import Tiering, tiering_savings
 from driftwatch.dashboard.window import TimeRange, Window, window
-from driftwatch.evaluations.service import CLASSES_PER_PAGE, class_overview
+from driftwatch.overview.classes import CLASSES_PER_PAGE, class_overview
 from driftwatch.overview.quality import ClassQuality
 from driftwatch.policy import audit, control
 from driftwatch.prices.pricing import PriceTable

@@ -22,7 +22,7 @@ from driftwatch.db.models import (
     ShadowSample,
     ShadowSpend,
 )
-from driftwatch.evaluations.rollup import insert_counted
+from driftwatch.evaluations.writer import insert_counted
 from driftwatch.routing.routes import move_class
 from driftwatch.scheduler.jobs import JobContext, run_job
 from tests.shadow.calls import seed_calls
