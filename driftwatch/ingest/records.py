@@ -13,7 +13,7 @@ from driftwatch.ingest.messages import prompt_text
 from driftwatch.ingest.otlp import STATUS_CODE_ERROR, DecodedSpans, Rejections, SpanView
 from driftwatch.ingest.redaction import NO_REDACTION, Redactor
 from driftwatch.ingest.usage import token_details
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 
 CallRow = dict[str, Any]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
