@@ -37,7 +37,7 @@ from driftwatch.ingest.otlp import DecodedSpans, iter_spans, parse_request
 from driftwatch.ingest.records import CallMapper, CallRow
 from driftwatch.ingest.redaction import Redactor
 from driftwatch.ingest.store import commit_batch
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 
 SEED = 20261122
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
