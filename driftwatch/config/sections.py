@@ -89,7 +89,9 @@ class ModelChangeBoost(BaseModel):
         5.0, ge=1, description="The class's shadow rate is multiplied by this (at most 1) during the watch."
     )
     samples: int = Field(
-        400, ge=0, description="Forward samples drawn at the boosted rate before the watch ends; 0: no boost."
+        1_000,
+        ge=0,
+        description="Forward samples drawn at the boosted rate before the watch ends; 0: no boost.",
     )
     max_days: float = Field(
         14.0, gt=0, description="A watch ends after this long even when fewer samples were drawn."

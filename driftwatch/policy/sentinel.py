@@ -36,6 +36,9 @@ import orjson
 from driftwatch.config import ModelChangeDetection
 
 DIMENSIONS = ("model", "provider", "fingerprint")
+MAX_KNOWN = 64
+"""Known values kept per dimension (the least recently seen goes first): model names are client input,
+and a class's state must stay small whatever a client sends."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,8 @@ class Dimension:
             default=None,
         )
         self.known[value] = self.seen
+        if len(self.known) > MAX_KNOWN:
+            del self.known[min(self.known, key=self.known.__getitem__)]
         if learning:
             return None
         first = next(call for recent, call in self.recent if recent == value)

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from driftwatch.config import ModelChangeDetection
-from driftwatch.policy.sentinel import Change, Served
+from driftwatch.policy.sentinel import MAX_KNOWN, Change, Served
 
 RULE = ModelChangeDetection(window=50, min_calls=10, min_share=0.2, forget_after_calls=500)
 OLD, NEW, OTHER = "gpt-4o-mini-2024-07-18", "gpt-4o-mini-2025-01-31", "gpt-4o-mini-2024-11-20"
@@ -114,3 +114,12 @@ def test_the_state_read_back_from_json_goes_on_exactly_as_the_one_in_memory(
     parts.send(*models[split:])
     assert parts.changes == whole.changes
     assert parts.served.to_json() == whole.served.to_json()
+
+
+def test_a_client_rotating_model_names_keeps_the_state_small() -> None:
+    stream = Stream(RULE.model_copy(update={"forget_after_calls": 1_000_000}))
+    for number in range(1_000):
+        stream.send(f"model-{number}", times=12)
+    known = stream.served.dimensions["model"].known
+    assert len(known) == MAX_KNOWN and "model-999" in known
+    assert len(stream.served.to_json()) < 20_000
