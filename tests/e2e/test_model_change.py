@@ -189,6 +189,12 @@ def test_a_snapshot_swap_is_one_decision_and_event_and_boosts_sampling_until_its
 
         listed = httpx.get(f"{server.base_url}/v1/decisions", params={"kind": "model.changed"}, timeout=10)
         assert [item["id"] for item in listed.json()["items"]] == [decision.id]
+        dashboard = httpx.get(f"{server.base_url}/v1/dashboard", params={"task_class": "faq"}, timeout=30)
+        [panel] = [panel for panel in dashboard.json()["classes"] if panel["task_class"] == "faq"]
+        assert [(marker["kind"], marker["from_tier"]) for marker in panel["markers"]] == [
+            ("model.changed", "cheap"),
+            ("model.watch_ended", "cheap"),
+        ]
 
 
 def test_a_gateway_alternating_two_snapshots_is_no_change_from_the_start_and_one_when_it_begins(
