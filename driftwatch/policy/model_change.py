@@ -20,16 +20,16 @@ starts a new watch (a new decision and event); the baseline stays frozen through
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, insert, select, tuple_, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from driftwatch.config import Policy
 from driftwatch.db.engine import session_factory
-from driftwatch.db.job_states import job_state
+from driftwatch.db.job_states import job_state, job_state_cursor
 from driftwatch.db.models import Call, ModelWatch
 from driftwatch.notify.outbox import emit
 from driftwatch.policy.routing import SYSTEM_ACTOR, record_decision
@@ -65,14 +65,13 @@ def run_model_watch(
     time_budget_seconds: float,
     stopping: Callable[[], bool] = lambda: False,
 ) -> WatchResult:
-    """The job: batches of ``batch_size`` calls, each in its own transaction, until caught up or
-    ``time_budget_seconds`` are spent; then one transaction that ends the watches that are done."""
+    """The job: batches of ``batch_size`` calls until caught up or ``time_budget_seconds`` are spent;
+    then one transaction that ends the watches that are done."""
     began = time.monotonic()
     sessions = session_factory(engine)
     result = WatchResult()
     while True:
-        with sessions.begin() as session:
-            caught_up = _watch_batch(session, policy, clock(), batch_size, result)
+        caught_up = _watch_batch(sessions, policy, clock, batch_size, result)
         if caught_up or stopping() or time.monotonic() - began >= time_budget_seconds:
             result.caught_up = caught_up
             break
@@ -82,63 +81,100 @@ def run_model_watch(
     return result
 
 
+Key = tuple[str, str]
+_CALL_COLUMNS = (
+    Call.id,
+    Call.task_class,
+    Call.tier,
+    Call.provider,
+    Call.model,
+    Call.system_fingerprint,
+    Call.source,
+    Call.status,
+)
+
+
 def _watch_batch(
-    session: Session, policy: Policy, now: datetime, batch_size: int, result: WatchResult
+    sessions: sessionmaker[Session],
+    policy: Policy,
+    clock: Callable[[], datetime],
+    batch_size: int,
+    result: WatchResult,
 ) -> bool:
-    state = job_state(session, JOB_NAME)  # first statement: on SQLite it takes the write lock at once
-    rows = session.execute(
-        select(
-            Call.id,
-            Call.task_class,
-            Call.tier,
-            Call.provider,
-            Call.model,
-            Call.system_fingerprint,
-            Call.source,
-            Call.status,
-        )
-        .where(Call.id > state.cursor)
-        .order_by(Call.id)
-        .limit(batch_size)
-    ).all()
-    if not rows:
-        return True
-    state.cursor = rows[-1].id
-    calls = [
-        row for row in rows if row.tier in policy.tiers and row.source != "shadow" and row.status == "ok"
-    ]
-    result.scanned += len(rows)
-    watches = _load(session, {(row.task_class, row.tier) for row in calls}, now)
-    served = {key: Served.from_json(watch.state) for key, watch in watches.items()}
+    """One batch: the calls and their classes' state are read and the rule run without a lock; the
+    write transaction then only stores the states and records the changes (on SQLite it holds the
+    write lock for those writes, not for the rule).  A batch another replica took meanwhile (the
+    cursor moved) is dropped and read again from the new cursor.  True when caught up."""
+    with sessions() as session:
+        cursor = job_state_cursor(session, JOB_NAME)
+        rows = session.execute(
+            select(*_CALL_COLUMNS).where(Call.id > cursor).order_by(Call.id).limit(batch_size)
+        ).all()
+        if not rows:
+            return True
+        calls = [
+            row for row in rows if row.tier in policy.tiers and row.source != "shadow" and row.status == "ok"
+        ]
+        stored = _stored_states(session, {(row.task_class, row.tier) for row in calls})
+    served = {key: Served.from_json(text) for key, text in stored.items()}
     rule = policy.decisions.model_change
+    confirmed: list[tuple[Key, list[Change]]] = []
     for call in calls:
         key = (call.task_class, call.tier)
         values = {"model": call.model, "provider": call.provider, "fingerprint": call.system_fingerprint}
-        watches[key].calls += 1
-        changes = served[key].observe(call.id, values, rule)
+        changes = served.setdefault(key, Served()).observe(call.id, values, rule)
         if changes:
-            _record_change(session, policy, watches[key], served[key], changes, now)
-            result.changes.append(f"{call.task_class}/{call.tier}: " + ", ".join(_arrow(c) for c in changes))
-    for key, watch in watches.items():
-        watch.state, watch.updated_at = served[key].to_json(), now
+            confirmed.append((key, changes))
+    with sessions.begin() as session:
+        state = job_state(session, JOB_NAME)
+        if state.cursor != cursor:
+            return False
+        now = clock()
+        _store_states(session, served, stored.keys(), now)
+        for key, changes in confirmed:
+            watch = session.get(ModelWatch, key)
+            assert watch is not None
+            _record_change(session, policy, watch, served[key], changes, now)
+        state.cursor = rows[-1].id
+    result.scanned += len(rows)
+    result.changes += [
+        f"{task_class}/{tier}: " + ", ".join(map(_arrow, changes))
+        for (task_class, tier), changes in confirmed
+    ]
     return len(rows) < batch_size
 
 
-def _load(session: Session, keys: set[tuple[str, str]], now: datetime) -> dict[tuple[str, str], ModelWatch]:
-    found: dict[tuple[str, str], ModelWatch] = {}
+def _stored_states(session: Session, keys: set[Key]) -> dict[Key, str]:
+    found: dict[Key, str] = {}
     ordered = sorted(keys)
     for start in range(0, len(ordered), 500):  # bounded IN lists, whatever the classes in a batch
         chunk = ordered[start : start + 500]
-        query = select(ModelWatch).where(tuple_(ModelWatch.task_class, ModelWatch.tier).in_(chunk))
-        found.update({(watch.task_class, watch.tier): watch for watch in session.scalars(query)})
-    for task_class, tier in ordered:
-        if (task_class, tier) not in found:
-            watch = ModelWatch(
-                task_class=task_class, tier=tier, state=Served().to_json(), calls=0, updated_at=now
-            )
-            session.add(watch)
-            found[(task_class, tier)] = watch
+        query = select(ModelWatch.task_class, ModelWatch.tier, ModelWatch.state).where(
+            tuple_(ModelWatch.task_class, ModelWatch.tier).in_(chunk)
+        )
+        found.update({(task_class, tier): state for task_class, tier, state in session.execute(query)})
     return found
+
+
+def _store_states(
+    session: Session, served: dict[Key, Served], existing: Collection[Key], now: datetime
+) -> None:
+    rows = [
+        {
+            "task_class": task_class,
+            "tier": tier,
+            "state": state.to_json(),
+            "calls": state.calls,
+            "updated_at": now,
+        }
+        for (task_class, tier), state in served.items()
+    ]
+    old = [row for row in rows if (row["task_class"], row["tier"]) in existing]
+    new = [row for row in rows if (row["task_class"], row["tier"]) not in existing]
+    if old:
+        session.execute(update(ModelWatch), old)  # by primary key, one statement for the batch
+    if new:
+        session.execute(insert(ModelWatch), new)
 
 
 def _arrow(change: Change) -> str:
