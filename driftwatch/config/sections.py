@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from driftwatch.db.models.evaluation import SHADOW_SOURCE
 from driftwatch.notify.events import EventTypes, WebhookUrl
@@ -218,6 +218,12 @@ class ModelChangeDetection(BaseModel):
     fingerprints: bool = Field(
         True, description="Watch the system fingerprint where the instrumentation reports one."
     )
+
+    @model_validator(mode="after")
+    def _can_count(self) -> ModelChangeDetection:
+        if self.min_calls > self.window:
+            raise ValueError(f"min_calls ({self.min_calls}) must not exceed window ({self.window})")
+        return self
 
 
 class DecisionConfig(BaseModel):
