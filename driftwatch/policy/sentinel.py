@@ -169,7 +169,7 @@ class Served:
                 recent=[(str(value), int(call)) for value, call in found["recent"]],
                 seen=int(found["seen"]),
             )
-            for name, found in data["dimensions"].items()
+            for name, found in data.get("dimensions", {}).items()
         }
-        pending = [Change(**change) for change in data["pending"]]
-        return cls(dimensions, int(data["calls"]), pending, int(data["settle_at"]))
+        pending = [Change(**change) for change in data.get("pending", [])]
+        return cls(dimensions, int(data.get("calls", 0)), pending, int(data.get("settle_at", 0)))
