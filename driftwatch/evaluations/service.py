@@ -44,6 +44,7 @@ from driftwatch.evaluations.schemas import (
 from driftwatch.policy.detectors import OTHER, class_statuses
 from driftwatch.policy.routing import tiers_at, unseen_classes
 from driftwatch.policy.score_drift import score_drifts
+from driftwatch.sampling.allocation import stored_allocation
 from driftwatch.shadow import budget
 
 
@@ -184,11 +185,18 @@ def class_overview(
     detection = {status.task_class: status for status in class_statuses(session, policy, only=page)}
     other = {status.task_class: status for status in class_statuses(session, policy, OTHER, page)}
     scores = score_drifts(session, detection.values()) if with_scores else {}
+    allocated = {}
+    if policy.shadow.any_auto:
+        allocated = {view.task_class: view for view in stored_allocation(session, page)}
     quality = []
     for task_class in classes:
         spent, reserved = spend.get(task_class, (0.0, 0.0))
+        auto = policy.shadow.is_auto(task_class)
+        allocation = allocated.get(task_class) if auto else None
         shadow = ShadowStatus(
-            rate=policy.shadow.rate_for(task_class),
+            rate=allocation.rate if allocation else policy.shadow.rate_for(task_class),
+            rate_setting="auto" if auto else "fixed",
+            allocation=allocation,
             daily_budget_usd=policy.shadow.budget_for(task_class),
             day=day,
             spent_today_usd=spent,

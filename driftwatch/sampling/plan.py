@@ -124,17 +124,11 @@ def _sample_cost(
     if None not in tokens:
         tokens_from = "given"
     prices = PriceTable(policy.price_table())
-    tier = policy.reference_tier
-    model = policy.model_for(tier)
-    replay = prices.cost(model, input_tokens, output_tokens)
-    judge, judge_note = _judge_cost(policy, prices, task_class, input_tokens, output_tokens)
-    notes = [judge_note] if judge_note else []
-    if replay is None:
-        notes.insert(0, f"no price for the reference model {model!r} of tier {tier!r}")
+    replay, judge, notes = replay_and_judge_cost(policy, prices, task_class, input_tokens, output_tokens)
     per_sample = None if replay is None or judge is None else replay + judge
     return SampleCost(
-        reference_tier=tier,
-        reference_model=model,
+        reference_tier=policy.reference_tier,
+        reference_model=policy.model_for(policy.reference_tier),
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         tokens_from=tokens_from,
@@ -145,6 +139,21 @@ def _sample_cost(
         daily_budget_usd=policy.shadow.budget_for(task_class or ""),
         note="; ".join(notes) or None,
     )
+
+
+def replay_and_judge_cost(
+    policy: Policy, prices: PriceTable, task_class: str | None, input_tokens: int, output_tokens: int
+) -> tuple[float | None, float | None, list[str]]:
+    """What one sample of a call this size costs: the replay on the reference tier's model and the
+    class's LLM judges' upper estimate, each ``None`` when a price is unknown (the notes say which)."""
+    tier = policy.reference_tier
+    model = policy.model_for(tier)
+    replay = prices.cost(model, input_tokens, output_tokens)
+    judge, judge_note = _judge_cost(policy, prices, task_class, input_tokens, output_tokens)
+    notes = [judge_note] if judge_note else []
+    if replay is None:
+        notes.insert(0, f"no price for the reference model {model!r} of tier {tier!r}")
+    return replay, judge, notes
 
 
 def _average_tokens(session: Session, task_class: str, now: datetime) -> tuple[int, int] | None:

@@ -31,13 +31,15 @@ from driftwatch.config import Policy
 from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.engine import session_factory
 from driftwatch.db.job_states import job_state
-from driftwatch.db.models import Call, ClassPolicy, SampleStatus, ShadowSample
+from driftwatch.db.models import Call, SampleStatus, ShadowSample
+from driftwatch.sampling.allocation import allocated_rates, refresh_allocation
 from driftwatch.sampling.rules import (
     SampleDirection,
     SamplingCandidate,
     reference_tier_for,
     reverse_tier_for,
 )
+from driftwatch.sampling.tiers import current_tiers
 
 SAMPLE_JOB = "sample"
 # Two more cursors in ``job_state``: ids at or below SETTLED's are never looked back at again;
@@ -115,13 +117,14 @@ def run_sampling(
             )
         ).all()
     rows = [*late, *fresh]
-    current = _current_tiers(session, policy, {row.task_class for row in rows})
+    current = current_tiers(session, policy, {row.task_class for row in rows})
+    allocated = allocated_rates(session) if policy.shadow.any_auto and rows else {}
     samples = []
     reverse_sampled = no_provider = 0
     not_before = now + timedelta(seconds=policy.shadow.grace_seconds)
     for call_id, trace_id, task_class, tier, source, status in rows:
         candidate = SamplingCandidate(trace_id, task_class, tier, source, status)
-        forward = reference_tier_for(candidate, policy)
+        forward = reference_tier_for(candidate, policy, allocated)
         reverse = reverse_tier_for(candidate, current[task_class], policy)
         if reverse is not None and reverse not in policy.providers:
             no_provider += 1
@@ -187,24 +190,16 @@ def sample_backlog(
 ) -> SamplingResult:
     """The ``sample`` job: batches of ``batch_size``, each in its own transaction, until the cursor
     has caught up with the calls or ``time_budget_seconds`` are spent (then the next run goes on).
+    With ``rate: auto`` it first renews the allocation when it is due (``sampling/allocation.py``).
     Only the first batch looks back: later ones start where this run's own batches left off."""
     began = time.monotonic()
     sessions = session_factory(engine)
+    if policy.shadow.any_auto:
+        with sessions.begin() as session:
+            refresh_allocation(session, policy, clock())
     with sessions.begin() as session:
         result = run_sampling(session, policy, clock(), batch_size=batch_size, lookback_ids=lookback_ids)
     while not result.caught_up and time.monotonic() - began < time_budget_seconds:
         with sessions.begin() as session:
             result = result.then(run_sampling(session, policy, clock(), batch_size=batch_size))
     return result
-
-
-def _current_tiers(session: Session, policy: Policy, classes: set[str]) -> dict[str, str]:
-    """Each class's current tier, as :func:`driftwatch.policy.routing.current_route` decides it, read
-    without locking the routing rows (sampling must never hold up a tier change)."""
-    rows = session.execute(
-        select(ClassPolicy.task_class, ClassPolicy.tier).where(ClassPolicy.task_class.in_(classes))
-    )
-    decided = {task_class: tier for task_class, tier in rows}
-    return {
-        task_class: decided.get(task_class) or policy.configured_tier(task_class) for task_class in classes
-    }
