@@ -51,6 +51,7 @@ def describe_allocation(computed: Computed) -> list[str]:
     unprotected = len(demands) - len(protected)
     if unprotected:
         lines.append(
-            f"{unprotected} classes without a reference yet are sampled for one first ('ref': days to it)"
+            f"{unprotected} {'class' if unprotected == 1 else 'classes'} without a reference yet"
+            " sampled for one first ('ref': days to it)"
         )
     return lines
