@@ -5,6 +5,7 @@ allocates the day's budget and samples each class at its allocated rate, and ``G
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,7 @@ from driftwatch.cli import main
 from driftwatch.config import Policy
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import Call, ShadowSample
+from driftwatch.sampling.allocation import refresh_allocation, stored_allocation
 from driftwatch.sampling.rules import in_sample
 from tests.conftest import StartServer
 from tests.support.otlp import export_request, llm_attributes, make_span
@@ -138,3 +140,23 @@ def test_a_fixed_rate_class_beside_auto_ones_keeps_its_rate(
         "cost_per_sample_usd"
     ] == pytest.approx(BUDGET)
     _sampled_as_the_rule_says(engine, {"faq": 0.5, "contracts": contracts["rate"]})
+
+
+def test_the_allocation_is_renewed_only_once_it_is_older_than_every_hours(
+    start_server: StartServer, engine: Engine
+) -> None:
+    policy = Policy.model_validate(_policy())
+    server = start_server(policy=policy)
+    _export(server.base_url, "faq", 200, CALLS)
+    now = datetime.now(UTC)
+    sessions = session_factory(engine)
+
+    renewed = []
+    for later in (timedelta(0), timedelta(hours=23), timedelta(hours=24)):
+        with sessions.begin() as session:
+            renewed.append(refresh_allocation(session, policy, now + later))
+    with sessions() as session:
+        stored = stored_allocation(session)
+
+    assert renewed == [True, False, True]
+    assert [(view.task_class, view.computed_at) for view in stored] == [("faq", now + timedelta(hours=24))]
