@@ -15,12 +15,13 @@ Per auto class with calls on a sampled tier in the last ``shadow.auto.traffic_da
 * a reference still needed: :func:`reference_samples_needed`.
 
 The sample job calls :func:`refresh_allocation` at the start of each run: a new allocation when the
-last is older than ``shadow.auto.every_hours`` (or there is none), serialised on a ``job_state`` row so
-replicas compute it once.
+last is older than ``shadow.auto.every_hours``, when the policy sections it reads have changed, or when
+there is none; serialised on a ``job_state`` row so replicas compute it once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import statistics
 from collections.abc import Collection, Sequence
@@ -247,12 +248,29 @@ def refresh_allocation(session: Session, policy: Policy, now: datetime, *, force
         return False
     state = job_state(session, ALLOCATION_STATE)
     last = state.last_finished_at
-    if not force and last is not None and now - last < timedelta(hours=policy.shadow.auto.every_hours):
+    settings = _fingerprint(policy)
+    fresh = last is not None and now - last < timedelta(hours=policy.shadow.auto.every_hours)
+    if not force and fresh and state.last_summary == settings:
         return False
     store_allocation(session, compute_allocation(session, policy, now), now)
     state.cursor += 1
-    state.last_finished_at = now
+    state.last_finished_at, state.last_summary = now, settings
     return True
+
+
+def _fingerprint(policy: Policy) -> str:
+    """The policy sections the allocation reads, hashed: a changed budget, cap or class takes effect
+    at the next sample run rather than ``every_hours`` later."""
+    parts = (
+        policy.shadow,
+        policy.decisions,
+        policy.classes,
+        policy.defaults,
+        policy.prices,
+        policy.providers,
+    )
+    text = "|".join(part.model_dump_json() if isinstance(part, BaseModel) else repr(part) for part in parts)
+    return "policy " + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def allocated_rates(session: Session) -> dict[str, float]:

@@ -142,21 +142,24 @@ def test_a_fixed_rate_class_beside_auto_ones_keeps_its_rate(
     _sampled_as_the_rule_says(engine, {"faq": 0.5, "contracts": contracts["rate"]})
 
 
-def test_the_allocation_is_renewed_only_once_it_is_older_than_every_hours(
+def test_the_allocation_is_renewed_once_it_is_older_than_every_hours_or_the_policy_changed(
     start_server: StartServer, engine: Engine
 ) -> None:
     policy = Policy.model_validate(_policy())
+    document = _policy()
+    document["shadow"] = {"grace_seconds": 0, "auto": {"daily_budget_usd": 2 * BUDGET, "max_rate": 1.0}}
+    raised = Policy.model_validate(document)
     server = start_server(policy=policy)
     _export(server.base_url, "faq", 200, CALLS)
     now = datetime.now(UTC)
     sessions = session_factory(engine)
 
     renewed = []
-    for later in (timedelta(0), timedelta(hours=23), timedelta(hours=24)):
+    for later, current in ((0, policy), (23, policy), (24, policy), (25, raised), (26, raised)):
         with sessions.begin() as session:
-            renewed.append(refresh_allocation(session, policy, now + later))
+            renewed.append(refresh_allocation(session, current, now + timedelta(hours=later)))
     with sessions() as session:
         stored = stored_allocation(session)
 
-    assert renewed == [True, False, True]
-    assert [(view.task_class, view.computed_at) for view in stored] == [("faq", now + timedelta(hours=24))]
+    assert renewed == [True, False, True, True, False]
+    assert [(view.task_class, view.computed_at) for view in stored] == [("faq", now + timedelta(hours=25))]
