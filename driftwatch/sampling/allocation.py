@@ -30,11 +30,11 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from driftwatch.config import DecisionConfig, Policy
 from driftwatch.db.job_states import job_state
-from driftwatch.db.models import ClassHour, DetectorRow, ShadowAllocation
+from driftwatch.db.models import ClassHour, DetectorRow, JobState, ShadowAllocation
 from driftwatch.pricing import PriceTable
 from driftwatch.sampling.plan import replay_and_judge_cost
 from driftwatch.sampling.tiers import current_tiers
@@ -206,12 +206,11 @@ def recent_traffic(session: Session, policy: Policy, now: datetime) -> list[Clas
 
 
 def _detectors(session: Session, classes: Sequence[str]) -> dict[tuple[str, str], DetectorRow]:
-    if not classes:
-        return {}
-    rows = session.scalars(
-        select(DetectorRow).where(DetectorRow.feed == LISTED_FEED, DetectorRow.task_class.in_(classes))
-    )
-    return {(row.task_class, row.tier): row for row in rows}
+    """The promoting feed's detectors of ``classes``: every row read, as an IN list of thousands of
+    classes could pass SQLite's limit on parameters."""
+    wanted = set(classes)
+    rows = session.scalars(select(DetectorRow).where(DetectorRow.feed == LISTED_FEED)) if wanted else []
+    return {(row.task_class, row.tier): row for row in rows if row.task_class in wanted}
 
 
 def store_allocation(session: Session, computed: Computed, now: datetime) -> None:
@@ -241,21 +240,36 @@ def store_allocation(session: Session, computed: Computed, now: datetime) -> Non
     session.flush()
 
 
-def refresh_allocation(session: Session, policy: Policy, now: datetime, *, force: bool = False) -> bool:
-    """Allocate anew when the stored allocation is older than ``shadow.auto.every_hours`` (or ``force``);
-    whether it did."""
+def refresh_allocation(
+    sessions: sessionmaker[Session], policy: Policy, now: datetime, *, force: bool = False
+) -> bool:
+    """Allocate anew when the stored allocation is older than ``shadow.auto.every_hours``, the policy
+    sections it reads have changed, there is none, or ``force``; whether it did.
+
+    The allocation is computed in a read-only session (tens of thousands of classes take seconds, and a
+    write transaction would hold SQLite's lock from ingest that long), then stored in a short one that
+    takes the ``job_state`` row and checks again, so of two replicas one stores it."""
     if not policy.shadow.any_auto:
         return False
-    state = job_state(session, ALLOCATION_STATE)
-    last = state.last_finished_at
-    settings = _fingerprint(policy)
-    fresh = last is not None and now - last < timedelta(hours=policy.shadow.auto.every_hours)
-    if not force and fresh and state.last_summary == settings:
-        return False
-    store_allocation(session, compute_allocation(session, policy, now), now)
-    state.cursor += 1
-    state.last_finished_at, state.last_summary = now, settings
+    with sessions() as session:
+        state = session.get(JobState, ALLOCATION_STATE)
+        if not force and not _due(state, policy, now):
+            return False
+        computed = compute_allocation(session, policy, now)
+    with sessions.begin() as session:
+        state = job_state(session, ALLOCATION_STATE)
+        if not force and not _due(state, policy, now):
+            return False
+        store_allocation(session, computed, now)
+        state.cursor += 1
+        state.last_finished_at, state.last_summary = now, _fingerprint(policy)
     return True
+
+
+def _due(state: JobState | None, policy: Policy, now: datetime) -> bool:
+    if state is None or state.last_finished_at is None or state.last_summary != _fingerprint(policy):
+        return True
+    return now - state.last_finished_at >= timedelta(hours=policy.shadow.auto.every_hours)
 
 
 def _fingerprint(policy: Policy) -> str:

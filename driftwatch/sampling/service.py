@@ -194,9 +194,7 @@ def sample_backlog(
     Only the first batch looks back: later ones start where this run's own batches left off."""
     began = time.monotonic()
     sessions = session_factory(engine)
-    if policy.shadow.any_auto:
-        with sessions.begin() as session:
-            refresh_allocation(session, policy, clock())
+    refresh_allocation(sessions, policy, clock())
     with sessions.begin() as session:
         result = run_sampling(session, policy, clock(), batch_size=batch_size, lookback_ids=lookback_ids)
     while not result.caught_up and time.monotonic() - began < time_budget_seconds:

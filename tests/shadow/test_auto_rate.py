@@ -156,8 +156,7 @@ def test_the_allocation_is_renewed_once_it_is_older_than_every_hours_or_the_poli
 
     renewed = []
     for later, current in ((0, policy), (23, policy), (24, policy), (25, raised), (26, raised)):
-        with sessions.begin() as session:
-            renewed.append(refresh_allocation(session, current, now + timedelta(hours=later)))
+        renewed.append(refresh_allocation(sessions, current, now + timedelta(hours=later)))
     with sessions() as session:
         stored = stored_allocation(session)
 
