@@ -16,7 +16,7 @@ from driftwatch.db.models import SampleStatus
 from driftwatch.evaluations.repository import OutcomeCounts
 from driftwatch.policy.decision_schemas import ClassDetection
 from driftwatch.policy.score_drift import ScoreDrift
-from driftwatch.sampling.allocation import AllocationView
+from driftwatch.sampling.allocation_view import AllocationView
 from driftwatch.stats.proportions import Interval, wilson_interval
 
 

@@ -44,7 +44,7 @@ from driftwatch.evaluations.schemas import (
 from driftwatch.policy.detectors import OTHER, class_statuses
 from driftwatch.policy.routing import tiers_at, unseen_classes
 from driftwatch.policy.score_drift import score_drifts
-from driftwatch.sampling.allocation import stored_allocation
+from driftwatch.sampling.allocation_view import stored_allocation
 from driftwatch.shadow import budget
 
 

@@ -24,11 +24,11 @@ from __future__ import annotations
 import hashlib
 import math
 import statistics
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,7 +38,7 @@ from driftwatch.db.models import ClassHour, DetectorRow, JobState, ShadowAllocat
 from driftwatch.pricing import PriceTable
 from driftwatch.sampling.plan import replay_and_judge_cost
 from driftwatch.sampling.tiers import current_tiers
-from driftwatch.stats.allocation import REASONS, AllocationPlan, ClassDemand, allocate
+from driftwatch.stats.allocation import AllocationPlan, ClassDemand, allocate
 from driftwatch.stats.detector import AlarmThreshold
 from driftwatch.stats.planner import plan_sampling
 
@@ -209,7 +209,9 @@ def _detectors(session: Session, classes: Sequence[str]) -> dict[tuple[str, str]
     """The promoting feed's detectors of ``classes``: every row read, as an IN list of thousands of
     classes could pass SQLite's limit on parameters."""
     wanted = set(classes)
-    rows = session.scalars(select(DetectorRow).where(DetectorRow.feed == LISTED_FEED)) if wanted else []
+    if not wanted:
+        return {}
+    rows = session.scalars(select(DetectorRow).where(DetectorRow.feed == LISTED_FEED))
     return {(row.task_class, row.tier): row for row in rows if row.task_class in wanted}
 
 
@@ -285,42 +287,3 @@ def _fingerprint(policy: Policy) -> str:
     )
     text = "|".join(part.model_dump_json() if isinstance(part, BaseModel) else repr(part) for part in parts)
     return "policy " + hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def allocated_rates(session: Session) -> dict[str, float]:
-    """task class → the rate auto allocated it (auto classes with traffic at the last allocation)."""
-    return {
-        name: rate
-        for name, rate in session.execute(select(ShadowAllocation.task_class, ShadowAllocation.rate))
-    }
-
-
-def stored_allocation(session: Session, classes: Collection[str] | None = None) -> list[AllocationView]:
-    """The stored allocation by class name (of ``classes`` only, when given)."""
-    query = select(ShadowAllocation).order_by(ShadowAllocation.task_class)
-    if classes is not None:
-        query = query.where(ShadowAllocation.task_class.in_(sorted(classes)))
-    return [AllocationView.model_validate(row, from_attributes=True) for row in session.scalars(query)]
-
-
-class AllocationView(BaseModel):
-    """What ``rate: auto`` gave a class at its last allocation, and why."""
-
-    task_class: str
-    tier: str
-    rate: float = Field(description="The share of the class's calls sampled.")
-    reason: str = Field(description=f"Why this rate: one of {', '.join(REASONS)}.")
-    traffic_per_day: float = Field(description="Calls a day on sampled tiers, over shadow.auto.traffic_days.")
-    cost_per_sample_usd: float
-    money_at_risk_usd: float | None = Field(
-        description="Calls a day times the price difference to the reference tier; null: a price unknown."
-    )
-    samples_to_detect: float | None = Field(
-        description="Expected samples after a drop of shadow.auto.drop before the alarm; null: not detectable."
-    )
-    reference_samples_needed: int = Field(
-        description="Evaluations still needed for a reference (0: has one)."
-    )
-    expected_delay_days: float | None = Field(description="Expected days from such a drop to the alarm.")
-    days_to_reference: float | None = Field(description="Unprotected: days to a reference at this rate.")
-    computed_at: datetime

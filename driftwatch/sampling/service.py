@@ -32,7 +32,8 @@ from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.engine import session_factory
 from driftwatch.db.job_states import job_state
 from driftwatch.db.models import Call, SampleStatus, ShadowSample
-from driftwatch.sampling.allocation import allocated_rates, refresh_allocation
+from driftwatch.sampling.allocation import refresh_allocation
+from driftwatch.sampling.allocation_view import allocated_rates
 from driftwatch.sampling.rules import (
     SampleDirection,
     SamplingCandidate,

@@ -18,7 +18,8 @@ from driftwatch.cli import main
 from driftwatch.config import Policy
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import Call, ShadowSample
-from driftwatch.sampling.allocation import refresh_allocation, stored_allocation
+from driftwatch.sampling.allocation import refresh_allocation
+from driftwatch.sampling.allocation_view import stored_allocation
 from driftwatch.sampling.rules import in_sample
 from tests.conftest import StartServer
 from tests.support.otlp import export_request, llm_attributes, make_span
