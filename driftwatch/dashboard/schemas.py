@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from driftwatch.dashboard.window import TimeRange
 from driftwatch.evaluations.quality import ClassQuality
+from driftwatch.policy.coverage_schemas import CoverageSummary
 from driftwatch.policy.decision_schemas import DecisionOut
 from driftwatch.policy.routing_schemas import ClassRouteOut, RecommendationOut
 
@@ -137,3 +138,6 @@ class Dashboard(BaseModel):
     recommendations: list[RecommendationOut] = Field(description="Open demotion recommendations")
     decisions: list[DecisionOut] = Field(description="The newest decisions (at most 20)")
     webhooks: Webhooks
+    coverage: CoverageSummary | None = Field(
+        None, description="How many classes are protected against the policy's drop; null before assessed"
+    )

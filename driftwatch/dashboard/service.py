@@ -36,6 +36,7 @@ from driftwatch.dashboard.window import TimeRange, Window, window
 from driftwatch.evaluations.quality import ClassQuality
 from driftwatch.evaluations.service import CLASSES_PER_PAGE, class_overview
 from driftwatch.policy import audit, control
+from driftwatch.policy.coverage_schemas import coverage_summary
 from driftwatch.policy.routing import routes
 from driftwatch.policy.routing_schemas import ClassRouteOut, RecommendationOut
 from driftwatch.pricing import PriceTable
@@ -103,6 +104,7 @@ def build(
         recommendations=recommendations,
         decisions=decisions.items,
         webhooks=_webhooks(session, task_class),
+        coverage=coverage_summary(session, policy),
     )
 
 

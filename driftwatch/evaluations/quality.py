@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from driftwatch.db.models import SampleStatus
 from driftwatch.evaluations.repository import OutcomeCounts
+from driftwatch.policy.coverage_schemas import ClassCoverageOut
 from driftwatch.policy.decision_schemas import ClassDetection
 from driftwatch.policy.score_drift import ScoreDrift
 from driftwatch.stats.proportions import Interval, wilson_interval
@@ -52,6 +53,9 @@ class ShadowStatus(BaseModel):
     spent_today_usd: float
     reserved_today_usd: float = Field(description="Held by evaluations running now.")
     samples: SampleCounts = Field(description="Shadow samples per status, all time.")
+    coverage_rate: float | None = Field(
+        None, description="Raised rate sampling it until it has a reference (coverage first); null: `rate`."
+    )
 
     @computed_field(description="What most needs saying about the class's shadow evaluation, or null.")
     def notice(self) -> str | None:
@@ -74,6 +78,9 @@ class ClassQuality(BaseModel):
     )
     scores: ScoreDrift | None = Field(
         None, description="Judge scores since the detector's window started vs before; null if none."
+    )
+    coverage: ClassCoverageOut | None = Field(
+        None, description="What drop its detector would catch in time, or why none; null until assessed."
     )
 
 
@@ -138,6 +145,11 @@ def shadow_notice(status: ShadowStatus) -> str | None:
         return f"every shadow evaluation failed ({samples.failed}); check the reference tier's provider"
     if status.rate == 0:
         return "sampling is off for this class: its rate is 0"
+    if status.coverage_rate is not None:
+        return (
+            f"sampling raised to {status.coverage_rate:.1%} (from {status.rate:.1%}) until the class has a "
+            "reference: coverage first"
+        )
     return None
 
 

@@ -41,6 +41,7 @@ from driftwatch.evaluations.schemas import (
     EvaluationReceipt,
     Rejection,
 )
+from driftwatch.policy.coverage_schemas import coverage_of
 from driftwatch.policy.detectors import OTHER, class_statuses
 from driftwatch.policy.routing import tiers_at, unseen_classes
 from driftwatch.policy.score_drift import score_drifts
@@ -184,6 +185,7 @@ def class_overview(
     detection = {status.task_class: status for status in class_statuses(session, policy, only=page)}
     other = {status.task_class: status for status in class_statuses(session, policy, OTHER, page)}
     scores = score_drifts(session, detection.values()) if with_scores else {}
+    coverage = coverage_of(session, page)
     quality = []
     for task_class in classes:
         spent, reserved = spend.get(task_class, (0.0, 0.0))
@@ -194,6 +196,7 @@ def class_overview(
             spent_today_usd=spent,
             reserved_today_usd=reserved,
             samples=sample_counts(samples.get(task_class, {})),
+            coverage_rate=coverage[task_class].coverage_rate if task_class in coverage else None,
         )
         evaluation = evaluations.get(task_class) or empty_evaluations()
         quality.append(
@@ -204,6 +207,7 @@ def class_overview(
                 detection=detection.get(task_class),
                 other_sources_detection=other.get(task_class),
                 scores=scores.get(task_class),
+                coverage=coverage.get(task_class),
             )
         )
     return Overview(volume, quality, len(ordered))

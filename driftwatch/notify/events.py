@@ -13,6 +13,7 @@ EVENT_TYPES = (
     "class.demoted",
     "class.demotion_recommended",
     "class.unevaluable",
+    "class.unprotected",
     "budget.exhausted",
 )
 # Sent by `driftwatch webhooks test` only; never queued, so no endpoint can subscribe to it.

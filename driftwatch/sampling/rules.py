@@ -46,15 +46,20 @@ class SamplingCandidate:
     status: str
 
 
-def reference_tier_for(candidate: SamplingCandidate, policy: Policy) -> str | None:
+def reference_tier_for(
+    candidate: SamplingCandidate, policy: Policy, raised: float | None = None
+) -> str | None:
     """The tier the call is replayed on, or None when it is not sampled.
 
     Only successful calls on a sampled tier qualify: a failed call has no answer to judge, a call on
     an unknown tier has nothing to compare against, and driftwatch's own calls are never traffic.
+    ``raised`` is the class's coverage-first rate while it has no reference (it replaces the
+    configured rate when higher; the same hash makes the raised sample a superset of the normal one).
     """
     if not _is_traffic(candidate) or candidate.tier is None or candidate.tier not in policy.sampled_tiers:
         return None
-    if not in_sample(candidate.trace_id, policy.shadow.rate_for(candidate.task_class)):
+    rate = policy.shadow.rate_for(candidate.task_class)
+    if not in_sample(candidate.trace_id, rate if raised is None else max(rate, raised)):
         return None
     return policy.reference_tier
 

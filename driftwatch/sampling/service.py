@@ -11,6 +11,9 @@ yet.  It looks back over the ids passed in the last :data:`SETTLE_SECONDS` at mo
 window per run.  On SQLite ids commit in order and no look-back is needed.  Inserts ignore
 conflicts, so overlapping runs on two replicas create each sample once.
 
+A class without a reference is sampled at the rate the ``coverage`` job raised it to (coverage first,
+``class_coverage.coverage_rate``) until it has one.
+
 The same pass draws the reverse samples (see :func:`rules.reverse_tier_for`): calls on their class's
 current tier, above the cheapest, replayed one tier down to look for parity.  A reverse draw whose
 cheaper tier has no provider is counted and reported, not queued: it could never run.
@@ -31,7 +34,7 @@ from driftwatch.config import Policy
 from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.engine import session_factory
 from driftwatch.db.job_states import job_state
-from driftwatch.db.models import Call, ClassPolicy, SampleStatus, ShadowSample
+from driftwatch.db.models import Call, ClassCoverage, ClassPolicy, SampleStatus, ShadowSample
 from driftwatch.sampling.rules import (
     SampleDirection,
     SamplingCandidate,
@@ -116,12 +119,13 @@ def run_sampling(
         ).all()
     rows = [*late, *fresh]
     current = _current_tiers(session, policy, {row.task_class for row in rows})
+    raised = raised_rates(session, {row.task_class for row in rows}) if rows else {}
     samples = []
     reverse_sampled = no_provider = 0
     not_before = now + timedelta(seconds=policy.shadow.grace_seconds)
     for call_id, trace_id, task_class, tier, source, status in rows:
         candidate = SamplingCandidate(trace_id, task_class, tier, source, status)
-        forward = reference_tier_for(candidate, policy)
+        forward = reference_tier_for(candidate, policy, raised.get(task_class))
         reverse = reverse_tier_for(candidate, current[task_class], policy)
         if reverse is not None and reverse not in policy.providers:
             no_provider += 1
@@ -196,6 +200,22 @@ def sample_backlog(
         with sessions.begin() as session:
             result = result.then(run_sampling(session, policy, clock(), batch_size=batch_size))
     return result
+
+
+RAISED_BY_NAME = 500
+"""Up to this many classes in a batch, their raised rates are read by name; beyond, all of them
+(an IN list of every name could pass SQLite's limit on parameters)."""
+
+
+def raised_rates(session: Session, classes: set[str]) -> dict[str, float]:
+    """The coverage-first rates in force for ``classes`` (those without a reference that the
+    ``coverage`` job raised); the others are absent."""
+    query = select(ClassCoverage.task_class, ClassCoverage.coverage_rate).where(
+        ClassCoverage.coverage_rate.is_not(None)
+    )
+    if len(classes) <= RAISED_BY_NAME:
+        query = query.where(ClassCoverage.task_class.in_(sorted(classes)))
+    return {task_class: float(rate) for task_class, rate in session.execute(query) if rate is not None}
 
 
 def _current_tiers(session: Session, policy: Policy, classes: set[str]) -> dict[str, str]:

@@ -8,6 +8,7 @@ JOB_NAMES = (
     "evaluate",
     "decide",
     "recommend",
+    "coverage",
     "deliver",
     "import-langfuse",
     "retention",

@@ -179,6 +179,26 @@ def rate_to_protect(
     return rate if rate <= 1 else None
 
 
+def coverage_rate(
+    plan: ReferencePlan, load: ClassLoad, target: CoverageTarget, threshold: AlarmThreshold, cap: float
+) -> float | None:
+    """Coverage first: the rate a class without a reference is raised to, or ``None`` for its normal
+    rate.  The rate that protects it within the window (:func:`rate_to_protect`), no higher than
+    ``cap`` nor than its daily budget buys; when no rate protects it in time, as high as those allow,
+    so its reference comes as soon as it can.  A class with a reference (or a floor), one that
+    cannot be evaluated, or one whose rate or budget is 0 (sampling turned off) is left alone."""
+    if plan.rate is not None or load.blocked or load.calls_per_day <= 0:
+        return None
+    if load.rate <= 0 or load.daily_budget_usd <= 0:
+        return None
+    ceiling = cap
+    if load.cost_per_sample_usd and load.cost_per_sample_usd > 0:
+        ceiling = min(ceiling, load.daily_budget_usd / load.cost_per_sample_usd / load.calls_per_day)
+    needed = rate_to_protect(plan, load.calls_per_day, target, threshold)
+    chosen = ceiling if needed is None else min(max(needed, load.rate), ceiling)
+    return chosen if chosen > load.rate else None
+
+
 def protected_in_days(
     plan: ReferencePlan, per_day: float, target: CoverageTarget, threshold: AlarmThreshold
 ) -> float | None:

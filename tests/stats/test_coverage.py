@@ -12,6 +12,7 @@ from driftwatch.stats.coverage import (
     CoverageTarget,
     ReferencePlan,
     assess,
+    coverage_rate,
     min_detectable_drop,
     projected_reference,
     protected_in_days,
@@ -143,3 +144,32 @@ def test_the_vectorised_need_is_the_planners() -> None:
     reference = float(projected_reference(plan, 0.95, [2_000])[0])
     assert need[0] == samples_to_detect(reference, 0.85, THRESHOLD)
     assert sizes[0] == 2_000
+
+
+def test_coverage_first_raises_a_class_without_reference_to_the_rate_that_protects_it_within_its_cap() -> None:
+    plan, load = _sequence(190, 200), ClassLoad(2_000, 0.05, 50.0, cost_per_sample_usd=0.01)
+    needed = rate_to_protect(plan, 2_000, WEEK, THRESHOLD)
+
+    assert needed is not None and 0.05 < needed < 0.25
+    assert coverage_rate(plan, load, WEEK, THRESHOLD, cap=0.25) == pytest.approx(needed)
+    assert coverage_rate(plan, load, WEEK, THRESHOLD, cap=0.06) == pytest.approx(0.06)
+    # $50 a day buys 5,000 samples, no limit here; $1 a day buys 100 of the 2,000 calls: 0.05.
+    poor = ClassLoad(2_000, 0.02, 1.0, cost_per_sample_usd=0.01)
+    assert coverage_rate(plan, poor, WEEK, THRESHOLD, cap=0.25) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize(
+    ("plan", "load"),
+    [
+        (_sequence(1_900, 2_000, rate=0.93), ClassLoad(3_000, 0.05, 50.0)),  # it has a reference
+        (ReferencePlan("floor", 0.95), ClassLoad(3_000, 0.05, 50.0)),
+        (_sequence(), ClassLoad(3_000, 0.0, 50.0)),  # sampling turned off
+        (_sequence(), ClassLoad(3_000, 0.05, 0.0)),
+        (_sequence(), ClassLoad(3_000, 0.05, 50.0, blocked="no_content")),
+        (_sequence(), ClassLoad(0, 0.05, 50.0)),
+    ],
+)
+def test_coverage_first_leaves_alone_a_class_it_cannot_help_or_that_needs_no_help(
+    plan: ReferencePlan, load: ClassLoad
+) -> None:
+    assert coverage_rate(plan, load, WEEK, THRESHOLD, cap=0.25) is None
