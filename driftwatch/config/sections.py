@@ -226,8 +226,12 @@ class CoverageConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    drop: float = Field(0.10, gt=0, lt=1, description="Drop in acceptance rate a class must be protected against.")
-    window_days: float = Field(7.0, gt=0, description="Days within which the drop must be caught (9 times in 10).")
+    drop: float = Field(
+        0.10, gt=0, lt=1, description="Drop in acceptance rate a class must be protected against."
+    )
+    window_days: float = Field(
+        7.0, gt=0, description="Days within which the drop must be caught (9 times in 10)."
+    )
     alert_after_days: float = Field(
         7.0, ge=0, description="Days a class may stay unprotected before a class.unprotected event."
     )

@@ -192,7 +192,12 @@ def _audit_rate(
 
 
 def _alert(
-    session: Session, policy: Policy, row: ClassCoverage, entry: Assessed, now: datetime, result: CoverageResult
+    session: Session,
+    policy: Policy,
+    row: ClassCoverage,
+    entry: Assessed,
+    now: datetime,
+    result: CoverageResult,
 ) -> None:
     since = row.unprotected_since
     if since is None or row.alerted_at is not None:

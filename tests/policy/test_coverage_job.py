@@ -18,9 +18,9 @@ from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import ClassCoverage, Decision, OutboxEvent, ShadowSample
 from driftwatch.sampling.rules import trace_fraction
+from driftwatch.scheduler.jobs import JobContext, run_job
 from driftwatch.stats.detector import AlarmThreshold
 from driftwatch.stats.planner import plan_sampling
-from driftwatch.scheduler.jobs import JobContext, run_job
 from tests.conftest import StartServer
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.notify.support import Clock, add_endpoint, deliver
@@ -183,4 +183,3 @@ def test_plan_without_a_question_or_all_says_what_to_give(database_url: str, tmp
 
     assert result.exit_code == 2
     assert "give --baseline, --drop, --within (or --all for every class's coverage)" in result.output
-
