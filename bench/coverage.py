@@ -106,7 +106,7 @@ class Scenario:
 class Reading:
     protected: int
     referenced: int
-    median_drop: float  # median smallest detectable drop of the classes with a reference (nan: none)
+    median_drop: float  # median smallest detectable drop over all classes (1: none caught, no reference)
 
 
 def simulate(
@@ -153,11 +153,9 @@ def simulate(
                 plan, load = _state(accepted, total, reference, index, delta, calls_per_day, scenario)
                 coverage = assess(plan, replace(load, rate=float(rates[index])), scenario.target, threshold)
                 protected += coverage.protected
-                if coverage.min_detectable_drop is not None:
-                    drops.append(coverage.min_detectable_drop)
-                elif plan.rate is not None:
-                    drops.append(1.0)  # no drop caught in time at all
-            median = float(np.median(drops)) if drops else float("nan")
+                # No reference, or no drop caught in time at all: counted as 1 (nothing is caught).
+                drops.append(1.0 if coverage.min_detectable_drop is None else coverage.min_detectable_drop)
+            median = float(np.median(drops))
             found[(hour + 1) // 24] = Reading(
                 protected, sum(value is not None for value in reference), median
             )
@@ -227,7 +225,7 @@ def main() -> None:
     print(
         f"protected against a {args.drop:.2f} drop within {args.window:g} days (mean [min-max] over {args.reps}"
     )
-    print("  replications; in brackets after it, classes with a reference):")
+    print("  replications; the median smallest detectable drop is over all classes, 1 for those with none):")
     scenarios = {
         "before (uniform)": Scenario(args.rate, None, args.cost, target),
         f"after (coverage first, cap {args.cap:g})": Scenario(args.rate, args.cap, args.cost, target),
@@ -242,7 +240,7 @@ def main() -> None:
             drops = [run[day].median_drop for run in runs]
             print(
                 f"  day {day:2}: protected {np.mean(protected):4.1f} [{min(protected)}-{max(protected)}],"
-                f" with a reference {np.mean(referenced):4.1f}, median detectable drop {np.nanmean(drops):.2f}"
+                f" with a reference {np.mean(referenced):4.1f}, median detectable drop {np.mean(drops):.2f}"
             )
     print(f"{time.monotonic() - began:.0f} s on {platform.machine()}, Python {platform.python_version()}")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 import numpy as np
@@ -46,7 +47,7 @@ REASONS: Final = (
 ASSUMED_RATE: Final = 0.9
 """The rate drops are measured from before ``MIN_OUTCOMES`` outcomes: the sequence prior's mean."""
 MIN_OUTCOMES: Final = 30
-_GRID: Final = 256  # baseline sizes tried between now and the frozen reference
+_GRID: Final = 64  # baseline sizes tried between now and the frozen reference (3% apart at most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,11 +292,14 @@ def projected_reference(plan: ReferencePlan, baseline: float, sizes: npt.ArrayLi
     return np.asarray(np.fmax(bounds, current), dtype=np.float64)
 
 
+@lru_cache(maxsize=4_096)
 def _needs(
     plan: ReferencePlan, target: CoverageTarget, threshold: AlarmThreshold
 ) -> tuple[FloatArray, FloatArray]:
     """Baseline sizes from now until the reference freezes, and the samples each one's reference
-    needs to catch the target drop (``inf`` where there is no reference or it cannot see the drop)."""
+    needs to catch the target drop (``inf`` where there is no reference or it cannot see the drop).
+    Cached: a class's assessment, its raised rate and its rate to protect all ask for the same one
+    (the arrays are never written to)."""
     if plan.source == FLOOR:
         sizes = np.array([float(plan.total)])
     else:
