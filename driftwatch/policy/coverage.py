@@ -29,10 +29,10 @@ from driftwatch.config import Policy
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import ClassCoverage, ClassHour, DetectorRow, EvaluationHour, ShadowCostDay
 from driftwatch.db.models.evaluation import SHADOW_SOURCE
+from driftwatch.detection.detectors import BASELINE, FLOOR, LISTED, SEQUENCE, current_tiers
 from driftwatch.evaluations.repository import sample_counts
-from driftwatch.notify.outbox import emit
-from driftwatch.policy.detectors import BASELINE, FLOOR, LISTED, SEQUENCE, current_tiers
-from driftwatch.policy.routing import SYSTEM_ACTOR, record_decision
+from driftwatch.events.outbox import emit
+from driftwatch.routing.routes import SYSTEM_ACTOR, record_decision
 from driftwatch.stats.coverage import (
     ClassLoad,
     Coverage,

@@ -46,20 +46,19 @@ class SamplingCandidate:
     status: str
 
 
-def reference_tier_for(
-    candidate: SamplingCandidate, policy: Policy, raised: float | None = None
-) -> str | None:
+def reference_tier_for(candidate: SamplingCandidate, policy: Policy, rate: float | None = None) -> str | None:
     """The tier the call is replayed on, or None when it is not sampled.
 
     Only successful calls on a sampled tier qualify: a failed call has no answer to judge, a call on
     an unknown tier has nothing to compare against, and driftwatch's own calls are never traffic.
-    ``raised`` is the class's coverage-first rate while it has no reference (it replaces the
-    configured rate when higher; the same hash makes the raised sample a superset of the normal one).
+    ``rate`` overrides the class's configured rate (a boost after a model change): the draw uses the
+    same hash, so a boosted rate samples every call the plain rate would, and more.
     """
     if not _is_traffic(candidate) or candidate.tier is None or candidate.tier not in policy.sampled_tiers:
         return None
-    rate = policy.shadow.rate_for(candidate.task_class)
-    if not in_sample(candidate.trace_id, rate if raised is None else max(rate, raised)):
+    if rate is None:
+        rate = policy.shadow.rate_for(candidate.task_class)
+    if not in_sample(candidate.trace_id, rate):
         return None
     return policy.reference_tier
 

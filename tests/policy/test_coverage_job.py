@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, func, select
 
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import ClassCoverage, Decision, OutboxEvent, ShadowSample
