@@ -218,24 +218,41 @@ def evaluate(once: bool, task_class: str | None) -> None:
     help="Instead: how rate: auto splits the daily shadow budget now (class, traffic, money at risk, rate, "
     "expected delay).",
 )
-def plan(allocation: bool, **options: Any) -> None:
+@click.option(
+    "--all",
+    "every_class",
+    is_flag=True,
+    help="Every class instead: its coverage (the drop caught within coverage.window_days at its traffic, "
+    "rate and reference) and the rate or budget that would protect it.",
+)
+def plan(allocation: bool, every_class: bool, **options: Any) -> None:
     """How many shadow samples per day a class needs to detect a drop from --baseline by --drop within
-    --within (9 times in 10, at the configured false-alarm rate), and what they cost at current prices.
-    With --allocation: the split of the shadow budget that rate: auto computes from recent traffic."""
+    --within (9 times in 10, at the configured false-alarm rate), and what they cost at current prices;
+    with --all, every class's coverage and what would protect it; with --allocation, the split of the
+    shadow budget that rate: auto computes from recent traffic."""
     from driftwatch.db.engine import session_factory
     from driftwatch.overview.plan import PlanQuery, describe, make_plan
 
     if allocation:
         _plan_allocation()
         return
-    if missing := [f"--{name}" for name in ("baseline", "drop", "within") if options[name] is None]:
-        raise click.UsageError(f"missing {', '.join(missing)} (or ask for --allocation)")
+    missing = [f"--{name}" for name in ("baseline", "drop", "within") if options[name] is None]
+    if missing and not every_class:
+        raise click.UsageError(
+            f"give {', '.join(missing)} (or --all for every class's coverage, --allocation for rate: auto)"
+        )
     try:
         with _job_context() as context, session_factory(context.engine)() as session:
-            costed = make_plan(session, context.policy, context.clock(), PlanQuery(**options))
+            if every_class:
+                from driftwatch.policy.coverage import assess_classes
+                from driftwatch.policy.coverage_report import describe_all
+
+                lines = describe_all(context.policy, assess_classes(session, context.policy, context.clock()))
+            else:
+                lines = describe(make_plan(session, context.policy, context.clock(), PlanQuery(**options)))
     except DriftwatchError as error:
         raise click.ClickException(error.detail) from error
-    for line in describe(costed):
+    for line in lines:
         click.echo(line)
 
 

@@ -158,6 +158,13 @@ class ShadowConfig(BaseModel):
     grace_seconds: float = Field(
         30.0, ge=0, description="Wait after a call before replaying it, so content sent as logs arrives."
     )
+    coverage_rate_cap: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Highest rate coverage-first sampling raises a class without a reference to (0: never "
+        "raise); the class's daily budget still applies.",
+    )
     boost_on_model_change: ModelChangeBoost = Field(
         default_factory=ModelChangeBoost,
         description="Shadow-rate boost after a change of a class's served model (model, provider or "
@@ -319,4 +326,21 @@ class DecisionConfig(BaseModel):
         description="Evaluation sources whose verdicts feed the detectors that may promote a class "
         "(default: driftwatch's own shadow evaluations). Verdicts of other sources are tested on their "
         "own and raise degraded alerts, never a promotion.",
+    )
+
+
+class CoverageConfig(BaseModel):
+    """What "protected" means: the drop a class's detector must catch, and how fast; and how long a
+    class may stay unprotected before a ``class.unprotected`` event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    drop: float = Field(
+        0.10, gt=0, lt=1, description="Drop in acceptance rate a class must be protected against."
+    )
+    window_days: float = Field(
+        7.0, gt=0, description="Days within which the drop must be caught (9 times in 10)."
+    )
+    alert_after_days: float = Field(
+        7.0, ge=0, description="Days a class may stay unprotected before a class.unprotected event."
     )

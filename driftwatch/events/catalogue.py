@@ -13,6 +13,7 @@ EVENT_TYPES = (
     "class.demoted",
     "class.demotion_recommended",
     "class.unevaluable",
+    "class.unprotected",
     "budget.exhausted",
     "model.changed",
 )

@@ -104,6 +104,12 @@ def _describe_unevaluable(payload: dict[str, Any]) -> Description:
     return ":grey_question: calls cannot be shadow-evaluated", [reason] if reason else []
 
 
+def _describe_unprotected(payload: dict[str, Any]) -> Description:
+    since = str(payload.get("unprotected_since", "?"))[:10]
+    headline = f":shield: unprotected since {_escape(since)} ({_escape(str(payload.get('reason', '?')))})"
+    return headline, [_escape(str(payload["message"]))] if payload.get("message") else []
+
+
 def _describe_model_changed(payload: dict[str, Any]) -> Description:
     changes = [change for change in payload.get("changes") or [] if isinstance(change, dict)]
     lines = [
@@ -131,6 +137,7 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any]], Description]] = {
     "class.demotion_recommended": _describe_recommended,
     "budget.exhausted": _describe_budget,
     "class.unevaluable": _describe_unevaluable,
+    "class.unprotected": _describe_unprotected,
     "model.changed": _describe_model_changed,
     "webhook.test": _describe_test,
 }

@@ -17,6 +17,7 @@ from driftwatch.config import Policy
 from driftwatch.detection.detectors import OTHER, class_statuses
 from driftwatch.detection.score_drift import score_drifts
 from driftwatch.evaluations import repository
+from driftwatch.overview.coverage import coverage_of
 from driftwatch.overview.quality import (
     ClassQuality,
     ShadowStatus,
@@ -101,6 +102,7 @@ def class_overview(
     allocated = {}
     if policy.shadow.any_auto:
         allocated = {view.task_class: view for view in stored_allocation(session, page)}
+    coverage = coverage_of(session, page)
     quality = []
     for task_class in classes:
         spent, reserved = spend.get(task_class, (0.0, 0.0))
@@ -115,6 +117,7 @@ def class_overview(
             spent_today_usd=spent,
             reserved_today_usd=reserved,
             samples=sample_counts(samples.get(task_class, {})),
+            coverage_rate=coverage[task_class].coverage_rate if task_class in coverage else None,
         )
         evaluation = evaluations.get(task_class) or empty_evaluations()
         quality.append(
@@ -125,6 +128,7 @@ def class_overview(
                 detection=detection.get(task_class),
                 other_sources_detection=other.get(task_class),
                 scores=scores.get(task_class),
+                coverage=coverage.get(task_class),
             )
         )
     return Overview(volume, quality, len(ordered))

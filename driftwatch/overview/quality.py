@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, computed_field
 from driftwatch.db.models import SampleStatus
 from driftwatch.detection.score_drift import ScoreDrift
 from driftwatch.evaluations.repository import OutcomeCounts
+from driftwatch.overview.coverage import ClassCoverageOut
 from driftwatch.routing.decision_schemas import ClassDetection
 from driftwatch.sampling.allocation_view import AllocationView
 from driftwatch.stats.proportions import Interval, wilson_interval
@@ -59,6 +60,9 @@ class ShadowStatus(BaseModel):
     allocation: AllocationView | None = Field(
         None, description="rate: auto — the class's last allocation and why (null before its first)."
     )
+    coverage_rate: float | None = Field(
+        None, description="Raised rate sampling it until it has a reference (coverage first); null: `rate`."
+    )
 
     @computed_field(description="What most needs saying about the class's shadow evaluation, or null.")
     def notice(self) -> str | None:
@@ -81,6 +85,9 @@ class ClassQuality(BaseModel):
     )
     scores: ScoreDrift | None = Field(
         None, description="Judge scores since the detector's window started vs before; null if none."
+    )
+    coverage: ClassCoverageOut | None = Field(
+        None, description="What drop its detector would catch in time, or why none; null until assessed."
     )
 
 
@@ -147,6 +154,11 @@ def shadow_notice(status: ShadowStatus) -> str | None:
         return f"rate: auto gives this class no samples now ({status.allocation.reason})"
     if status.rate == 0:
         return "sampling is off for this class: its rate is 0"
+    if status.coverage_rate is not None:
+        return (
+            f"sampling raised to {status.coverage_rate:.1%} (from {status.rate:.1%}) until the class has a "
+            "reference: coverage first"
+        )
     return None
 
 

@@ -11,6 +11,9 @@ yet.  It looks back over the ids passed in the last :data:`SETTLE_SECONDS` at mo
 window per run.  On SQLite ids commit in order and no look-back is needed.  Inserts ignore
 conflicts, so overlapping runs on two replicas create each sample once.
 
+A class without a reference is sampled at the rate the ``coverage`` job raised it to (coverage first,
+``class_coverage.coverage_rate``) until it has one.
+
 The same pass draws the reverse samples (see :func:`rules.reverse_tier_for`): calls on their class's
 current tier, above the cheapest, replayed one tier down to look for parity.  A reverse draw whose
 cheaper tier has no provider is counted and reported, not queued: it could never run.
@@ -31,7 +34,7 @@ from driftwatch.config import Policy
 from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.engine import session_factory
 from driftwatch.db.job_states import job_state
-from driftwatch.db.models import Call, SampleStatus, ShadowSample
+from driftwatch.db.models import Call, ClassCoverage, SampleStatus, ShadowSample
 from driftwatch.sampling.allocation_view import allocated_rates
 from driftwatch.sampling.boost import boosts
 from driftwatch.sampling.rules import (
@@ -124,6 +127,7 @@ def run_sampling(
     allocated = allocated_rates(session) if policy.shadow.any_auto and rows else {}
     base_rates = {task_class: effective_rate(policy, task_class, allocated) for task_class in classes}
     boosted = boosts(session, classes, base_rates)
+    raised = raised_rates(session, classes) if rows else {}
     samples = []
     reverse_sampled = no_provider = 0
     not_before = now + timedelta(seconds=policy.shadow.grace_seconds)
@@ -131,7 +135,8 @@ def run_sampling(
         candidate = SamplingCandidate(trace_id, task_class, tier, source, status)
         boost = boosted.get((task_class, tier)) if tier is not None else None
         rate = base_rates[task_class] if boost is None else boost.rate_for(call_id, base_rates[task_class])
-        forward = reference_tier_for(candidate, policy, rate)
+        # Coverage first: a class without a reference is sampled at least at its raised rate.
+        forward = reference_tier_for(candidate, policy, max(rate, raised.get(task_class, 0.0)))
         if boost is not None and forward is not None:
             boost.left -= 1
         reverse = reverse_tier_for(candidate, current[task_class], policy)
@@ -209,3 +214,19 @@ def sample_backlog(
         with sessions.begin() as session:
             result = result.then(run_sampling(session, policy, clock(), batch_size=batch_size))
     return result
+
+
+RAISED_BY_NAME = 500
+"""Up to this many classes in a batch, their raised rates are read by name; beyond, all of them
+(an IN list of every name could pass SQLite's limit on parameters)."""
+
+
+def raised_rates(session: Session, classes: set[str]) -> dict[str, float]:
+    """The coverage-first rates in force for ``classes`` (those without a reference that the
+    ``coverage`` job raised); the others are absent."""
+    query = select(ClassCoverage.task_class, ClassCoverage.coverage_rate).where(
+        ClassCoverage.coverage_rate.is_not(None)
+    )
+    if len(classes) <= RAISED_BY_NAME:
+        query = query.where(ClassCoverage.task_class.in_(sorted(classes)))
+    return {task_class: float(rate) for task_class, rate in session.execute(query) if rate is not None}

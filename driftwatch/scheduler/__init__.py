@@ -9,6 +9,7 @@ JOB_NAMES = (
     "evaluate",
     "decide",
     "recommend",
+    "coverage",
     "deliver",
     "import-langfuse",
     "retention",

@@ -177,6 +177,13 @@ def recommend(context: JobContext) -> JobSummary:
     return JobSummary(result.summary(), idle=not result.counts)
 
 
+def coverage(context: JobContext) -> JobSummary:
+    from driftwatch.policy.coverage import run_coverage
+
+    result = run_coverage(context.engine, context.policy, context.clock())
+    return JobSummary(result.summary(), idle=not (result.raised or result.restored or result.alerted))
+
+
 def import_langfuse(context: JobContext) -> JobSummary:
     # Imported here: the Langfuse SDK takes a second to load, and most runs never import.
     from driftwatch.importers.langfuse_import import scheduled_import
@@ -211,6 +218,7 @@ JOBS: dict[str, Callable[[JobContext], JobSummary]] = {
     "evaluate": evaluate,
     "decide": decide,
     "recommend": recommend,
+    "coverage": coverage,
     "deliver": deliver,
     "import-langfuse": import_langfuse,
     "retention": retention,
@@ -229,6 +237,7 @@ def job_intervals(settings: Settings) -> dict[str, float]:
         "evaluate": settings.evaluate_interval_seconds,
         "decide": settings.decide_interval_seconds,
         "recommend": settings.recommend_interval_seconds,
+        "coverage": settings.decide_interval_seconds,
         "deliver": settings.deliver_interval_seconds,
     }
     if settings.langfuse_import_interval > 0:  # the import is opt-in: it needs Langfuse keys

@@ -130,6 +130,7 @@ def test_a_class_shows_its_outcomes_by_source_and_tier_and_its_shadow_state(
             "skipped_budget": 0,
             "failed": 1,
         },
+        "coverage_rate": None,  # the coverage job has not raised it
         "notice": None,
     }
 

@@ -84,6 +84,7 @@ def test_a_recommendation_reads_with_the_savings_and_how_to_accept() -> None:
         "class.demoted",
         "budget.exhausted",
         "class.unevaluable",
+        "class.unprotected",
         "model.changed",
         "webhook.test",
         "something.new",
@@ -95,7 +96,9 @@ def test_every_event_type_makes_a_message_even_with_fields_missing(event_type: s
     assert message["text"].startswith("driftwatch: ") and message["blocks"]
 
 
-@pytest.mark.parametrize("event_type", ["class.degraded", "class.promoted", "class.demoted", "something.new"])
+@pytest.mark.parametrize(
+    "event_type", ["class.degraded", "class.promoted", "class.demoted", "class.unprotected", "something.new"]
+)
 def test_no_slack_control_sequence_goes_out_raw_in_the_text_or_the_blocks(event_type: str) -> None:
     hostile = "<!channel> <https://evil.example|click> &"
     payload = {
