@@ -8,7 +8,7 @@ OTLP spans (:class:`~driftwatch.ingest.records.CallMapper`), OTLP log content ev
 Patterns run on every stored text, so they are compiled once, at start-up, where an invalid one stops
 the service with its reason.  Python's ``re`` has no time limit: a pattern with nested quantifiers such
 as ``(a+)+$`` can backtrack for minutes on a hostile text, so patterns are capped at
-:data:`MAX_PATTERN_LENGTH` characters and :data:`MAX_PATTERNS` in number, and the README asks for
+:data:`MAX_PATTERN_LENGTH` characters and :data:`MAX_PATTERNS` in number, and docs/security.md asks for
 possessive quantifiers or atomic groups (``a++``, ``(?>...)``) where a pattern repeats a group.
 """
 
