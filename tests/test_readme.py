@@ -12,7 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from driftwatch.config import Policy, Settings, load_policy
 from tests.support.manual import README as README_PATH
 from tests.support.manual import ROOT, doc, fenced_blocks, pages, read, section

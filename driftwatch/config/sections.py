@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from driftwatch.db.models.evaluation import SHADOW_SOURCE
-from driftwatch.notify.events import EventTypes, WebhookUrl
+from driftwatch.events.catalogue import EventTypes, WebhookUrl
 
 
 class Classification(BaseModel):
@@ -80,12 +80,33 @@ class JudgeConfig(BaseModel):
     tier: str | None = Field(None, description="llm_pairwise: tier whose model judges (default: top).")
 
 
+class ModelChangeBoost(BaseModel):
+    """How much harder a class is watched after its served model changed (see docs/model-change.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    factor: float = Field(
+        5.0, ge=1, description="The class's shadow rate is multiplied by this (at most 1) during the watch."
+    )
+    samples: int = Field(
+        1_000,
+        ge=0,
+        description="Forward samples drawn at the boosted rate before the watch ends; 0: no boost.",
+    )
+    max_days: float = Field(
+        14.0, gt=0, description="A watch ends after this long even when fewer samples were drawn."
+    )
+
+
 class ClassShadowConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rate: float | None = Field(None, ge=0, le=1, description="Share of calls sampled.")
     daily_budget_usd: float | None = Field(None, ge=0, description="Shadow + judge spend per UTC day.")
     judges: tuple[JudgeConfig, ...] | None = None
+    boost_on_model_change: ModelChangeBoost | None = Field(
+        None, description="Shadow-rate boost after a change of the served model (default: the policy's)."
+    )
 
 
 class ShadowConfig(BaseModel):
@@ -103,7 +124,18 @@ class ShadowConfig(BaseModel):
     grace_seconds: float = Field(
         30.0, ge=0, description="Wait after a call before replaying it, so content sent as logs arrives."
     )
+    boost_on_model_change: ModelChangeBoost = Field(
+        default_factory=ModelChangeBoost,
+        description="Shadow-rate boost after a change of a class's served model (model, provider or "
+        "system fingerprint), within the class's daily budget.",
+    )
     classes: dict[str, ClassShadowConfig] = Field(default_factory=dict)
+
+    def boost_for(self, task_class: str) -> ModelChangeBoost:
+        override = self.classes.get(task_class)
+        if override is None or override.boost_on_model_change is None:
+            return self.boost_on_model_change
+        return override.boost_on_model_change
 
     def rate_for(self, task_class: str) -> float:
         override = self.classes.get(task_class)
@@ -169,6 +201,31 @@ class WebhookConfig(BaseModel):
     )
 
 
+class ModelChangeDetection(BaseModel):
+    """When a new served value counts as a change (see docs/model-change.md): it must make at least
+    ``min_calls`` and ``min_share`` of a class's last ``window`` calls on a tier.  Values seen in a
+    class's first ``window`` calls, and every value that once counted, are known; a known value is
+    forgotten after ``forget_after_calls`` calls without it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window: int = Field(50, ge=2, le=1_000, description="Recent calls per class and tier looked at.")
+    min_calls: int = Field(10, ge=1, description="Calls of a new value in the window before it counts.")
+    min_share: float = Field(0.2, gt=0, le=1, description="Share of the window a new value must reach.")
+    forget_after_calls: int = Field(
+        5_000, ge=1, description="A known value unseen for this many calls is forgotten (then new again)."
+    )
+    fingerprints: bool = Field(
+        True, description="Watch the system fingerprint where the instrumentation reports one."
+    )
+
+    @model_validator(mode="after")
+    def _can_count(self) -> ModelChangeDetection:
+        if self.min_calls > self.window:
+            raise ValueError(f"min_calls ({self.min_calls}) must not exceed window ({self.window})")
+        return self
+
+
 class DecisionConfig(BaseModel):
     """Thresholds of the sequential tests and the rules that act on them."""
 
@@ -198,6 +255,9 @@ class DecisionConfig(BaseModel):
         "evenly across classes; false alarms stay within alpha + baseline_delta.",
     )
     cooldown_hours: float = Field(24.0, ge=0, description="Least time between two tier changes.")
+    model_change: ModelChangeDetection = Field(
+        default_factory=ModelChangeDetection, description="When a change of the served model is recorded."
+    )
     demotion_rate: float = Field(
         0.02, ge=0, le=1, description="Share of higher-tier calls replayed one tier down (parity)."
     )

@@ -46,15 +46,19 @@ class SamplingCandidate:
     status: str
 
 
-def reference_tier_for(candidate: SamplingCandidate, policy: Policy) -> str | None:
+def reference_tier_for(candidate: SamplingCandidate, policy: Policy, rate: float | None = None) -> str | None:
     """The tier the call is replayed on, or None when it is not sampled.
 
     Only successful calls on a sampled tier qualify: a failed call has no answer to judge, a call on
     an unknown tier has nothing to compare against, and driftwatch's own calls are never traffic.
+    ``rate`` overrides the class's configured rate (a boost after a model change): the draw uses the
+    same hash, so a boosted rate samples every call the plain rate would, and more.
     """
     if not _is_traffic(candidate) or candidate.tier is None or candidate.tier not in policy.sampled_tiers:
         return None
-    if not in_sample(candidate.trace_id, policy.shadow.rate_for(candidate.task_class)):
+    if rate is None:
+        rate = policy.shadow.rate_for(candidate.task_class)
+    if not in_sample(candidate.trace_id, rate):
         return None
     return policy.reference_tier
 

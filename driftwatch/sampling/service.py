@@ -32,6 +32,7 @@ from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.engine import session_factory
 from driftwatch.db.job_states import job_state
 from driftwatch.db.models import Call, ClassPolicy, SampleStatus, ShadowSample
+from driftwatch.sampling.boost import boosts
 from driftwatch.sampling.rules import (
     SampleDirection,
     SamplingCandidate,
@@ -115,13 +116,20 @@ def run_sampling(
             )
         ).all()
     rows = [*late, *fresh]
-    current = _current_tiers(session, policy, {row.task_class for row in rows})
+    classes = {row.task_class for row in rows}
+    current = _current_tiers(session, policy, classes)
+    base_rates = {task_class: policy.shadow.rate_for(task_class) for task_class in classes}
+    boosted = boosts(session, classes, base_rates)
     samples = []
     reverse_sampled = no_provider = 0
     not_before = now + timedelta(seconds=policy.shadow.grace_seconds)
     for call_id, trace_id, task_class, tier, source, status in rows:
         candidate = SamplingCandidate(trace_id, task_class, tier, source, status)
-        forward = reference_tier_for(candidate, policy)
+        boost = boosted.get((task_class, tier)) if tier is not None else None
+        rate = base_rates[task_class] if boost is None else boost.rate_for(call_id, base_rates[task_class])
+        forward = reference_tier_for(candidate, policy, rate)
+        if boost is not None and forward is not None:
+            boost.left -= 1
         reverse = reverse_tier_for(candidate, current[task_class], policy)
         if reverse is not None and reverse not in policy.providers:
             no_provider += 1
@@ -199,7 +207,7 @@ def sample_backlog(
 
 
 def _current_tiers(session: Session, policy: Policy, classes: set[str]) -> dict[str, str]:
-    """Each class's current tier, as :func:`driftwatch.policy.routing.current_route` decides it, read
+    """Each class's current tier, as :func:`driftwatch.routing.routes.current_route` decides it, read
     without locking the routing rows (sampling must never hold up a tier change)."""
     rows = session.execute(
         select(ClassPolicy.task_class, ClassPolicy.tier).where(ClassPolicy.task_class.in_(classes))

@@ -97,6 +97,21 @@ def sample(context: JobContext) -> JobSummary:
     return JobSummary(result.summary(), idle=idle)
 
 
+def watch_models(context: JobContext) -> JobSummary:
+    from driftwatch.policy.model_change import run_model_watch
+
+    settings = context.settings
+    result = run_model_watch(
+        context.engine,
+        context.policy,
+        context.clock,
+        batch_size=settings.sample_batch_size,
+        time_budget_seconds=settings.sample_time_budget_seconds,
+        stopping=context.stop.is_set,
+    )
+    return JobSummary(result.summary(), idle=not (result.changes or result.ended))
+
+
 def evaluate(context: JobContext) -> JobSummary:
     from driftwatch.shadow.runner import RunnerOptions
     from driftwatch.shadow.setup import shadow_runner
@@ -188,6 +203,7 @@ def retention(context: JobContext) -> JobSummary:
 
 JOBS: dict[str, Callable[[JobContext], JobSummary]] = {
     "reconcile-content": reconcile_content,
+    "watch-models": watch_models,
     "sample": sample,
     "evaluate": evaluate,
     "decide": decide,
@@ -204,6 +220,8 @@ def job_intervals(settings: Settings) -> dict[str, float]:
     sampled, well inside the sampling grace period, so a replay finds the content that arrived late."""
     intervals = {
         "reconcile-content": settings.sample_interval_seconds,
+        # The sentinel runs as often as sampling, so a boost starts within one interval of a change.
+        "watch-models": settings.sample_interval_seconds,
         "sample": settings.sample_interval_seconds,
         "evaluate": settings.evaluate_interval_seconds,
         "decide": settings.decide_interval_seconds,

@@ -12,6 +12,7 @@ from driftwatch.db.models.evaluation import Evaluation
 from driftwatch.db.models.evaluation_hour import EvaluationHour
 from driftwatch.db.models.import_cursor import ImportCursor
 from driftwatch.db.models.job_state import JobState
+from driftwatch.db.models.model_watch import ModelWatch
 from driftwatch.db.models.outbox_event import OutboxEvent
 from driftwatch.db.models.recommendation import Recommendation
 from driftwatch.db.models.shadow_cost_day import ShadowCostDay
@@ -32,6 +33,7 @@ __all__ = [
     "EvaluationHour",
     "ImportCursor",
     "JobState",
+    "ModelWatch",
     "OutboxEvent",
     "Recommendation",
     "SampleStatus",
