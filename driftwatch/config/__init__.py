@@ -6,6 +6,7 @@ start-up and the resulting objects are passed down.
 
 from driftwatch.config.policy import Policy, load_policy
 from driftwatch.config.sections import (
+    AutoRateConfig,
     ClassConfig,
     ClassDefaults,
     Classification,
@@ -23,6 +24,7 @@ from driftwatch.config.settings import DEFAULT_DATABASE_URL, Settings, load_sett
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "AutoRateConfig",
     "ClassConfig",
     "ClassDefaults",
     "ClassShadowConfig",

@@ -4,7 +4,7 @@ per-class routing, webhooks and decision thresholds."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -98,10 +98,44 @@ class ModelChangeBoost(BaseModel):
     )
 
 
+AUTO = "auto"
+Rate = Annotated[float, Field(ge=0, le=1)] | Literal["auto"]
+"""A share of calls sampled, or ``auto``: the share ``shadow.auto`` allocates (docs/sampling-auto.md)."""
+
+
+class AutoRateConfig(BaseModel):
+    """``rate: auto``: each day's shadow budget split across the auto classes so that the money-weighted
+    expected delay to catch a drop is smallest, unprotected classes first (docs/sampling-auto.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    daily_budget_usd: float | None = Field(
+        None,
+        ge=0,
+        description="Shadow spend per UTC day shared by the auto classes (default: what uniform_rate would "
+        "spend on them). Each class's own daily_budget_usd still caps it.",
+    )
+    uniform_rate: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="The fixed rate auto replaces: the default budget is what it would spend, and a class "
+        "not yet in the allocation (new traffic) samples at it until the next one.",
+    )
+    max_rate: float = Field(0.5, gt=0, le=1, description="The highest rate auto gives a class.")
+    min_rate: float = Field(0.0, ge=0, le=1, description="The lowest rate auto gives a protected class.")
+    drop: float = Field(0.10, gt=0, lt=1, description="The drop whose detection delay is minimised.")
+    coverage_days: float = Field(
+        7.0, gt=0, description="An unprotected class first gets the rate that gives it a reference this soon."
+    )
+    traffic_days: float = Field(7.0, gt=0, description="Days of traffic the allocation is computed from.")
+    every_hours: float = Field(24.0, gt=0, description="Hours between two allocations (the sample job).")
+
+
 class ClassShadowConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    rate: float | None = Field(None, ge=0, le=1, description="Share of calls sampled.")
+    rate: Rate | None = Field(None, description="Share of calls sampled, or auto.")
     daily_budget_usd: float | None = Field(None, ge=0, description="Shadow + judge spend per UTC day.")
     judges: tuple[JudgeConfig, ...] | None = None
     boost_on_model_change: ModelChangeBoost | None = Field(
@@ -114,7 +148,7 @@ class ShadowConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    rate: float = Field(0.05, ge=0, le=1, description="Default share of each class's calls sampled.")
+    rate: Rate = Field(0.05, description="Default share of each class's calls sampled, or auto.")
     daily_budget_usd: float = Field(5.0, ge=0, description="Default per-class daily budget in dollars.")
     sampled_tiers: tuple[str, ...] | None = Field(
         None, description="Tiers whose calls are sampled (default: every tier below the reference)."
@@ -129,6 +163,7 @@ class ShadowConfig(BaseModel):
         description="Shadow-rate boost after a change of a class's served model (model, provider or "
         "system fingerprint), within the class's daily budget.",
     )
+    auto: AutoRateConfig = Field(default_factory=AutoRateConfig, description="How rate: auto allocates.")
     classes: dict[str, ClassShadowConfig] = Field(default_factory=dict)
 
     def boost_for(self, task_class: str) -> ModelChangeBoost:
@@ -137,9 +172,23 @@ class ShadowConfig(BaseModel):
             return self.boost_on_model_change
         return override.boost_on_model_change
 
-    def rate_for(self, task_class: str) -> float:
+    def _rate_setting(self, task_class: str) -> float | str:
         override = self.classes.get(task_class)
         return self.rate if override is None or override.rate is None else override.rate
+
+    def is_auto(self, task_class: str) -> bool:
+        """Whether the class's rate is allocated (``rate: auto``) rather than fixed."""
+        return self._rate_setting(task_class) == AUTO
+
+    @property
+    def any_auto(self) -> bool:
+        return self.rate == AUTO or any(c.rate == AUTO for c in self.classes.values())
+
+    def rate_for(self, task_class: str) -> float:
+        """The class's fixed rate; for an auto class ``auto.uniform_rate``, what it samples at before an
+        allocation names it (the sample job reads the allocation, see ``policy/allocation.py``)."""
+        setting = self._rate_setting(task_class)
+        return self.auto.uniform_rate if isinstance(setting, str) else setting
 
     def budget_for(self, task_class: str) -> float:
         override = self.classes.get(task_class)

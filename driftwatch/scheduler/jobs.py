@@ -78,6 +78,7 @@ SAMPLE_CHUNK, SAMPLE_CHUNKS_PER_RUN = 2_000, 5
 
 def sample(context: JobContext) -> JobSummary:
     from driftwatch.db.engine import is_sqlite
+    from driftwatch.policy.allocation import refresh_allocation
     from driftwatch.sampling.service import sample_backlog
 
     settings = context.settings
@@ -85,6 +86,8 @@ def sample(context: JobContext) -> JobSummary:
     # appear behind the cursor; SQLite has one writer and commits ids in order.
     sqlite = is_sqlite(context.engine)
     lookback = 0 if sqlite else max(3, settings.writer_threads) * settings.write_batch_spans
+    # rate: auto classes sample at the allocation's rates: renewed first when it is due.
+    refresh_allocation(session_factory(context.engine), context.policy, context.clock())
     result = sample_backlog(
         context.engine,
         context.policy,

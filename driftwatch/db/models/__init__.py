@@ -15,6 +15,7 @@ from driftwatch.db.models.job_state import JobState
 from driftwatch.db.models.model_watch import ModelWatch
 from driftwatch.db.models.outbox_event import OutboxEvent
 from driftwatch.db.models.recommendation import Recommendation
+from driftwatch.db.models.shadow_allocation import ShadowAllocation
 from driftwatch.db.models.shadow_cost_day import ShadowCostDay
 from driftwatch.db.models.shadow_sample import SampleStatus, ShadowSample
 from driftwatch.db.models.shadow_spend import ShadowSpend
@@ -37,6 +38,7 @@ __all__ = [
     "OutboxEvent",
     "Recommendation",
     "SampleStatus",
+    "ShadowAllocation",
     "ShadowCostDay",
     "ShadowSample",
     "ShadowSpend",
