@@ -50,7 +50,7 @@ def test_fixture_is_stored_as_one_call(name: str, server: ServerThread) -> None:
     assert response.json() == {}
     calls = httpx.get(f"{server.base_url}/v1/calls").json()["items"]
     if name == UNPAIRABLE:
-        # Known limit (README): this mode's span has no model, no response id and no parent, so nothing
+        # Known limit (docs/ingest.md): this mode's span has no model, no response id and no parent, so nothing
         # ties it to the SDK's own span of the same call; it is stored as a second, model-less call.
         assert sorted(call["model"] or "" for call in calls) == ["", "claude-haiku-4-5-20251001"]
         return
@@ -109,7 +109,7 @@ def test_content_sent_as_log_records_reaches_the_call(
     assert [response.status_code for response in responses.values()] == [200, 200]
     calls = httpx.get(f"{server.base_url}/v1/calls").json()["items"]
     if name == UNPAIRABLE:
-        # Known limit (README): its log records carry no trace/span id, so they cannot be attached.
+        # Known limit (docs/ingest.md): its log records carry no trace/span id, so they cannot be attached.
         assert responses["logs"].json()["partialSuccess"]["rejectedLogRecords"] == "3"
         assert all(call["prompt"] is None for call in calls)
         return
