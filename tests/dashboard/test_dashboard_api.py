@@ -93,7 +93,9 @@ def test_acceptance_per_bucket_and_the_promotion_marked(engine: Engine, start_se
     assert extraction["route"]["tier"] == "mid"  # the decide job promoted it
     state = extraction["state"]
     assert (state["state"], state["label"]) == ("promoted", "promoted to mid")
-    assert state["detail"].startswith("promoted from cheap to mid after degrading on cheap; its detector on mid")
+    assert state["detail"].startswith(
+        "promoted from cheap to mid after degrading on cheap; its detector on mid"
+    )
     assert panel(document, "tagging")["state"]["state"] == "degraded"
     # Asked for no range, the page opens on the shortest that holds the six days of evaluations.
     assert get(server).json()["range"] == "7d"

@@ -206,6 +206,17 @@ function renderClasses(data) {
   });
 }
 
+// Time axes in the page's own words: 24-hour UTC clock within a day, "Dec 3" across days.
+function timeTicks(chart, ticks) {
+  const span = ticks.length > 1 ? ticks[ticks.length - 1] - ticks[0] : 0;
+  return ticks.map((tick) => {
+    const at = new Date(tick * 1000);
+    const time = `${two(at.getUTCHours())}:${two(at.getUTCMinutes())}`;
+    if (span > 2 * 86400) return at.getUTCHours() === 0 && at.getUTCMinutes() === 0 ? `${MONTHS[at.getUTCMonth()]} ${at.getUTCDate()}` : time;
+    return span < 600 ? `${time}:${two(at.getUTCSeconds())}` : time;
+  });
+}
+
 function chartOptions(container, data, series, extra = {}) {
   const text = css("--text");
   const grid = css("--line");
@@ -215,7 +226,7 @@ function chartOptions(container, data, series, extra = {}) {
     height: 220,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
     scales: { x: { time: true, range: () => [seconds(data.since), seconds(data.until)] }, ...(extra.scales || {}) },
-    axes: [axis(), { ...axis(extra.yValues), size: 64 }],
+    axes: [axis(timeTicks), { ...axis(extra.yValues), size: 64 }],
     series: [{}, ...series],
     ...(extra.bands ? { bands: extra.bands } : {}),
     ...(extra.plugins ? { plugins: extra.plugins } : {}),
