@@ -88,15 +88,21 @@ def stop_on_signals() -> None:
 def run_demo(options: DemoOptions, console: Console) -> DemoOutcome:
     """Run the loop and report what happened; with ``keep_running`` the service stays up (for the
     dashboard and the API) until Ctrl-C. A temporary folder is removed at the end unless
-    ``keep_folder``, or the demo did not complete (its ``serve.log`` says why)."""
+    ``keep_folder``, or the demo failed or did not complete (its ``serve.log`` says why)."""
     temporary = options.folder is None
     folder = options.folder or Path(tempfile.mkdtemp(prefix="driftwatch-demo-"))
     outcome: DemoOutcome | None = None
+    interrupted = False
     try:
         outcome = _run(options, console, folder)
         return outcome
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
-        removed = temporary and not options.keep_folder and (outcome is None or outcome.complete)
+        # Kept after a failure (its serve.log says why); removed after a complete run or Ctrl-C.
+        done = interrupted or (outcome is not None and outcome.complete)
+        removed = temporary and not options.keep_folder and done
         if removed:
             shutil.rmtree(folder, ignore_errors=True)
         where = (
@@ -105,7 +111,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoOutcome:
             else f"the store and the log are in {folder}; to look again: "
             f"DRIFTWATCH_DATABASE_URL=sqlite:///{folder / 'demo.db'} driftwatch serve"
         )
-        console.print(("interrupted; " if outcome is None else "") + where)
+        console.print(("interrupted; " if interrupted else "") + where)
 
 
 def _run(options: DemoOptions, console: Console, folder: Path) -> DemoOutcome:
