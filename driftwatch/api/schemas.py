@@ -9,7 +9,7 @@ import orjson
 from pydantic import BaseModel, Field
 
 from driftwatch.db.models import Call
-from driftwatch.evaluations.quality import ClassQuality
+from driftwatch.overview.quality import ClassQuality
 
 
 class Message(BaseModel):

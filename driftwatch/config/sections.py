@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from driftwatch.db.models.evaluation import SHADOW_SOURCE
-from driftwatch.notify.events import EventTypes, WebhookUrl
+from driftwatch.events.catalogue import EventTypes, WebhookUrl
 
 
 class Classification(BaseModel):

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from driftwatch.policy.decision_schemas import ClassDetection
+from driftwatch.routing.decision_schemas import ClassDetection
 from driftwatch.stats.detector import Status
 
 MOVES = ("promoted", "demoted")

@@ -199,7 +199,7 @@ def sample_backlog(
 
 
 def _current_tiers(session: Session, policy: Policy, classes: set[str]) -> dict[str, str]:
-    """Each class's current tier, as :func:`driftwatch.policy.routing.current_route` decides it, read
+    """Each class's current tier, as :func:`driftwatch.routing.routes.current_route` decides it, read
     without locking the routing rows (sampling must never hold up a tier change)."""
     rows = session.execute(
         select(ClassPolicy.task_class, ClassPolicy.tier).where(ClassPolicy.task_class.in_(classes))

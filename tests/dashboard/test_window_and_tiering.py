@@ -11,8 +11,8 @@ from driftwatch.calls.repository import ClassSummary
 from driftwatch.dashboard.states import Move, class_state
 from driftwatch.dashboard.tiering import tiering_savings
 from driftwatch.dashboard.window import TimeRange, fitting_range, window
-from driftwatch.policy.decision_schemas import ClassDetection
-from driftwatch.pricing import ModelPrice
+from driftwatch.prices.pricing import ModelPrice
+from driftwatch.routing.decision_schemas import ClassDetection
 
 NOW = datetime(2026, 11, 25, 14, 37, 5, tzinfo=UTC)
 OPUS = ModelPrice(input_per_mtok=5, output_per_mtok=25)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from driftwatch.db.models import Evaluation
-from driftwatch.policy.decision_schemas import ClassDetection
+from driftwatch.routing.decision_schemas import ClassDetection
 from driftwatch.stats.distributions import compare_scores
 
 WINDOW_SCORES = 2_000

@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import BaseModel, Field, computed_field
 
 from driftwatch.db.models import SampleStatus
+from driftwatch.detection.score_drift import ScoreDrift
 from driftwatch.evaluations.repository import OutcomeCounts
-from driftwatch.policy.decision_schemas import ClassDetection
-from driftwatch.policy.score_drift import ScoreDrift
+from driftwatch.routing.decision_schemas import ClassDetection
 from driftwatch.stats.proportions import Interval, wilson_interval
 
 

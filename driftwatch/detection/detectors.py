@@ -40,8 +40,8 @@ from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
 from driftwatch.db.models import ClassPolicy, Decision, DetectorRow, Evaluation
-from driftwatch.policy.decision_schemas import ClassDetection
-from driftwatch.policy.routing import current_route, routes
+from driftwatch.routing.decision_schemas import ClassDetection
+from driftwatch.routing.routes import current_route, routes
 from driftwatch.stats.detector import (
     AlarmThreshold,
     DetectorState,

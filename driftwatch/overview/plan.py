@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from driftwatch.config import Policy
 from driftwatch.db.models import ClassHour
 from driftwatch.errors import Unprocessable
-from driftwatch.policy.routing import known_classes
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
+from driftwatch.routing.routes import known_classes
 from driftwatch.shadow.judges.base import JudgeCase
 from driftwatch.shadow.judges.llm_pairwise import LlmPairwiseJudge
 from driftwatch.shadow.providers.base import Completion, CompletionRequest, Message
