@@ -78,7 +78,7 @@ def demo_env(**extra: str) -> dict[str, str]:
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """One whole run of the demo (a few minutes), shared by the tests that read its output and store."""
     folder = tmp_path_factory.mktemp("demo")
-    command = [sys.executable, "-m", "driftwatch.cli.root", "demo", "--dir", str(folder),
+    command = [sys.executable, "-m", "driftwatch.cli", "demo", "--dir", str(folder),
                "--healthy-seconds", "20", "--max-seconds", "240"]  # fmt: skip
     return DemoRun(folder, run_to_end(command, 420, env=demo_env()))
 
@@ -198,7 +198,7 @@ def test_ctrl_c_stops_the_demo_within_seconds_and_leaves_nothing_behind(tmp_path
     temporary = tmp_path / "tmp"
     temporary.mkdir()
     output = tmp_path / "demo.out"
-    command = [sys.executable, "-m", "driftwatch.cli.root", "demo", "--healthy-seconds", "20"]
+    command = [sys.executable, "-m", "driftwatch.cli", "demo", "--healthy-seconds", "20"]
     with output.open("w") as sink:
         # SIGINT ignored on entry, as `driftwatch demo &` in a script leaves it: the demo must still stop.
         process = subprocess.Popen(
