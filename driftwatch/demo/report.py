@@ -7,6 +7,9 @@ from typing import Any
 from driftwatch.demo.dataset import DRIFTING_CLASSES, PREMIUM_CLASSES, WEAKER_MODEL
 from driftwatch.demo.status import DemoOutcome, Money, webhook_count
 
+TOLD = ("model.changed", "degraded", "promoted")
+"""The decisions the demo prints as they happen and in its closing report."""
+
 
 def decision_line(decision: dict[str, Any]) -> str:
     """A degradation with its reason; a promotion without repeating it (the line above has it)."""
@@ -14,7 +17,7 @@ def decision_line(decision: dict[str, Any]) -> str:
     name = decision["task_class"]
     if decision["kind"] == "promoted":
         return f"  {at}  {name}: promoted from {decision['from_tier']} to {decision['to_tier']} after degradation"
-    return f"  {at}  {name}: {decision['kind']}, {decision['reason']}"
+    return f"  {at}  {name}: {decision['kind'].replace('.', ' ')}, {decision['reason']}"
 
 
 def money_line(money: Money) -> str:
@@ -30,7 +33,7 @@ def describe(outcome: DemoOutcome, *, kept: bool) -> list[str]:
     """The closing report; ``kept``: the service stays up, so its addresses are worth opening."""
     snapshot, url = outcome.snapshot, outcome.base_url
     lines = ["", "[bold]What happened[/]"]
-    lines += [decision_line(d) for d in reversed(snapshot.decisions) if d["kind"] in ("degraded", "promoted")]
+    lines += [decision_line(d) for d in reversed(snapshot.decisions) if d["kind"] in TOLD]
     missed = [name for name in DRIFTING_CLASSES if name not in outcome.promoted]
     if missed:
         lines.append(f"  [yellow]not yet promoted: {', '.join(missed)} (the run ended first)[/]")

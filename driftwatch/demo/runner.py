@@ -35,7 +35,7 @@ from driftwatch.demo.dataset import (
     replay_datasets,
 )
 from driftwatch.demo.receiver import Delivered, DemoReceiver
-from driftwatch.demo.report import decision_line, describe
+from driftwatch.demo.report import TOLD, decision_line, describe
 from driftwatch.demo.status import DemoOutcome, Money, Snapshot, class_table, read_money, read_snapshot
 from driftwatch.demo.traffic import RoutedApp
 
@@ -211,9 +211,9 @@ def _live(
 
 
 def _tell_decisions(console: Console, snapshot: Snapshot, told: set[int]) -> None:
-    """Each degradation and promotion once, as it happens (the live table above only shows state)."""
+    """Each model change, degradation and promotion once, as it happens (the table only shows state)."""
     for decision in reversed(snapshot.decisions):
-        if decision["kind"] in ("degraded", "promoted") and decision["id"] not in told:
+        if decision["kind"] in TOLD and decision["id"] not in told:
             told.add(decision["id"])
             console.print(decision_line(decision))
 
@@ -222,10 +222,8 @@ def _wait_for_deliveries(
     client: httpx.Client, base_url: str, receiver: DemoReceiver, snapshot: Snapshot, seconds: float = 30.0
 ) -> None:
     """Let the webhooks of the last decisions reach the receiver before the demo reports and stops
-    the service: one event per degradation, promotion and recommendation, and none still pending."""
-    expected = len(snapshot.recommendations) + sum(
-        d["kind"] in ("degraded", "promoted") for d in snapshot.decisions
-    )
+    the service: one event per decision it tells and per recommendation, and none still pending."""
+    expected = len(snapshot.recommendations) + sum(d["kind"] in TOLD for d in snapshot.decisions)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if len(receiver.delivered) >= expected:

@@ -24,6 +24,7 @@ from driftwatch.overview.quality import (
     empty_evaluations,
     sample_counts,
 )
+from driftwatch.sampling.allocation_view import stored_allocation
 from driftwatch.shadow import budget
 
 CLASSES_PER_PAGE, MAX_CLASSES_PER_PAGE = 100, 1000
@@ -97,11 +98,18 @@ def class_overview(
     detection = {status.task_class: status for status in class_statuses(session, policy, only=page)}
     other = {status.task_class: status for status in class_statuses(session, policy, OTHER, page)}
     scores = score_drifts(session, detection.values()) if with_scores else {}
+    allocated = {}
+    if policy.shadow.any_auto:
+        allocated = {view.task_class: view for view in stored_allocation(session, page)}
     quality = []
     for task_class in classes:
         spent, reserved = spend.get(task_class, (0.0, 0.0))
+        auto = policy.shadow.is_auto(task_class)
+        allocation = allocated.get(task_class) if auto else None
         shadow = ShadowStatus(
-            rate=policy.shadow.rate_for(task_class),
+            rate=allocation.rate if allocation else policy.shadow.rate_for(task_class),
+            rate_setting="auto" if auto else "fixed",
+            allocation=allocation,
             daily_budget_usd=policy.shadow.budget_for(task_class),
             day=day,
             spent_today_usd=spent,
