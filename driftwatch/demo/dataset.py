@@ -36,6 +36,7 @@ LETTERS = "ABCD"
 # would have cost there, so evaluating 4% of the cheap calls spends about 4% of what tiering saves.
 SAMPLE_RATE = 0.04
 DAILY_BUDGET_USD = 5.0
+MODEL_CHANGE_BOOST, MODEL_CHANGE_SAMPLES = 5.0, 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,9 @@ def demo_policy(prompts: dict[str, list[Prompt]], datasets: dict[str, Path]) -> 
             "daily_budget_usd": DAILY_BUDGET_USD,
             "judges": [{"kind": "exact"}],
             "grace_seconds": 0,
+            # After the swap the served model changes: a short boosted watch speeds detection up
+            # without letting the watch's replays outweigh what the demo's minutes of tiering save.
+            "boost_on_model_change": {"factor": MODEL_CHANGE_BOOST, "samples": MODEL_CHANGE_SAMPLES},
         },
         "classes": classes,
         "default_tier": "cheap",

@@ -3,6 +3,7 @@ names, and reports each call as a GenAI span through the real OpenTelemetry SDK 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -115,7 +116,10 @@ class RoutedApp:
             while not stop.is_set() and time.monotonic() < deadline:
                 started = time.monotonic()
                 if started >= next_refresh:
-                    self.router.refresh(client)
+                    # A router keeps its last policy while driftwatch is unreachable (as when the
+                    # demo is stopping it).
+                    with contextlib.suppress(httpx.TransportError):
+                        self.router.refresh(client)
                     next_refresh = started + 2
                 for _ in range(max(1, int(rate_per_second / 10))):
                     self.call(next(order))
