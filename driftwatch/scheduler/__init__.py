@@ -7,6 +7,7 @@ JOB_NAMES = (
     "sample",
     "evaluate",
     "decide",
+    "score-drift",
     "recommend",
     "deliver",
     "import-langfuse",

@@ -14,6 +14,7 @@ from driftwatch.db.models.import_cursor import ImportCursor
 from driftwatch.db.models.job_state import JobState
 from driftwatch.db.models.outbox_event import OutboxEvent
 from driftwatch.db.models.recommendation import Recommendation
+from driftwatch.db.models.score_drift import ScoreDriftRow
 from driftwatch.db.models.shadow_cost_day import ShadowCostDay
 from driftwatch.db.models.shadow_sample import SampleStatus, ShadowSample
 from driftwatch.db.models.shadow_spend import ShadowSpend
@@ -35,6 +36,7 @@ __all__ = [
     "OutboxEvent",
     "Recommendation",
     "SampleStatus",
+    "ScoreDriftRow",
     "ShadowCostDay",
     "ShadowSample",
     "ShadowSpend",
