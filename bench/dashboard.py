@@ -12,9 +12,10 @@ endpoint reads, written directly (no ingest run):
 * per class and day a ``shadow_spend`` row, a detector row per class on its floor, 3 decisions and
   an open recommendation per fifth class, and a webhook delivery (with one attempt) per decision.
 
-Then a real server (uvicorn, in this process) answers ``--repeat`` requests per query after one
-warm-up (``/v1/dashboard`` per range, ``GET /v1/classes`` over the same windows); the script prints the
-median, the 95th percentile and the slowest, and the response size.
+Then the ``score-drift`` job stores its comparisons, as ``serve`` would, and a real server (uvicorn,
+in this process) answers ``--repeat`` requests per query after one warm-up (``/v1/dashboard`` per
+range, ``GET /v1/classes`` over the same windows); the script prints the median, the 95th
+percentile and the slowest, and the response size.
 
     python bench/dashboard.py [--backend sqlite|postgresql] [--calls 10000000] [--classes 50]
 """
@@ -61,6 +62,7 @@ from driftwatch.db.models import (
     WebhookEndpoint,
 )
 from driftwatch.evaluations.rollup import insert_counted
+from driftwatch.scheduler.jobs import JobContext, run_job
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 HOURS = 30 * 24
@@ -287,6 +289,9 @@ def main() -> None:
         began = time.perf_counter()
         counts = seed(engine, now, args.calls, args.classes, args.rate)
         print(f"seeded {args.backend} in {time.perf_counter() - began:.0f} s: {counts}")
+        began = time.perf_counter()
+        summary = run_job("score-drift", JobContext(engine, Settings(database_url=url), policy))
+        print(f"score-drift job: {summary} in {time.perf_counter() - began:.1f} s")
         with serving(engine, url, policy) as base, httpx.Client(base_url=base, timeout=120) as client:
             for path, params in queries(now):
                 client.get(path, params=params).raise_for_status()  # warm-up
