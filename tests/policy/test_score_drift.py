@@ -7,7 +7,7 @@ import random
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, event, select, update
 
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import DetectorRow, JobState, ScoreDriftRow
@@ -15,6 +15,7 @@ from driftwatch.evaluations.rollup import insert_counted
 from driftwatch.policy.score_drift import JOB_NAME, run_score_drift
 from tests.conftest import StartServer
 from tests.policy.support import NOW, decide, floor_policy, score_drift, watched
+from tests.support.class_hours import seed_pre_cap_store
 
 
 def _scored(engine: Engine, scores: list[float], at: datetime, task_class: str = "summaries") -> None:
@@ -146,3 +147,35 @@ def test_a_run_stopped_between_chunks_keeps_its_cursor_and_the_next_finishes(eng
     assert (stopped.detectors, cursor) == (4, 0)
     assert rest.detectors == 1
     assert sorted(_stored(engine)) == names
+
+
+def test_a_page_of_the_class_list_reads_as_many_statements_for_150_classes_as_for_5(
+    engine: Engine, start_server: StartServer
+) -> None:
+    """Comparing scores per request read two windows of scores per class on the page: a page of 100
+    classes took 1-2 s.  Now the page's statements do not grow with the classes on it."""
+    names = [f"request-{index:03d}" for index in range(200)]
+    seed_pre_cap_store(engine, names, names)  # a detector and a scored verdict per class
+    score_drift(engine, floor_policy())
+    server = start_server()
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def page_statements(limit: int) -> tuple[int, list[dict[str, object]]]:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            answer = httpx.get(f"{server.base_url}/v1/classes", params={"limit": limit})
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert answer.status_code == 200, answer.text
+        return len(statements), answer.json()["classes"]
+
+    few, shown_few = page_statements(5)
+    many, shown_many = page_statements(150)
+
+    assert len(shown_few) == 5 and len(shown_many) == 150
+    assert all(entry["scores"] is not None for entry in shown_many)
+    assert many == few, statements

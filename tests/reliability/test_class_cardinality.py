@@ -39,11 +39,11 @@ SETTINGS = {f"DRIFTWATCH_{job}_INTERVAL_SECONDS": "1" for job in JOBS} | {
 }
 CAP = 1000  # DRIFTWATCH_MAX_TASK_CLASSES, the default
 LONGEST_REFUSALS_SECONDS = 5.0
+# The issue's bound for GET /v1/classes and /metrics while the 50,000 spans go in, on a quiet machine;
+# patient() stretches it by the load.  The class list used to read two windows of judge scores per
+# class on the page and run scipy on them: 1.5-2.3 s here.  The score-drift job stores them now, and
+# tests/policy/test_score_drift.py checks that a page's statements do not grow with its classes.
 ANSWER_SECONDS = 1.0
-# While 50,000 spans are ingested on the same 2 cores, GET /v1/classes answered in 1.5-2.3 s once the
-# ingest writer met every batch with the stored spans of its traces (call identity): over the issue's
-# 1 s target, which is not met yet. This bound keeps it from getting worse; the others hold the 1 s.
-CLASSES_UNDER_INGEST_SECONDS = 3.0
 # /v1/dashboard on a 20,000-class store still sums spend and savings over every class and tier for its
 # totals: 0.9-1.2 s measured here (not yet the 200 ms issue 17 asks of dashboard reads).
 DASHBOARD_AT_20K_SECONDS = 2.5
@@ -190,8 +190,7 @@ def test_fifty_thousand_classes_keep_ingest_committing_and_every_answer_small(
     assert len(answers.acked) == SPANS
     assert answers.longest_refusals() < LONGEST_REFUSALS_SECONDS
     for path, seconds in poller.slowest.items():
-        limit = CLASSES_UNDER_INGEST_SECONDS if path == "/v1/classes" else ANSWER_SECONDS
-        assert seconds < patient(limit), (path, seconds)
+        assert seconds < patient(ANSWER_SECONDS), (path, seconds)
     assert poller.largest["/v1/classes"] < MAX_PAGE_BYTES
     assert poller.largest["/metrics"] < MAX_METRICS_BYTES
     assert classes["total_classes"] <= CAP + 1 and len(classes["classes"]) == 100  # the cap, and overflow
