@@ -30,7 +30,7 @@ from tests.reliability.load import PROTOBUF, SpanKey, assert_stored_once
 from tests.reliability.serve import Serve
 from tests.support.class_hours import seed_pre_cap_store
 from tests.support.otlp import export_request, llm_attributes, make_span
-from tests.support.patience import patient
+from tests.support.patience import load_factor, patient
 
 SPANS, BATCH, SENDERS = 50_000, 500, 2
 JOBS = ("SAMPLE", "EVALUATE", "DECIDE", "RECOMMEND", "DELIVER")
@@ -185,7 +185,7 @@ def test_fifty_thousand_classes_keep_ingest_committing_and_every_answer_small(
     print(
         f"{len(answers.acked)} spans in {sent_in:.1f} s, {len(answers.timeline)} answers, longest refusals "
         f"{answers.longest_refusals():.2f} s; slowest {poller.slowest}, largest {poller.largest}; "
-        f"stopped in {stopped_in:.2f} s"
+        f"stopped in {stopped_in:.2f} s; load factor {load_factor():.1f}"
     )
     assert len(answers.acked) == SPANS
     assert answers.longest_refusals() < LONGEST_REFUSALS_SECONDS
