@@ -14,6 +14,7 @@ EVENT_TYPES = (
     "class.demotion_recommended",
     "class.unevaluable",
     "budget.exhausted",
+    "classes.capped",
 )
 # Sent by `driftwatch webhooks test` only; never queued, so no endpoint can subscribe to it.
 TEST_EVENT_TYPE = "webhook.test"

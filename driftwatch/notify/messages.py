@@ -104,6 +104,13 @@ def _describe_unevaluable(payload: dict[str, Any]) -> Description:
     return ":grey_question: calls cannot be shadow-evaluated", [reason] if reason else []
 
 
+def _describe_capped(payload: dict[str, Any]) -> Description:
+    reason = _escape(str(payload.get("reason", "")))
+    return ":warning: new task classes are stored as overflow: the class cap is reached", [
+        reason
+    ] if reason else []
+
+
 def _describe_test(payload: dict[str, Any]) -> Description:
     return ":white_check_mark: test message from driftwatch: this endpoint receives alerts", []
 
@@ -119,6 +126,7 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any]], Description]] = {
     "class.demotion_recommended": _describe_recommended,
     "budget.exhausted": _describe_budget,
     "class.unevaluable": _describe_unevaluable,
+    "classes.capped": _describe_capped,
     "webhook.test": _describe_test,
 }
 

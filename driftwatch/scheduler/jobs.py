@@ -144,10 +144,15 @@ def deliver(context: JobContext) -> JobSummary:
 
 
 def decide(context: JobContext) -> JobSummary:
+    from driftwatch.policy.class_cap_event import announce_overflow
     from driftwatch.policy.decide import run_decide
 
     result = run_decide(context.engine, context.policy, context.clock(), stopping=context.stop.is_set)
-    return JobSummary(result.summary(), idle=not (result.consumed or result.degraded or result.promoted))
+    summary = result.summary()
+    cap = context.settings.max_task_classes
+    if cap > 0 and announce_overflow(context.engine, cap, context.clock()):
+        summary += f"; announced that classes beyond the cap of {cap} are stored as overflow"
+    return JobSummary(summary, idle=not (result.consumed or result.degraded or result.promoted))
 
 
 def score_drift(context: JobContext) -> JobSummary:
