@@ -216,13 +216,19 @@ def commits(engine: Engine) -> Iterator[Commits]:
         if (started := opened.pop(id(connection), None)) is not None:
             seen.durations.append(time.monotonic() - started)
 
-    event.listen(engine, "begin", begin)
-    event.listen(engine, "commit", commit)
+    def rollback(connection: Connection) -> None:
+        # A read-only session ends in a rollback: forget its start, or a later transaction on a
+        # connection object at the same address (ids are reused) would seem to have begun with it.
+        opened.pop(id(connection), None)
+
+    listeners = {"begin": begin, "commit": commit, "rollback": rollback}
+    for name, listener in listeners.items():
+        event.listen(engine, name, listener)
     try:
         yield seen
     finally:
-        event.remove(engine, "begin", begin)
-        event.remove(engine, "commit", commit)
+        for name, listener in listeners.items():
+            event.remove(engine, name, listener)
 
 
 def test_a_store_of_twenty_thousand_classes_from_before_the_cap_stays_bounded(
