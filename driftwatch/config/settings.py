@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from driftwatch.config.redaction import compile_patterns
 from driftwatch.errors import ConfigError
-from driftwatch.ingest.redaction import compile_patterns
 
 DEFAULT_DATABASE_URL = "sqlite:///driftwatch.db"
 

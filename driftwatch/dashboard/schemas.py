@@ -7,9 +7,9 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from driftwatch.dashboard.window import TimeRange
-from driftwatch.evaluations.quality import ClassQuality
-from driftwatch.policy.decision_schemas import DecisionOut
-from driftwatch.policy.routing_schemas import ClassRouteOut, RecommendationOut
+from driftwatch.overview.quality import ClassQuality
+from driftwatch.routing.decision_schemas import DecisionOut
+from driftwatch.routing.schemas import ClassRouteOut, RecommendationOut
 
 
 class AcceptanceSeries(BaseModel):

@@ -13,7 +13,7 @@ from driftwatch.ingest.messages import prompt_text
 from driftwatch.ingest.otlp import STATUS_CODE_ERROR, DecodedSpans, Rejections, SpanView
 from driftwatch.ingest.redaction import NO_REDACTION, Redactor
 from driftwatch.ingest.usage import token_details
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 
 CallRow = dict[str, Any]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -85,11 +85,12 @@ class CallMapper:
     def _row(self, span: SpanView, operation: str, source: str) -> CallRow:
         fields = genai.extract(span, operation)
         store_content = self._capture_content
+        start_time = nanos_to_datetime(span.start_time_unix_nano)
         row = {
             "trace_id": span.trace_id.hex(),
             "span_id": span.span_id.hex(),
             "parent_span_id": span.parent_span_id.hex() or None,
-            "start_time": nanos_to_datetime(span.start_time_unix_nano),
+            "start_time": start_time,
             "end_time": (
                 nanos_to_datetime(span.end_time_unix_nano)
                 if span.start_time_unix_nano <= span.end_time_unix_nano <= _LATEST_TIME_NS
@@ -103,6 +104,7 @@ class CallMapper:
             "provider": _short(fields.provider, 128),
             "model": _short(fields.model, 255),
             "response_id": _short(fields.response_id, 255),
+            "system_fingerprint": _short(fields.system_fingerprint, 128),
             "input_tokens": fields.input_tokens,
             "output_tokens": fields.output_tokens,
             "cost_usd": self._prices.cost(
@@ -110,7 +112,7 @@ class CallMapper:
                 fields.input_tokens,
                 fields.output_tokens,
                 token_details(span.attributes),
-                at=nanos_to_datetime(span.start_time_unix_nano),
+                at=start_time,
             ),
             "prompt": prompt_text(self._redactor.messages(fields.prompt)) if store_content else None,
             "completion": self._redactor.optional_text(fields.completion) if store_content else None,

@@ -111,6 +111,18 @@ def _describe_capped(payload: dict[str, Any]) -> Description:
     ] if reason else []
 
 
+def _describe_model_changed(payload: dict[str, Any]) -> Description:
+    changes = [change for change in payload.get("changes") or [] if isinstance(change, dict)]
+    lines = [
+        f"{_escape(str(change.get('dimension')))}: {_code(change.get('old') or '?')} → {_code(change.get('new'))} "
+        f"({change.get('calls', '?')} of the last {change.get('window', '?')} calls)"
+        for change in changes
+    ]
+    if payload.get("reason"):
+        lines.append(_escape(str(payload["reason"])))
+    return f":arrows_counterclockwise: served model changed on tier {_code(payload.get('tier'))}", lines
+
+
 def _describe_test(payload: dict[str, Any]) -> Description:
     return ":white_check_mark: test message from driftwatch: this endpoint receives alerts", []
 
@@ -127,6 +139,7 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any]], Description]] = {
     "budget.exhausted": _describe_budget,
     "class.unevaluable": _describe_unevaluable,
     "classes.capped": _describe_capped,
+    "model.changed": _describe_model_changed,
     "webhook.test": _describe_test,
 }
 

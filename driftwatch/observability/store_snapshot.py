@@ -31,10 +31,10 @@ from driftwatch.db.models import (
     ShadowSpend,
     WebhookDelivery,
 )
+from driftwatch.detection.detectors import LISTED, active_detectors, class_statuses
 from driftwatch.evaluations.repository import outcome_counts
 from driftwatch.ingest.class_cap import OVERFLOW
-from driftwatch.policy.detectors import LISTED, active_detectors, class_statuses
-from driftwatch.policy.routing import busiest_classes, observed_count, routes
+from driftwatch.routing.routes import busiest_classes, observed_count, routes
 from driftwatch.shadow.budget import budget_day
 from driftwatch.stats.detector import AlarmThreshold
 

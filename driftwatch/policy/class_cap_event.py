@@ -15,8 +15,8 @@ from sqlalchemy import Engine, func, select
 
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import ClassHour, OutboxEvent
+from driftwatch.events.outbox import emit, idempotency_key
 from driftwatch.ingest.class_cap import OVERFLOW
-from driftwatch.notify.outbox import emit, idempotency_key
 
 EVENT_TYPE = "classes.capped"
 _DEDUPE = "cap"

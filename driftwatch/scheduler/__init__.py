@@ -4,6 +4,7 @@
 # importing every job (``jobs.JOBS`` maps each to its function and checks the two agree).
 JOB_NAMES = (
     "reconcile-content",
+    "watch-models",
     "sample",
     "evaluate",
     "decide",

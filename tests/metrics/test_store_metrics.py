@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from driftwatch.auth.keys import create_key
 from driftwatch.auth.scopes import Scope
 from driftwatch.db.engine import session_factory
-from driftwatch.policy.routing import record_decision
+from driftwatch.routing.routes import record_decision
 from driftwatch.stats.detector import AlarmThreshold, DetectorState, log_statistic, update
 from tests.conftest import StartServer
 from tests.metrics.support import (

@@ -11,8 +11,8 @@ from sqlalchemy import Engine, event, select, update
 
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import DetectorRow, JobState, ScoreDriftRow
-from driftwatch.evaluations.rollup import insert_counted
-from driftwatch.policy.score_drift import JOB_NAME, run_score_drift
+from driftwatch.detection.score_drift import JOB_NAME, run_score_drift
+from driftwatch.evaluations.writer import insert_counted
 from tests.conftest import StartServer
 from tests.policy.support import NOW, decide, floor_policy, score_drift, watched
 from tests.support.class_hours import seed_pre_cap_store

@@ -66,7 +66,7 @@ function tierColor(tiers, tier) {
   return css(index < 0 ? "--tier-none" : `--tier-${Math.min(index, 3)}`);
 }
 const translucent = (hex, alpha) => hex + Math.round(alpha * 255).toString(16).padStart(2, "0");
-const MARKER_COLORS = { promoted: "--bad", degraded: "--bad", demoted: "--good", accepted: "--good", recommended: "--accent" };
+const MARKER_COLORS = { promoted: "--bad", degraded: "--bad", demoted: "--good", accepted: "--good", recommended: "--accent", "model.changed": "--warn" };
 
 // ---- loading --------------------------------------------------------------------------------
 async function load() {

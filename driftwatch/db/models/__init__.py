@@ -12,9 +12,11 @@ from driftwatch.db.models.evaluation import Evaluation
 from driftwatch.db.models.evaluation_hour import EvaluationHour
 from driftwatch.db.models.import_cursor import ImportCursor
 from driftwatch.db.models.job_state import JobState
+from driftwatch.db.models.model_watch import ModelWatch
 from driftwatch.db.models.outbox_event import OutboxEvent
 from driftwatch.db.models.recommendation import Recommendation
 from driftwatch.db.models.score_drift import ScoreDriftRow
+from driftwatch.db.models.shadow_allocation import ShadowAllocation
 from driftwatch.db.models.shadow_cost_day import ShadowCostDay
 from driftwatch.db.models.shadow_sample import SampleStatus, ShadowSample
 from driftwatch.db.models.shadow_spend import ShadowSpend
@@ -33,10 +35,12 @@ __all__ = [
     "EvaluationHour",
     "ImportCursor",
     "JobState",
+    "ModelWatch",
     "OutboxEvent",
     "Recommendation",
     "SampleStatus",
     "ScoreDriftRow",
+    "ShadowAllocation",
     "ShadowCostDay",
     "ShadowSample",
     "ShadowSpend",

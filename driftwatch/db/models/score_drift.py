@@ -1,5 +1,5 @@
 """Per task class and tier: the judge-score comparison of its detector's current window, as the
-``score-drift`` job last computed it (``policy/score_drift.py``).
+``score-drift`` job last computed it (``detection/score_drift.py``).
 
 One row per class and tier, rewritten when scores arrive for it or its detector starts a new window;
 ``GET /v1/classes`` reads it instead of reading scores and running the tests per request.  A row with

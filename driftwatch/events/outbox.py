@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.models import OutboxEvent
-from driftwatch.notify.events import EVENT_TYPES
+from driftwatch.events.catalogue import EVENT_TYPES
 
 OUTBOX_LOCK_KEY = 0x6477_6F75_7462  # "dwoutb": serialises the transactions that write outbox events
 _PENDING = "driftwatch.outbox.pending"

@@ -26,8 +26,8 @@ from driftwatch.db.dialect_insert import dialect_insert
 from driftwatch.db.engine import session_factory
 from driftwatch.db.job_states import job_state, job_state_cursor
 from driftwatch.db.models import DetectorRow, Evaluation, ScoreDriftRow
-from driftwatch.policy.decision_schemas import ClassDetection
-from driftwatch.policy.detectors import LISTED
+from driftwatch.detection.detectors import LISTED
+from driftwatch.routing.decision_schemas import ClassDetection
 from driftwatch.stats.distributions import ScoreComparison, compare_scores
 
 JOB_NAME = "score-drift"

@@ -19,7 +19,7 @@ from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING
 
-from driftwatch.models_table import ModelTable
+from driftwatch.prices.models_table import ModelTable
 
 if TYPE_CHECKING:  # the data module takes ~0.2 s to import: loaded on the first lookup, not at start-up
     from genai_prices.types import ModelInfo, Provider, TieredPrices

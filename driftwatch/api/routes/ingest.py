@@ -109,5 +109,6 @@ def protobuf_error_response(error: DriftwatchError) -> Response:
 
 
 def _grpc_code(status_code: int) -> int:
-    # google.rpc.Code: INVALID_ARGUMENT 3, RESOURCE_EXHAUSTED 8, UNAVAILABLE 14, UNAUTHENTICATED 16
-    return {400: 3, 413: 8, 415: 3, 401: 16, 503: 14}.get(status_code, 2)
+    # google.rpc.Code: INVALID_ARGUMENT 3, PERMISSION_DENIED 7, RESOURCE_EXHAUSTED 8, UNAVAILABLE 14,
+    # UNAUTHENTICATED 16; the OTLP/HTTP spec maps its HTTP answers onto these.
+    return {400: 3, 403: 7, 413: 8, 415: 3, 429: 8, 401: 16, 503: 14}.get(status_code, 2)

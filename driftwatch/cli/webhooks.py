@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
-from driftwatch.cli_context import command_settings, iso_moment, migrated_engine
-from driftwatch.cli_help import HelpGroup
+from driftwatch.cli.context import command_settings, iso_moment, store_session
+from driftwatch.cli.help import HelpGroup
 from driftwatch.errors import DriftwatchError
-from driftwatch.notify.events import EVENT_TYPES
+from driftwatch.events.catalogue import EVENT_TYPES
 from driftwatch.notify.shown_url import shown_url
 
 # The store and the HTTP client are imported by the command that uses them, not by `--help`.
@@ -28,10 +28,8 @@ def webhooks_group() -> None:
 
 @contextmanager
 def _transaction() -> Iterator[Session]:
-    from driftwatch.db.engine import session_factory
-
     try:
-        with migrated_engine() as engine, session_factory(engine).begin() as session:
+        with store_session(transaction=True) as session:
             yield session
     except DriftwatchError as error:
         raise click.ClickException(error.detail) from error

@@ -1,6 +1,6 @@
-"""What a call costs: providers' list prices (:mod:`driftwatch.list_prices`), overridable per deployment.
+"""What a call costs: providers' list prices (:mod:`driftwatch.prices.list_prices`), overridable per deployment.
 
-The policy's ``prices:`` win over the list (matched by :mod:`driftwatch.models_table`'s rules, so an
+The policy's ``prices:`` win over the list (matched by :mod:`driftwatch.prices.models_table`'s rules, so an
 override of ``gpt-4o`` also prices ``gpt-4o-2024-08-06``); any other model is priced from the list,
 where a dated snapshot the list knows is priced as itself.  Unknown model → ``None``, never a guess.
 
@@ -19,8 +19,8 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from driftwatch.list_prices import ListedModel, ListPrices
-from driftwatch.models_table import ModelTable
+from driftwatch.prices.list_prices import ListedModel, ListPrices
+from driftwatch.prices.models_table import ModelTable
 
 
 class ModelPrice(BaseModel):

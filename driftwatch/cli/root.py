@@ -14,19 +14,18 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from driftwatch.auth.scopes import DEFAULT_SCOPES, WHAT_EACH_ALLOWS, Scope
-from driftwatch.cli_context import command_policy, command_settings, migrated_engine
-from driftwatch.cli_help import CONTEXT_SETTINGS, HelpGroup
-from driftwatch.config.init_command import init
-from driftwatch.demo.command import demo
+from driftwatch.cli.context import command_policy, command_settings, store_engine, store_session
+from driftwatch.cli.demo import demo
+from driftwatch.cli.help import CONTEXT_SETTINGS, HelpGroup
+from driftwatch.cli.importers import import_group
+from driftwatch.cli.init import init
+from driftwatch.cli.webhooks import webhooks_group
 from driftwatch.errors import DriftwatchError
-from driftwatch.importers.commands import import_group
-from driftwatch.notify.commands import webhooks_group
 from driftwatch.scheduler import JOB_NAMES, SHADOW_JOBS
 
 # Each command imports what it needs when it runs: `--help`, and every command that needs neither
 # the web stack, scipy nor a provider SDK, starts without loading them (bench/startup.py).
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
     from driftwatch.config import Policy
@@ -67,7 +66,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from driftwatch.api.app import create_app
-    from driftwatch.cli_startup import gather_facts, startup_lines
+    from driftwatch.cli.startup import gather_facts, startup_lines
     from driftwatch.db import migrate as migrations
     from driftwatch.db.engine import build_engine
     from driftwatch.notify.endpoints import check_config_urls
@@ -141,7 +140,7 @@ def _stop_scheduler(scheduler: JobScheduler) -> None:
 
 
 def _start_scheduler(context: JobContext) -> JobScheduler:
-    from driftwatch.cli_startup import serve_intervals
+    from driftwatch.cli.startup import serve_intervals
     from driftwatch.scheduler.service import JobScheduler
 
     scheduler = JobScheduler(context, serve_intervals(context.settings, context.policy))
@@ -164,16 +163,14 @@ def migrate() -> None:
     click.echo(migration.describe(display_url(url)))
 
 
-def _job_context(task_class: str | None = None) -> tuple[JobContext, Engine]:
-    from driftwatch.db import migrate as migrations
-    from driftwatch.db.engine import build_engine
+@contextmanager
+def _job_context(task_class: str | None = None) -> Iterator[JobContext]:
     from driftwatch.scheduler.jobs import JobContext
 
     settings = command_settings()
     policy = command_policy(settings)
-    engine = build_engine(settings.database_url)
-    migrations.upgrade(engine)
-    return JobContext(engine, settings, policy, task_class=task_class), engine
+    with store_engine() as engine:
+        yield JobContext(engine, settings, policy, task_class=task_class)
 
 
 def _run_jobs(context: JobContext, names: tuple[str, ...], *, quiet_when_idle: bool = False) -> None:
@@ -195,43 +192,65 @@ def evaluate(once: bool, task_class: str | None) -> None:
     """Shadow-evaluate sampled calls: sample new calls, then replay due samples on the reference tier
     and judge them. Without --once it keeps going every DRIFTWATCH_EVALUATE_INTERVAL_SECONDS (a
     dedicated evaluation worker; any number may run beside the service)."""
-    context, engine = _job_context(task_class)
-    try:
-        while True:
-            _run_jobs(context, ("reconcile-content", *SHADOW_JOBS), quiet_when_idle=not once)
-            if once:
-                return
-            time.sleep(context.settings.evaluate_interval_seconds)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        engine.dispose()
+    with _job_context(task_class) as context:
+        try:
+            while True:
+                _run_jobs(context, ("reconcile-content", *SHADOW_JOBS), quiet_when_idle=not once)
+                if once:
+                    return
+                time.sleep(context.settings.evaluate_interval_seconds)
+        except KeyboardInterrupt:
+            pass
 
 
 @main.command()
-@click.option("--baseline", type=float, required=True, help="The class's acceptance rate now, e.g. 0.95.")
-@click.option("--drop", type=float, required=True, help="The smallest drop to catch, e.g. 0.05.")
-@click.option("--within", required=True, help="Catch it within this long: 7d, 36h, 2w.")
+@click.option("--baseline", type=float, default=None, help="The class's acceptance rate now, e.g. 0.95.")
+@click.option("--drop", type=float, default=None, help="The smallest drop to catch, e.g. 0.05.")
+@click.option("--within", default=None, help="Catch it within this long: 7d, 36h, 2w.")
 @click.option("--task-class", default=None, help="Price samples at this class's tokens per call and judges.")
 @click.option("--alpha", type=float, default=None, help="False alarms allowed per horizon (default: policy).")
 @click.option("--classes", type=int, default=None, help="Classes sharing alpha (default: the classes known).")
 @click.option("--input-tokens", type=int, default=None, help="Tokens per call in (default: class or 1000).")
 @click.option("--output-tokens", type=int, default=None, help="Tokens per call out (default: class or 300).")
-def plan(**options: Any) -> None:
+@click.option(
+    "--allocation",
+    is_flag=True,
+    help="Instead: how rate: auto splits the daily shadow budget now (class, traffic, money at risk, rate, "
+    "expected delay).",
+)
+def plan(allocation: bool, **options: Any) -> None:
     """How many shadow samples per day a class needs to detect a drop from --baseline by --drop within
-    --within (9 times in 10, at the configured false-alarm rate), and what they cost at current prices."""
+    --within (9 times in 10, at the configured false-alarm rate), and what they cost at current prices.
+    With --allocation: the split of the shadow budget that rate: auto computes from recent traffic."""
     from driftwatch.db.engine import session_factory
-    from driftwatch.sampling.plan import PlanQuery, describe, make_plan
+    from driftwatch.overview.plan import PlanQuery, describe, make_plan
 
-    context, engine = _job_context()
+    if allocation:
+        _plan_allocation()
+        return
+    if missing := [f"--{name}" for name in ("baseline", "drop", "within") if options[name] is None]:
+        raise click.UsageError(f"missing {', '.join(missing)} (or ask for --allocation)")
     try:
-        with session_factory(engine)() as session:
+        with _job_context() as context, session_factory(context.engine)() as session:
             costed = make_plan(session, context.policy, context.clock(), PlanQuery(**options))
     except DriftwatchError as error:
         raise click.ClickException(error.detail) from error
-    finally:
-        engine.dispose()
     for line in describe(costed):
+        click.echo(line)
+
+
+def _plan_allocation() -> None:
+    from driftwatch.db.engine import session_factory
+    from driftwatch.policy.allocation import compute_allocation
+    from driftwatch.policy.allocation_table import describe_allocation
+
+    with _job_context() as context, session_factory(context.engine)() as session:
+        computed = compute_allocation(
+            session, context.policy, context.clock(), every_class=not context.policy.shadow.any_auto
+        )
+    if not context.policy.shadow.any_auto:
+        click.echo("no class has shadow.rate: auto; what auto would give the classes now:")
+    for line in describe_allocation(computed):
         click.echo(line)
 
 
@@ -245,22 +264,18 @@ def jobs_group() -> None:
 @click.option("--task-class", default=None, help="For evaluate: only samples of this task class.")
 def jobs_run(names: tuple[str, ...], task_class: str | None) -> None:
     """Run the named jobs once each, in order, against the configured store."""
-    context, engine = _job_context(task_class)
-    try:
+    with _job_context(task_class) as context:
         _run_jobs(context, names)
-    finally:
-        engine.dispose()
 
 
 @jobs_group.command(name="list")
 def jobs_list() -> None:
     """Each job: its interval in `driftwatch serve`, runs so far, and its last run."""
-    from driftwatch.db.engine import session_factory
     from driftwatch.db.job_states import list_job_states
     from driftwatch.scheduler.jobs import job_intervals
 
     intervals = job_intervals(command_settings())
-    with migrated_engine() as engine, session_factory(engine)() as session:
+    with store_session() as session:
         states = {state.name: state for state in list_job_states(session)}
     for name in sorted(JOB_NAMES):
         state = states.get(name)
@@ -297,9 +312,8 @@ def keys_create(name: str, scopes: tuple[str, ...]) -> None:
     """
     granted = frozenset(Scope(scope) for scope in scopes) or DEFAULT_SCOPES
     from driftwatch.auth import keys
-    from driftwatch.db.engine import session_factory
 
-    with migrated_engine() as engine, session_factory(engine).begin() as session:
+    with store_session(transaction=True) as session:
         created = keys.create_key(session, name, scopes=granted)
     click.echo(created.key)
     shown = ", ".join(scope for scope in Scope if scope in granted)
@@ -313,9 +327,8 @@ def keys_create(name: str, scopes: tuple[str, ...]) -> None:
 def keys_list() -> None:
     """List keys: id, name, shown prefix, created, revoked, scopes (comma-separated)."""
     from driftwatch.auth import keys
-    from driftwatch.db.engine import session_factory
 
-    with migrated_engine() as engine, session_factory(engine)() as session:
+    with store_session() as session:
         for key in keys.list_keys(session):
             revoked = key.revoked_at.isoformat() if key.revoked_at else "active"
             created, scopes = key.created_at.isoformat(), key.scopes.replace(" ", ",")
@@ -327,10 +340,9 @@ def keys_list() -> None:
 def keys_revoke(key_id: int) -> None:
     """Revoke the key with id KEY_ID (takes effect within 10 seconds on every replica)."""
     from driftwatch.auth import keys
-    from driftwatch.db.engine import session_factory
 
     try:
-        with migrated_engine() as engine, session_factory(engine).begin() as session:
+        with store_session(transaction=True) as session:
             keys.revoke_key(session, key_id)
     except DriftwatchError as error:
         raise click.ClickException(error.detail) from error
@@ -346,11 +358,10 @@ def policy_group() -> None:
 def _policy_session() -> Iterator[tuple[Session, Policy]]:
     """One transaction on the configured store, and the policy file; refusals exit 1 with the reason."""
     from driftwatch.config import load_policy
-    from driftwatch.db.engine import session_factory
 
     try:
         policy = load_policy(command_settings().policy_file)
-        with migrated_engine() as engine, session_factory(engine).begin() as session:
+        with store_session(transaction=True) as session:
             yield session, policy
     except DriftwatchError as error:
         raise click.ClickException(error.detail) from error

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from driftwatch.policy.routing import ClassRoute
+from driftwatch.routing.routes import ClassRoute
 
 RecommendationStatus = Literal["open", "accepted", "rejected", "superseded"]
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from driftwatch.cli_context import command_policy, command_settings, iso_moment, migrated_engine
-from driftwatch.cli_help import HelpGroup
+from driftwatch.cli.context import command_policy, command_settings, iso_moment, store_engine
+from driftwatch.cli.help import HelpGroup
 from driftwatch.errors import DriftwatchError
 
 
@@ -81,7 +81,7 @@ def import_langfuse(
         client = LangfuseClient(credentials)
         try:
             display = nullcontext(None) if quiet or not console.is_terminal else progress_display(console)
-            with migrated_engine() as engine, display as on_page:
+            with store_engine() as engine, display as on_page:
                 done = import_generations(engine, client, mapper, options, lambda: datetime.now(UTC), on_page)
         finally:
             client.close()
