@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, event, insert, text
 from sqlalchemy.orm import Session
 
 from driftwatch.db.dialect_insert import dialect_insert, insert_ignoring_conflicts
@@ -22,15 +22,41 @@ def insert_shadow(session: Session, row: dict[str, Any]) -> bool:
     """Insert one shadow evaluation unless its sample already has one; True when it was new.
 
     A sample re-run after a lost lease may be judged twice; the unique key keeps the first verdict
-    and the rollup counts only a row actually inserted.
+    and the rollup counts only a row actually inserted.  The runner commits hundreds of these in one
+    transaction (its group commit), so the rollup is not written here: the row is counted in the
+    session and every row the transaction inserted is added in one statement just before it commits
+    (a rollback discards the count with the rows).
     """
     inserted = session.connection().execute(insert_ignoring_conflicts(session, Evaluation), row)
     if not inserted.rowcount:
         return False
-    add_to_rollup(
-        session, [(row["task_class"], row.get("tier"), row["source"], row["evaluated_at"], row["acceptable"])]
+    counted: Counted = (
+        row["task_class"],
+        row.get("tier"),
+        row["source"],
+        row["evaluated_at"],
+        row["acceptable"],
     )
+    pending: list[Counted] | None = session.info.get(_PENDING_ROLLUP)
+    if pending is None:
+        pending = session.info[_PENDING_ROLLUP] = []
+        if not event.contains(session, "before_commit", _add_pending_to_rollup):
+            event.listen(session, "before_commit", _add_pending_to_rollup)
+            event.listen(session, "after_rollback", _forget_pending_rollup)
+    pending.append(counted)
     return True
+
+
+_PENDING_ROLLUP = "driftwatch.evaluations.pending_rollup"
+
+
+def _add_pending_to_rollup(session: Session) -> None:
+    """Count the transaction's shadow evaluations in the rollup, in the transaction, once."""
+    add_to_rollup(session, session.info.pop(_PENDING_ROLLUP, ()))
+
+
+def _forget_pending_rollup(session: Session) -> None:
+    session.info.pop(_PENDING_ROLLUP, None)
 
 
 def insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> int:
