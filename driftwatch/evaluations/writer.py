@@ -7,10 +7,10 @@ either table (``tests/test_architecture.py`` keeps it so).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, event, insert, text
+from sqlalchemy import Connection, insert, text
 from sqlalchemy.orm import Session
 
 from driftwatch.db.dialect_insert import dialect_insert, insert_ignoring_conflicts
@@ -18,45 +18,27 @@ from driftwatch.db.models import Evaluation
 from driftwatch.evaluations.rollup import Counted, add_to_rollup
 
 
-def insert_shadow(session: Session, row: dict[str, Any]) -> bool:
-    """Insert one shadow evaluation unless its sample already has one; True when it was new.
+def insert_shadow(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[int]:
+    """Insert shadow evaluations, each unless its sample already has one; returns the sample ids
+    whose evaluation was new.
 
     A sample re-run after a lost lease may be judged twice; the unique key keeps the first verdict
-    and the rollup counts only a row actually inserted.  The runner commits hundreds of these in one
-    transaction (its group commit), so the rollup is not written here: the row is counted in the
-    session and every row the transaction inserted is added in one statement just before it commits
-    (a rollback discards the count with the rows).
+    and the rollup counts only rows actually inserted.  The runner hands over all the evaluations of
+    one group commit at once: one multi-row insert and one rollup upsert for the group, not per row.
     """
-    inserted = session.connection().execute(insert_ignoring_conflicts(session, Evaluation), row)
-    if not inserted.rowcount:
-        return False
-    counted: Counted = (
-        row["task_class"],
-        row.get("tier"),
-        row["source"],
-        row["evaluated_at"],
-        row["acceptable"],
+    if not rows:
+        return set()
+    statement = insert_ignoring_conflicts(session, Evaluation).returning(Evaluation.sample_id)
+    inserted = set(session.connection().execute(statement, list(rows)).scalars())
+    add_to_rollup(
+        session,
+        [
+            (row["task_class"], row.get("tier"), row["source"], row["evaluated_at"], row["acceptable"])
+            for row in rows
+            if row["sample_id"] in inserted
+        ],
     )
-    pending: list[Counted] | None = session.info.get(_PENDING_ROLLUP)
-    if pending is None:
-        pending = session.info[_PENDING_ROLLUP] = []
-        if not event.contains(session, "before_commit", _add_pending_to_rollup):
-            event.listen(session, "before_commit", _add_pending_to_rollup)
-            event.listen(session, "after_rollback", _forget_pending_rollup)
-    pending.append(counted)
-    return True
-
-
-_PENDING_ROLLUP = "driftwatch.evaluations.pending_rollup"
-
-
-def _add_pending_to_rollup(session: Session) -> None:
-    """Count the transaction's shadow evaluations in the rollup, in the transaction, once."""
-    add_to_rollup(session, session.info.pop(_PENDING_ROLLUP, ()))
-
-
-def _forget_pending_rollup(session: Session) -> None:
-    session.info.pop(_PENDING_ROLLUP, None)
+    return inserted
 
 
 def insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> int:
