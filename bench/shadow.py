@@ -48,7 +48,8 @@ from driftwatch.shadow.setup import shadow_runner
 
 REPO = Path(__file__).resolve().parents[1]
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
-SCRATCH_DATABASE = "driftwatch_bench_shadow"
+# One per process, so that runs side by side (e.g. before and after a change) do not drop each other's.
+SCRATCH_DATABASE = f"driftwatch_bench_shadow_{os.getpid()}"
 
 
 def _free_port() -> int:
@@ -232,6 +233,9 @@ def main() -> None:
             _seed(engine, args.samples, policy)
             figures = asyncio.run(_drain(engine, policy, args))
             engine.dispose()
+            if args.postgresql:
+                with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as admin:
+                    admin.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DATABASE} WITH (FORCE)")
     finally:
         server.terminate()
         server.wait()

@@ -3,7 +3,9 @@
 One :meth:`ShadowRunner.run_once` is one unit of work.  Provider and judge calls run concurrently on
 the event loop (bounded by ``max_in_flight``; each provider also limits itself), while database work
 runs on one thread that commits waiting units together (:mod:`group_commit`), so commits never
-stall the calls in flight.  Each sample's result is committed with its cost as soon as it is known.
+stall the calls in flight.  Each sample's result is committed with its cost as soon as it is known,
+together with the results that became known meanwhile: reserving budget and recording results are
+batched per group commit (a few statements for the whole group, not several per evaluation).
 
 Guarantees: a sample's evaluation is recorded at most once (every transition is conditional on the
 worker still owning the sample, and ``evaluation.sample_id`` is unique); a crash loses nothing (an
