@@ -186,15 +186,15 @@ def start(
     when a lease was lost meanwhile, which the batch's row count shows, one by one to find it."""
     if not reservations:
         return set()
-    rows = [
-        {"sample_id": sample_id, "worker": worker, "now": now, "day": day, "amount": amount}
+    rows: dict[int, dict[str, object]] = {
+        sample_id: {"sample_id": sample_id, "worker": worker, "now": now, "day": day, "amount": amount}
         for sample_id, day, amount in sorted(reservations)
-    ]
+    }
     connection = session.connection()
-    if connection.execute(_START, rows).rowcount == len(rows):
-        return {row["sample_id"] for row in rows}
+    if connection.execute(_START, list(rows.values())).rowcount == len(rows):
+        return set(rows)
     # Recording a reservation again writes the same values: the owned rows stay as they are.
-    return {row["sample_id"] for row in rows if connection.execute(_START, row).rowcount}
+    return {sample_id for sample_id, row in rows.items() if connection.execute(_START, row).rowcount}
 
 
 _DONE_MANY = (
