@@ -34,6 +34,7 @@ from driftwatch.dashboard.schemas import (
 from driftwatch.dashboard.tiering import Tiering, tiering_savings
 from driftwatch.dashboard.window import TimeRange, Window, window
 from driftwatch.overview.classes import CLASSES_PER_PAGE, class_overview
+from driftwatch.overview.coverage import coverage_summary
 from driftwatch.overview.quality import ClassQuality
 from driftwatch.policy import audit, control
 from driftwatch.prices.pricing import PriceTable
@@ -103,6 +104,7 @@ def build(
         recommendations=recommendations,
         decisions=decisions.items,
         webhooks=_webhooks(session, task_class),
+        coverage=coverage_summary(session, policy),
     )
 
 

@@ -182,7 +182,7 @@ def _start_server(
         **INTERVALS,
     }
     log = (folder / "serve.log").open("ab")
-    command = [sys.executable, "-m", "driftwatch.cli.root", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "driftwatch.cli", "serve", "--port", str(port)]
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
 
 

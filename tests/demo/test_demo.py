@@ -50,7 +50,7 @@ def test_the_demo_policy_is_valid_and_its_replay_providers_answer_every_prompt(t
 
 
 def test_the_demo_detects_promotes_alerts_and_recommends(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "driftwatch.cli.root", "demo", "--dir", str(tmp_path), "--rate", "60",
+    command = [sys.executable, "-m", "driftwatch.cli", "demo", "--dir", str(tmp_path), "--rate", "60",
                "--healthy-seconds", "20", "--max-seconds", "240"]  # fmt: skip
     finished = run_to_end(command, 420, env={"COLUMNS": "200", "PATH": ""})
 
