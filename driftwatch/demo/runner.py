@@ -12,7 +12,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ import yaml
 from rich.console import Console
 from rich.live import Live
 
+from driftwatch.clock import utc_now
 from driftwatch.demo.dataset import (
     DRIFTING_CLASSES,
     PREMIUM_CLASSES,
@@ -117,7 +117,7 @@ def _live(
     traffic = threading.Thread(
         target=app.run, args=(classes, options.rate_per_second, options.max_seconds, stop), daemon=True
     )
-    started = phase_started = datetime.now(UTC)
+    started = phase_started = utc_now()
     began = time.monotonic()
     phase = f"healthy traffic at {options.rate_per_second:g} calls/s"
     traffic.start()
@@ -126,7 +126,7 @@ def _live(
         while time.monotonic() - began < options.max_seconds:
             if not app.swapped and time.monotonic() - began >= options.healthy_seconds:
                 app.swapped = True
-                phase_started = datetime.now(UTC)
+                phase_started = utc_now()
                 phase = f"cheap model of {', '.join(DRIFTING_CLASSES)} silently swapped for {WEAKER_MODEL}"
             snapshot = read_snapshot(client, base_url, started, phase_started)
             verified = sum(delivery.verified for delivery in receiver.delivered)

@@ -18,13 +18,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import Enum
 from typing import Protocol, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from driftwatch.clock import Clock
 from driftwatch.config import Policy
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import SampleStatus
@@ -110,7 +111,7 @@ class ShadowRunner:
         judges_for: Callable[[str], Judge],
         prices: PriceTable,
         options: RunnerOptions,
-        clock: Callable[[], datetime],
+        clock: Clock,
         observer: ShadowObserver | None = None,
     ) -> None:
         self._commits = GroupCommitter(session_factory(engine))
