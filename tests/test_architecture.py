@@ -21,6 +21,7 @@ STAGES = (
     # Foundations: shared by every stage, importing nothing of driftwatch's but each other.
     "driftwatch",  # the package itself: __version__
     "errors",
+    "clock",  # where time comes from
     "stats",  # pure statistics
     "db",  # the store: models, engine, migration runner
     "migrations",
@@ -173,3 +174,30 @@ def test_commands_live_in_the_cli_package() -> None:
         )
     ]
     assert elsewhere == []
+
+
+def _sources() -> Iterator[tuple[str, str]]:
+    for _, path in _modules():
+        yield str(path.relative_to(PACKAGE.parent)), path.read_text(encoding="utf-8")
+
+
+def test_time_of_day_comes_from_the_injected_clock() -> None:
+    reading = [
+        f"{where}:{number}"
+        for where, source in _sources()
+        if where != "driftwatch/clock.py"
+        for number, line in enumerate(source.splitlines(), 1)
+        if any(call in line for call in ("datetime.now(", "datetime.utcnow(", "date.today(", "time.time("))
+    ]
+    assert reading == [], "take a driftwatch.clock.Clock instead:\n" + "\n".join(reading)
+
+
+def test_routes_declare_the_state_they_need_instead_of_reading_app_state() -> None:
+    reading = [
+        f"{where}:{number}"
+        for where, source in _sources()
+        if where != "driftwatch/api/state.py"
+        for number, line in enumerate(source.splitlines(), 1)
+        if "app.state" in line
+    ]
+    assert reading == [], "declare a dependency from driftwatch.api.state:\n" + "\n".join(reading)

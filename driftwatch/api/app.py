@@ -17,9 +17,11 @@ from driftwatch.api.openapi import document_errors
 from driftwatch.api.routes import calls, dashboard, decisions, evaluations, health, metrics, plan, webhooks
 from driftwatch.api.routes import ingest as ingest_routes
 from driftwatch.api.routes import policy as policy_routes
+from driftwatch.api.state import AppState, install_state
 from driftwatch.api.url_guard import UrlGuard
 from driftwatch.auth.keys import KeyVerifier
 from driftwatch.auth.scopes import Scope
+from driftwatch.clock import Clock, utc_now
 from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import build_engine, is_sqlite, session_factory
 from driftwatch.ingest.class_cap import TaskClassCap
@@ -38,10 +40,15 @@ from driftwatch.prices.pricing import PriceTable
 
 
 def create_app(
-    settings: Settings, policy: Policy, *, engine: Engine | None = None, resolver: Resolver | None = None
+    settings: Settings,
+    policy: Policy,
+    *,
+    engine: Engine | None = None,
+    resolver: Resolver | None = None,
+    clock: Clock = utc_now,
 ) -> FastAPI:
     """Build the app; the caller owns migrations (``driftwatch serve`` runs them before this).
-    ``resolver`` resolves webhook hosts (default: the system's)."""
+    ``resolver`` resolves webhook hosts (default: the system's); ``clock`` tells routes the time."""
     engine = engine or build_engine(settings.database_url)
     metrics_registry = Metrics()
     metrics_registry.registry.register(
@@ -61,6 +68,7 @@ def create_app(
         threads=settings.writer_threads or (1 if is_sqlite(engine) else 3),
         retry_after_seconds=settings.retry_after_seconds,
         class_cap=TaskClassCap(settings.max_task_classes),
+        clock=clock,
     )
     redactor = Redactor(settings.redact_patterns)  # compiled once, for spans and log content alike
     mapper = CallMapper(
@@ -87,16 +95,7 @@ def create_app(
         docs_url=None,  # install_docs serves /docs and /redoc from the package, not a CDN
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.policy = policy
-    app.state.engine = engine
-    app.state.sessions = session_factory(engine)
-    app.state.metrics = metrics_registry
-    app.state.key_verifier = KeyVerifier(engine) if settings.auth_required() else None
-    app.state.webhook_options = DeliveryOptions.from_settings(settings, "api", resolver)
-    # GET /v1/policy, rebuilt on change; its observed classes bounded like /metrics.
-    app.state.policy_documents = PolicyDocuments(policy, ObservedClasses(limit=settings.max_task_classes))
-    app.state.ingest = IngestService(
+    ingest = IngestService(
         mapper,
         ContentEventMapper(capture_content=settings.capture_content, redactor=redactor),
         writer,
@@ -104,6 +103,22 @@ def create_app(
         max_request_bytes=settings.max_request_bytes,
         max_concurrent_requests=settings.max_concurrent_requests,
         retry_after_seconds=settings.retry_after_seconds,
+    )
+    install_state(
+        app,
+        AppState(
+            settings=settings,
+            policy=policy,
+            engine=engine,
+            sessions=session_factory(engine),
+            metrics=metrics_registry,
+            key_verifier=KeyVerifier(engine) if settings.auth_required() else None,
+            webhook_options=DeliveryOptions.from_settings(settings, "api", resolver),
+            # GET /v1/policy, rebuilt on change; its observed classes bounded like /metrics.
+            policy_documents=PolicyDocuments(policy, ObservedClasses(limit=settings.max_task_classes)),
+            ingest=ingest,
+            clock=clock,
+        ),
     )
     install_error_handlers(app)
     document_errors(app)

@@ -9,14 +9,14 @@ from fastapi import Depends, Request, params
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from sqlalchemy.orm import Session
 
-from driftwatch.auth.keys import KeyVerifier
+from driftwatch.api.state import StateDep
 from driftwatch.auth.scopes import Scope
 from driftwatch.errors import Forbidden, Unauthorized
 
 
-def get_session(request: Request) -> Iterator[Session]:
+def get_session(state: StateDep) -> Iterator[Session]:
     """Commit when the route returns, roll back when it raises; services and repositories only flush."""
-    with request.app.state.sessions() as session:
+    with state.sessions() as session:
         try:
             yield session
             session.commit()
@@ -30,11 +30,12 @@ _bearer = HTTPBearer(auto_error=False, description="An API key from `driftwatch 
 
 def require_api_key(
     request: Request,
+    state: StateDep,
     required: SecurityScopes,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     """401 without a valid key; 403, naming the scope, when the key lacks the one the route needs."""
-    verifier: KeyVerifier | None = request.app.state.key_verifier
+    verifier = state.key_verifier
     if verifier is None:
         return
     if credentials is None or not credentials.credentials.strip():

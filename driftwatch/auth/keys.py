@@ -12,12 +12,12 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from driftwatch.auth.scopes import Scope, from_text, to_text
+from driftwatch.clock import Clock, utc_now
 from driftwatch.db.models import ApiKey
 from driftwatch.errors import NotFound, Unprocessable
 
@@ -45,7 +45,7 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def create_key(session: Session, name: str, *, scopes: Iterable[Scope]) -> CreatedKey:
+def create_key(session: Session, name: str, *, scopes: Iterable[Scope], clock: Clock = utc_now) -> CreatedKey:
     """A new key holding ``scopes`` (at least one; a key's scopes never change: create another)."""
     granted = frozenset(scopes)
     if not granted:
@@ -55,7 +55,7 @@ def create_key(session: Session, name: str, *, scopes: Iterable[Scope]) -> Creat
         name=name,
         prefix=key[:_SHOWN_PREFIX_LENGTH],
         digest=digest(key),
-        created_at=datetime.now(UTC),
+        created_at=clock(),
         revoked_at=None,
         scopes=to_text(granted),
     )
@@ -68,11 +68,9 @@ def list_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
 
 
-def revoke_key(session: Session, key_id: int) -> None:
+def revoke_key(session: Session, key_id: int, *, clock: Clock = utc_now) -> None:
     result = session.execute(
-        update(ApiKey)
-        .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=datetime.now(UTC))
+        update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)).values(revoked_at=clock())
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"no active API key with id {key_id}")

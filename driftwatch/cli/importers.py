@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from contextlib import nullcontext
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import click
 
 from driftwatch.cli.context import command_policy, command_settings, iso_moment, store_engine
 from driftwatch.cli.help import HelpGroup
+from driftwatch.clock import utc_now
 from driftwatch.errors import DriftwatchError
 
 
@@ -82,7 +83,7 @@ def import_langfuse(
         try:
             display = nullcontext(None) if quiet or not console.is_terminal else progress_display(console)
             with store_engine() as engine, display as on_page:
-                done = import_generations(engine, client, mapper, options, lambda: datetime.now(UTC), on_page)
+                done = import_generations(engine, client, mapper, options, utc_now, on_page)
         finally:
             client.close()
     except DriftwatchError as error:

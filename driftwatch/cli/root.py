@@ -7,7 +7,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from driftwatch.cli.help import CONTEXT_SETTINGS, HelpGroup
 from driftwatch.cli.importers import import_group
 from driftwatch.cli.init import init
 from driftwatch.cli.webhooks import webhooks_group
+from driftwatch.clock import utc_now
 from driftwatch.errors import DriftwatchError
 from driftwatch.scheduler import JOB_NAMES, SHADOW_JOBS
 
@@ -66,6 +66,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from driftwatch.api.app import create_app
+    from driftwatch.api.state import state_of
     from driftwatch.cli.startup import gather_facts, startup_lines
     from driftwatch.db import migrate as migrations
     from driftwatch.db.engine import build_engine
@@ -89,7 +90,7 @@ def serve(host: str | None, port: int | None) -> None:
     for chatty in ("httpx", "httpx2"):  # one INFO line per provider or webhook request drowns the rest
         logging.getLogger(chatty).setLevel(logging.WARNING)
     app = create_app(settings, policy, engine=engine)
-    context = JobContext(engine, settings, policy, shadow_observer=app.state.metrics)
+    context = JobContext(engine, settings, policy, shadow_observer=state_of(app).metrics)
     scheduler = _start_scheduler(context) if settings.scheduler else None
     click.echo(
         f"driftwatch listening on http://{settings.host}:{settings.port} "
@@ -399,7 +400,7 @@ def policy_show(as_json: bool) -> None:
     from driftwatch.policy import snapshot, tables
 
     with _policy_session() as (session, policy):
-        document = snapshot.build_policy(session, policy, datetime.now(UTC))
+        document = snapshot.build_policy(session, policy, utc_now())
     click.echo(document.model_dump_json(indent=2) if as_json else tables.policy_table(document))
 
 
@@ -412,7 +413,7 @@ def policy_pin(task_class: str, tier: str, actor: str) -> None:
     from driftwatch.policy import control
 
     with _policy_session() as (session, policy):
-        change = control.pin(session, policy, task_class, tier, actor, datetime.now(UTC))
+        change = control.pin(session, policy, task_class, tier, actor, utc_now())
     click.echo(f"{task_class} pinned to {change.route.tier} (decision {change.decision_id})")
 
 
@@ -424,7 +425,7 @@ def policy_unpin(task_class: str, actor: str) -> None:
     from driftwatch.policy import control
 
     with _policy_session() as (session, policy):
-        change = control.unpin(session, policy, task_class, actor, datetime.now(UTC))
+        change = control.unpin(session, policy, task_class, actor, utc_now())
     done = "was not pinned" if change.decision_id is None else f"unpinned (decision {change.decision_id})"
     click.echo(f"{task_class} {done}; on {change.route.tier}")
 
@@ -437,7 +438,7 @@ def policy_accept(recommendation_id: int, actor: str) -> None:
     from driftwatch.policy import control
 
     with _policy_session() as (session, policy):
-        answer = control.accept(session, policy, recommendation_id, actor, datetime.now(UTC))
+        answer = control.accept(session, policy, recommendation_id, actor, utc_now())
     rec = answer.recommendation
     click.echo(f"accepted {rec.id}: {rec.task_class} moved from {rec.from_tier} to {answer.route.tier}")
 
@@ -451,7 +452,7 @@ def policy_reject(recommendation_id: int, reason: str | None, actor: str) -> Non
     from driftwatch.policy import control
 
     with _policy_session() as (session, policy):
-        answer = control.reject(session, policy, recommendation_id, actor, datetime.now(UTC), reason)
+        answer = control.reject(session, policy, recommendation_id, actor, utc_now(), reason)
     click.echo(f"rejected {answer.recommendation.id}: {answer.recommendation.task_class} stays")
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 import click
 
 from driftwatch.cli.context import command_settings, iso_moment, store_session
 from driftwatch.cli.help import HelpGroup
+from driftwatch.clock import utc_now
 from driftwatch.errors import DriftwatchError
 from driftwatch.events.catalogue import EVENT_TYPES
 from driftwatch.notify.shown_url import shown_url
@@ -65,7 +66,7 @@ def webhooks_add(
         raise click.ClickException(problems) from error
     guard = TargetGuard.from_settings(command_settings())
     with _transaction() as session:
-        created = endpoints.create_endpoint(session, request, datetime.now(UTC), guard)
+        created = endpoints.create_endpoint(session, request, utc_now(), guard)
     click.echo(created.secret)
     click.echo(
         f"added webhook {created.id} ({created.name}) → {created.url}; the line above is its signing "
@@ -104,7 +105,7 @@ def webhooks_remove(webhook_id: int) -> None:
     from driftwatch.notify import endpoints
 
     with _transaction() as session:
-        removed = endpoints.remove_endpoint(session, webhook_id, datetime.now(UTC))
+        removed = endpoints.remove_endpoint(session, webhook_id, utc_now())
     click.echo(f"removed webhook {removed.id} ({removed.url})")
 
 
@@ -122,7 +123,7 @@ def webhooks_test(webhook_id: int) -> None:
         endpoint = endpoints.get_endpoint(session, webhook_id)
         session.expunge(endpoint)
     options = DeliveryOptions.from_settings(settings, worker_id="cli")
-    outcome = asyncio.run(send_test(endpoint, options, datetime.now(UTC)))
+    outcome = asyncio.run(send_test(endpoint, options, utc_now()))
     answer = f"HTTP {outcome.status_code}" if outcome.status_code is not None else outcome.error
     excerpt = f": {outcome.response_excerpt}" if outcome.response_excerpt else ""
     line = f"{shown_url(endpoint.url, endpoint.format)} answered {answer} in {outcome.latency_ms:.0f} ms{excerpt}"
@@ -166,7 +167,7 @@ def webhooks_redeliver(delivery_ids: tuple[int, ...]) -> None:
 
     for delivery_id in delivery_ids:
         with _transaction() as session:
-            delivery = redelivery.redeliver(session, delivery_id, datetime.now(UTC))
+            delivery = redelivery.redeliver(session, delivery_id, utc_now())
         click.echo(
             f"delivery {delivery.id} ({delivery.event_type}) queued again for webhook {delivery.endpoint_id}"
         )
@@ -182,5 +183,5 @@ def webhooks_recover(webhook_id: int, since: datetime | None) -> None:
     from driftwatch.notify import redelivery
 
     with _transaction() as session:
-        requeued = redelivery.recover(session, webhook_id, datetime.now(UTC), since)
+        requeued = redelivery.recover(session, webhook_id, utc_now(), since)
     click.echo(f"{requeued} failed deliveries queued again for webhook {webhook_id}")

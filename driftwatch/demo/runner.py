@@ -14,7 +14,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
@@ -24,6 +23,7 @@ import yaml
 from rich.console import Console
 from rich.live import Live
 
+from driftwatch.clock import utc_now
 from driftwatch.demo import DEFAULT_RATE
 from driftwatch.demo.dataset import (
     DRIFTING_CLASSES,
@@ -178,7 +178,7 @@ def _live(
     traffic = threading.Thread(
         target=app.run, args=(classes, options.rate_per_second, options.max_seconds), daemon=True
     )
-    started = phase_started = datetime.now(UTC)
+    started = phase_started = utc_now()
     began = time.monotonic()
     phase = f"healthy traffic at {options.rate_per_second:g} calls/s"
     traffic.start()
@@ -188,7 +188,7 @@ def _live(
         while time.monotonic() - began < options.max_seconds:
             if not app.swapped and time.monotonic() - began >= options.healthy_seconds:
                 app.swapped = True
-                phase_started = datetime.now(UTC)
+                phase_started = utc_now()
                 phase = f"cheap model of {', '.join(DRIFTING_CLASSES)} silently swapped for {WEAKER_MODEL}"
                 console.print(f"{phase_started:%H:%M:%S}  {phase}")
             snapshot = read_snapshot(client, base_url, started, phase_started)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import httpx
 from rich.table import Table
 from rich.text import Text
 
+from driftwatch.clock import utc_now
 from driftwatch.demo.dataset import DRIFTING_CLASSES, PREMIUM_CLASSES
 from driftwatch.demo.receiver import Delivered
 
@@ -34,7 +35,7 @@ class Snapshot:
     rows: list[ClassRow]
     decisions: list[dict[str, Any]]
     recommendations: list[dict[str, Any]]
-    taken_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    taken_at: datetime = field(default_factory=utc_now)
 
     def tier_of(self, task_class: str) -> str | None:
         return next((row.tier for row in self.rows if row.task_class == task_class), None)

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from driftwatch.clock import Clock
 from driftwatch.config import Policy
 from driftwatch.importers.cursor import CursorState, ImportBusy, ImportWindow, load_cursor, save_cursor
 from driftwatch.importers.langfuse_client import (
@@ -113,7 +114,7 @@ def import_generations(
     client: LangfuseClient,
     mapper: CallMapper,
     options: ImportOptions,
-    clock: Callable[[], datetime],
+    clock: Clock,
     on_page: Callable[[ImportProgress], None] | None = None,
 ) -> ImportProgress:
     """Read the project's generations since the last run (or ``options.since``) into ``call``."""
@@ -166,7 +167,7 @@ def scheduled_import(
     engine: Engine,
     policy: Policy,
     environ: Mapping[str, str],
-    clock: Callable[[], datetime],
+    clock: Clock,
     *,
     capture_content: bool,
     redactor: Redactor = NO_REDACTION,

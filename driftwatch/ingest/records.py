@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from driftwatch.clock import Clock, utc_now
 from driftwatch.ingest import genai, litellm
 from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.messages import prompt_text
@@ -55,7 +55,7 @@ class CallMapper:
         *,
         capture_content: bool,
         redactor: Redactor = NO_REDACTION,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self._clock = clock
         self._classifier = classifier

@@ -18,11 +18,11 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
+from driftwatch.clock import Clock, utc_now
 from driftwatch.errors import BadRequest, DriftwatchError, Overloaded
 from driftwatch.ingest.class_cap import TaskClassCap
 from driftwatch.ingest.logs import EventRow
@@ -55,8 +55,10 @@ class CallWriter:
         threads: int,
         retry_after_seconds: int,
         class_cap: TaskClassCap | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self._engine = engine
+        self._clock = clock
         self._class_cap = class_cap
         self._metrics = metrics
         self._queue_limit = queue_limit
@@ -141,7 +143,7 @@ class CallWriter:
         events = [event for submission in batch for event in submission.events]
         started = time.perf_counter()
         try:
-            outcome = commit_batch(self._engine, calls, events, datetime.now(UTC), self._class_cap)
+            outcome = commit_batch(self._engine, calls, events, self._clock(), self._class_cap)
         except Exception as error:
             if len(batch) > 1 and refused_data(error):
                 # One request's rows can fail the whole group commit.  Committed on their own, the

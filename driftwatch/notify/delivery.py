@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,6 +24,7 @@ import orjson
 from sqlalchemy import Engine, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from driftwatch.clock import Clock, utc_now
 from driftwatch.config import Policy, Settings
 from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.engine import session_factory
@@ -88,7 +89,7 @@ async def run_delivery(
     engine: Engine,
     policy: Policy,
     options: DeliveryOptions,
-    clock: Callable[[], datetime],
+    clock: Clock,
     environ: Mapping[str, str],
 ) -> DeliverySummary:
     """One run of the ``deliver`` job."""
@@ -147,18 +148,22 @@ def fan_out(session: Session, now: datetime) -> int:
 
 
 class Deliverer:
-    """Sends due deliveries; one instance per job run. ``clock`` is the job's (tests drive time)."""
+    """Sends due deliveries; one instance per job run. ``clock`` is the job's (tests drive time);
+    ``signing_clock`` dates the signatures, which receivers check against their own clock, so it is
+    the system's even when a test drives the job's."""
 
     def __init__(
         self,
         engine: Engine,
         options: DeliveryOptions,
-        clock: Callable[[], datetime],
+        clock: Clock,
         client: httpx.AsyncClient,
+        signing_clock: Clock = utc_now,
     ) -> None:
         self._sessions = session_factory(engine)
         self._options = options
         self._clock = clock
+        self._signing_clock = signing_clock
         self._client = client
 
     def prepare(self, policy: Policy, environ: Mapping[str, str]) -> int:
@@ -249,7 +254,7 @@ class Deliverer:
         summary: DeliverySummary,
     ) -> bool:
         payload: dict[str, Any] = orjson.loads(event.payload)
-        sent_at = datetime.now(UTC)  # receivers check the signature's timestamp against their clock
+        sent_at = self._signing_clock()
         body, headers = sender.message(
             endpoint.format,
             event.idempotency_key,

@@ -8,12 +8,13 @@ kinds: their number grows with the classes a deployment has, never with traffic,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator
+from datetime import datetime
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import Engine
 
+from driftwatch.clock import Clock, utc_now
 from driftwatch.config import Policy
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import SampleStatus
@@ -28,10 +29,6 @@ DETECTOR_STATUSES = tuple(status.value for status in Status)
 CLASS_TIER = ("task_class", "tier")
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class StoreCollector:
     """Implements ``prometheus_client.registry.Collector``; register it on the app's registry."""
 
@@ -43,7 +40,7 @@ class StoreCollector:
         ttl_seconds: float,
         timeout_seconds: float,
         max_classes: int = 0,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         """``max_classes`` bounds the classes with series of their own (``store_snapshot``; 0: all)."""
         sessions = session_factory(engine)

@@ -14,11 +14,12 @@ match rules), tried as reported and without a ``provider/`` prefix; anything els
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING
 
+from driftwatch.clock import utc_now
 from driftwatch.prices.models_table import ModelTable
 
 if TYPE_CHECKING:  # the data module takes ~0.2 s to import: loaded on the first lookup, not at start-up
@@ -38,7 +39,7 @@ class ListedModel:
         a rate that rises past a prompt length applies to the whole call once the prompt passes it (the
         list's "cliff" tiers, as its own ``calc_price`` applies them).  ``None`` when the list also
         charges each request a fee (Perplexity): a price without it would be a wrong one."""
-        rates = _rates_of(self.model.get_prices(at or datetime.now(UTC)))
+        rates = _rates_of(self.model.get_prices(at or utc_now()))
         if rates is None:
             return None
         return {kind: _tier(rate, input_tokens) for kind, rate in rates.items()}

@@ -22,7 +22,7 @@ cheaper tier has no provider is counted and reported, not queued: it could never
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,6 +30,7 @@ from sqlalchemy import Engine, and_, exists, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from driftwatch.clock import Clock
 from driftwatch.config import Policy
 from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.engine import session_factory
@@ -196,7 +197,7 @@ def _settle(session: Session, start: int, now: datetime, lookback_ids: int) -> i
 def sample_backlog(
     engine: Engine,
     policy: Policy,
-    clock: Callable[[], datetime],
+    clock: Clock,
     *,
     batch_size: int,
     lookback_ids: int,

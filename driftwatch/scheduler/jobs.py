@@ -19,9 +19,10 @@ import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from driftwatch.clock import Clock, utc_now
 from driftwatch.db.engine import session_factory
 from driftwatch.db.job_states import record_finish, record_start
 from driftwatch.scheduler import JOB_NAMES, SHADOW_JOBS
@@ -49,10 +50,6 @@ class JobSummary(str):
         return summary
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def default_worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}"
 
@@ -62,7 +59,7 @@ class JobContext:
     engine: Engine
     settings: Settings
     policy: Policy
-    clock: Callable[[], datetime] = utc_now
+    clock: Clock = utc_now
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     worker_id: str = field(default_factory=default_worker_id)
     task_class: str | None = None

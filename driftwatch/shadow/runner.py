@@ -27,6 +27,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from driftwatch.clock import Clock
 from driftwatch.config import Policy
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import SampleStatus
@@ -153,7 +154,7 @@ class ShadowRunner:
         judges_for: Callable[[str], Judge],
         prices: PriceTable,
         options: RunnerOptions,
-        clock: Callable[[], datetime],
+        clock: Clock,
         observer: ShadowObserver | None = None,
     ) -> None:
         self._commits = GroupCommitter(session_factory(engine))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime
 
 from sqlalchemy import Engine
 
+from driftwatch.clock import Clock
 from driftwatch.config import Policy
 from driftwatch.errors import ConfigError
 from driftwatch.prices.pricing import PriceTable
@@ -23,7 +23,7 @@ async def shadow_runner(
     engine: Engine,
     policy: Policy,
     options: RunnerOptions,
-    clock: Callable[[], datetime],
+    clock: Clock,
     environ: Mapping[str, str],
     observer: ShadowObserver | None = None,
 ) -> AsyncIterator[ShadowRunner]:

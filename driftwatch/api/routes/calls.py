@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from driftwatch.api.deps import SessionDep
 from driftwatch.api.schemas import CallOut, CallPage, ClassList, ClassOut
+from driftwatch.api.state import NowDep, PolicyDep, SettingsDep
 from driftwatch.calls import repository
 from driftwatch.calls.repository import CallFilter
 from driftwatch.errors import Unprocessable
@@ -63,8 +64,10 @@ def list_calls(session: SessionDep, listing: ListingDep) -> CallPage:
     summary="Volume, tokens and spend per task class and tier; evaluation outcomes and shadow state per class",
 )
 def list_classes(
-    request: Request,
     session: SessionDep,
+    policy: PolicyDep,
+    settings: SettingsDep,
+    now: NowDep,
     since: Annotated[
         datetime | None, Query(description="Inclusive; hour granularity for volume, exact for evaluations")
     ] = None,
@@ -80,18 +83,17 @@ def list_classes(
     say when there are more, so a store of tens of thousands of classes answers quickly and small."""
     overview = class_overview(
         session,
-        request.app.state.policy,
+        policy,
         as_utc(since),
         as_utc(until),
-        datetime.now(UTC),
+        now,
         offset=offset,
         limit=limit,
     )
     items = [ClassOut.model_validate(summary, from_attributes=True) for summary in overview.volume]
     return ClassList(
         items=items,
-        notices=overview.notices(offset)
-        + overflow_notices(items, request.app.state.settings.max_task_classes),
+        notices=overview.notices(offset) + overflow_notices(items, settings.max_task_classes),
         classes=overview.quality,
         total_classes=overview.total,
         next_offset=overview.next_offset(offset),

@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from driftwatch.api.deps import SessionDep
+from driftwatch.api.state import NowDep, PolicyDep
 from driftwatch.dashboard import service
 from driftwatch.dashboard.schemas import Dashboard
 from driftwatch.dashboard.window import TimeRange
@@ -28,8 +28,9 @@ router = APIRouter(tags=["dashboard"])
     summary="What the dashboard at / draws: per class acceptance over time, decisions, tiers, spend, savings",
 )
 def get_dashboard(
-    request: Request,
     session: SessionDep,
+    policy: PolicyDep,
+    now: NowDep,
     time_range: Annotated[
         TimeRange | None,
         Query(
@@ -51,10 +52,10 @@ def get_dashboard(
     however many calls and classes the store holds."""
     return service.build(
         session,
-        request.app.state.policy,
+        policy,
         time_range,
         task_class,
-        datetime.now(UTC),
+        now,
         offset=offset,
         limit=limit,
     )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from driftwatch.api.deps import SessionDep, requires
 from driftwatch.api.routes.calls import ListingDep
+from driftwatch.api.state import NowDep, PolicyDep
 from driftwatch.auth.scopes import Scope
 from driftwatch.evaluations import service
 from driftwatch.evaluations.repository import EvaluationFilter
@@ -35,14 +35,16 @@ router = APIRouter(tags=["evaluations"])
         422: {"description": "Not JSON, or not an object with an evaluations list"},
     },
 )
-def post_evaluations(request: Request, session: SessionDep, batch: EvaluationBatch) -> EvaluationReceipt:
+def post_evaluations(
+    session: SessionDep, policy: PolicyDep, now: NowDep, batch: EvaluationBatch
+) -> EvaluationReceipt:
     """Items are checked one by one: the valid ones are stored, each invalid one is listed with its
     index and what was wrong, and one already stored (same ``source`` and ``id``) counts as a
     duplicate, so re-sending a batch is harmless.  An item about a task class driftwatch has never
     seen (no stored call, not in the policy file) is refused with that reason.  Verdicts move traffic
     only when their ``source`` is in the policy's ``decisions.sources`` (default: driftwatch's own
     shadow evaluations); others raise degraded alerts only."""
-    return service.receive(session, batch, request.app.state.policy, datetime.now(UTC))
+    return service.receive(session, batch, policy, now)
 
 
 @router.get(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy import text
 
+from driftwatch.api.state import StateDep
 from driftwatch.errors import DriftwatchError
 
 router = APIRouter(tags=["health"])
@@ -16,9 +17,9 @@ class StoreUnavailable(DriftwatchError):
 
 
 @router.get("/healthz", summary="Is the service up and its store reachable")
-def health(request: Request) -> dict[str, str]:
+def health(state: StateDep) -> dict[str, str]:
     try:
-        with request.app.state.engine.connect() as connection:
+        with state.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as error:
         raise StoreUnavailable(f"store unreachable: {type(error).__name__}") from error

@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from google.rpc.status_pb2 import Status
 
+from driftwatch.api.state import AppState, StateDep
 from driftwatch.errors import DriftwatchError, PayloadTooLarge
 from driftwatch.ingest.otlp import Encoding, Signal, encode_response, request_encoding
-from driftwatch.ingest.service import IngestService
 
 router = APIRouter(tags=["ingest"])
 
@@ -47,21 +47,21 @@ def _otlp_route(response: str) -> dict[str, Any]:
 
 
 @router.post("/v1/traces", summary="Receive OTLP/HTTP spans", **_otlp_route("ExportTraceServiceResponse"))
-async def export_traces(request: Request) -> Response:
+async def export_traces(request: Request, state: StateDep) -> Response:
     """Every LLM-call span becomes a ``call``; other spans are counted, not stored."""
-    return await _export("traces", request)
+    return await _export("traces", request, state)
 
 
 @router.post("/v1/logs", summary="Receive OTLP/HTTP log records", **_otlp_route("ExportLogsServiceResponse"))
-async def export_logs(request: Request) -> Response:
+async def export_logs(request: Request, state: StateDep) -> Response:
     """GenAI content events (``gen_ai.user.message``, ``gen_ai.choice``,
     ``gen_ai.client.inference.operation.details`` …) fill the prompt and completion of the call whose span
     they name, whether they arrive before or after it; other log records are counted, not stored."""
-    return await _export("logs", request)
+    return await _export("logs", request, state)
 
 
-async def _export(signal: Signal, request: Request) -> Response:
-    ingest: IngestService = request.app.state.ingest
+async def _export(signal: Signal, request: Request, state: AppState) -> Response:
+    ingest = state.ingest
     encoding = request_encoding(request.headers.get("content-type"))
     try:
         ingest.admit()
@@ -71,7 +71,7 @@ async def _export(signal: Signal, request: Request) -> Response:
         finally:
             ingest.release()
     except DriftwatchError as error:
-        request.app.state.metrics.requests_refused.labels(status=str(error.status_code)).inc()
+        state.metrics.requests_refused.labels(status=str(error.status_code)).inc()
         if encoding != "protobuf":
             raise
         return protobuf_error_response(error)

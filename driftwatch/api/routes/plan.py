@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from driftwatch.api.deps import SessionDep
+from driftwatch.api.state import NowDep, PolicyDep
 from driftwatch.overview.plan import CostedPlan, PlanQuery, make_plan
 
 router = APIRouter(tags=["planning"])
@@ -19,7 +19,9 @@ router = APIRouter(tags=["planning"])
     summary="Plan shadow samples per day to detect a drop within a time, and their cost",
     responses={422: {"description": "A rate, drop, duration or count out of range"}},
 )
-def get_plan(request: Request, session: SessionDep, query: Annotated[PlanQuery, Query()]) -> CostedPlan:
+def get_plan(
+    session: SessionDep, policy: PolicyDep, now: NowDep, query: Annotated[PlanQuery, Query()]
+) -> CostedPlan:
     """``plan.message`` says what the need means, and names the levers (more samples per day, a larger
     minimum detectable drop) when it is large; ``cost`` is per sample and per day at current prices."""
-    return make_plan(session, request.app.state.policy, datetime.now(UTC), query)
+    return make_plan(session, policy, now, query)

@@ -3,12 +3,12 @@ demotion recommendations.  Reading needs the ``read`` scope; changing anything `
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from driftwatch.api.deps import ActorDep, SessionDep, requires
+from driftwatch.api.state import NowDep, PolicyDep, StateDep
 from driftwatch.auth.scopes import Scope
 from driftwatch.policy import control, snapshot
 from driftwatch.routing.schemas import (
@@ -39,11 +39,11 @@ _NOT_OPEN: dict[int | str, dict[str, Any]] = {
     dependencies=READ,
 )
 def get_policy(
-    request: Request, session: SessionDep, if_none_match: Annotated[str | None, Header()] = None
+    state: StateDep, session: SessionDep, now: NowDep, if_none_match: Annotated[str | None, Header()] = None
 ) -> Response:
     """Send the last ``ETag`` back in ``If-None-Match``: the answer is 304 with no body until the
     policy changes. ``Cache-Control: no-cache`` lets caches keep it but makes them ask every time."""
-    rendered = request.app.state.policy_documents.get(session, datetime.now(UTC))
+    rendered = state.policy_documents.get(session, now)
     headers = {"ETag": rendered.etag, "Cache-Control": "no-cache"}
     if snapshot.etag_matches(if_none_match, rendered.etag):
         return Response(status_code=304, headers=headers)
@@ -57,9 +57,9 @@ def get_policy(
     dependencies=ADMIN,
 )
 def pin_class(
-    request: Request, session: SessionDep, actor: ActorDep, task_class: str, body: PinRequest
+    session: SessionDep, policy: PolicyDep, now: NowDep, actor: ActorDep, task_class: str, body: PinRequest
 ) -> ClassChange:
-    return control.pin(session, request.app.state.policy, task_class, body.tier, actor, datetime.now(UTC))
+    return control.pin(session, policy, task_class, body.tier, actor, now)
 
 
 @router.delete(
@@ -68,8 +68,10 @@ def pin_class(
     summary="Unpin a class; it stays on its tier (no change, no audit row, when it was not pinned)",
     dependencies=ADMIN,
 )
-def unpin_class(request: Request, session: SessionDep, actor: ActorDep, task_class: str) -> ClassChange:
-    return control.unpin(session, request.app.state.policy, task_class, actor, datetime.now(UTC))
+def unpin_class(
+    session: SessionDep, policy: PolicyDep, now: NowDep, actor: ActorDep, task_class: str
+) -> ClassChange:
+    return control.unpin(session, policy, task_class, actor, now)
 
 
 @router.get(
@@ -100,9 +102,9 @@ def list_recommendations(
     dependencies=ADMIN,
 )
 def accept_recommendation(
-    request: Request, session: SessionDep, actor: ActorDep, recommendation_id: RecommendationId
+    session: SessionDep, policy: PolicyDep, now: NowDep, actor: ActorDep, recommendation_id: RecommendationId
 ) -> RecommendationDecision:
-    return control.accept(session, request.app.state.policy, recommendation_id, actor, datetime.now(UTC))
+    return control.accept(session, policy, recommendation_id, actor, now)
 
 
 @router.post(
@@ -113,12 +115,12 @@ def accept_recommendation(
     dependencies=ADMIN,
 )
 def reject_recommendation(
-    request: Request,
     session: SessionDep,
+    policy: PolicyDep,
+    now: NowDep,
     actor: ActorDep,
     recommendation_id: RecommendationId,
     body: RejectRequest | None = None,
 ) -> RecommendationDecision:
     reason = body.reason if body else None
-    policy = request.app.state.policy
-    return control.reject(session, policy, recommendation_id, actor, datetime.now(UTC), reason)
+    return control.reject(session, policy, recommendation_id, actor, now, reason)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 
 from driftwatch.api.deps import SessionDep
 from driftwatch.api.routes.calls import as_utc
+from driftwatch.api.state import NowDep, StateDep
 from driftwatch.notify import endpoints, history, redelivery
 from driftwatch.notify.delivery import DeliveryOptions, send_test
 from driftwatch.notify.schemas import (
@@ -35,9 +36,8 @@ _NOT_REDELIVERABLE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _delivery_options(request: Request) -> DeliveryOptions:
-    options: DeliveryOptions = request.app.state.webhook_options
-    return options
+def _delivery_options(state: StateDep) -> DeliveryOptions:
+    return state.webhook_options
 
 
 DeliveryOptionsDep = Annotated[DeliveryOptions, Depends(_delivery_options)]
@@ -56,8 +56,10 @@ QueuedSince = Annotated[
         422: {"description": "Not a usable URL, or its host is an internal address (named rule)"},
     },
 )
-def create_webhook(session: SessionDep, options: DeliveryOptionsDep, body: WebhookCreate) -> CreatedWebhook:
-    return endpoints.create_endpoint(session, body, datetime.now(UTC), options.guard)
+def create_webhook(
+    session: SessionDep, options: DeliveryOptionsDep, now: NowDep, body: WebhookCreate
+) -> CreatedWebhook:
+    return endpoints.create_endpoint(session, body, now, options.guard)
 
 
 @router.get("/v1/webhooks", response_model=WebhookList, summary="Webhook endpoints with delivery counts")
@@ -71,8 +73,8 @@ def list_webhooks(session: SessionDep, include_removed: Annotated[bool, Query()]
     summary="Remove a webhook endpoint: pending deliveries are cancelled, the log is kept",
     responses={**_NO_WEBHOOK, 409: {"description": "Declared in the policy file: remove it there"}},
 )
-def remove_webhook(session: SessionDep, webhook_id: WebhookId) -> Webhook:
-    return endpoints.remove_endpoint(session, webhook_id, datetime.now(UTC))
+def remove_webhook(session: SessionDep, now: NowDep, webhook_id: WebhookId) -> Webhook:
+    return endpoints.remove_endpoint(session, webhook_id, now)
 
 
 @router.post(
@@ -82,10 +84,10 @@ def remove_webhook(session: SessionDep, webhook_id: WebhookId) -> Webhook:
     responses=_NO_WEBHOOK,
 )
 def test_webhook(
-    session: SessionDep, options: DeliveryOptionsDep, webhook_id: WebhookId
+    session: SessionDep, options: DeliveryOptionsDep, now: NowDep, webhook_id: WebhookId
 ) -> WebhookTestResult:
     endpoint = endpoints.get_endpoint(session, webhook_id)
-    outcome = asyncio.run(send_test(endpoint, options, datetime.now(UTC)))
+    outcome = asyncio.run(send_test(endpoint, options, now))
     return WebhookTestResult(
         delivered=outcome.delivered,
         status_code=outcome.status_code,
@@ -132,8 +134,10 @@ def list_deliveries(
     summary="Queue again every failed delivery of an endpoint, e.g. after an outage past the retry window",
     responses=_NO_WEBHOOK,
 )
-def recover(session: SessionDep, webhook_id: WebhookId, since: QueuedSince = None) -> RecoveredDeliveries:
-    requeued = redelivery.recover(session, webhook_id, datetime.now(UTC), as_utc(since))
+def recover(
+    session: SessionDep, now: NowDep, webhook_id: WebhookId, since: QueuedSince = None
+) -> RecoveredDeliveries:
+    requeued = redelivery.recover(session, webhook_id, now, as_utc(since))
     return RecoveredDeliveries(requeued=requeued)
 
 
@@ -143,5 +147,5 @@ def recover(session: SessionDep, webhook_id: WebhookId, since: QueuedSince = Non
     summary="Send a failed or delivered event again (same webhook-id), before newer pending ones",
     responses=_NOT_REDELIVERABLE,
 )
-def redeliver(session: SessionDep, delivery_id: DeliveryId) -> Delivery:
-    return redelivery.redeliver(session, delivery_id, datetime.now(UTC))
+def redeliver(session: SessionDep, now: NowDep, delivery_id: DeliveryId) -> Delivery:
+    return redelivery.redeliver(session, delivery_id, now)

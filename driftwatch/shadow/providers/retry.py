@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from driftwatch.clock import utc_now
 from driftwatch.shadow.providers.base import Completion, ProviderError
 
 
@@ -77,7 +78,7 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None)
         return None
     if when.tzinfo is None:  # RFC 9110 dates are GMT; a naive result means the zone was left out
         when = when.replace(tzinfo=UTC)
-    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+    return max((when - (now or utc_now())).total_seconds(), 0.0)
 
 
 def _number(value: str | None) -> float | None:
