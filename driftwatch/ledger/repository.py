@@ -1,0 +1,134 @@
+"""The ledger's queries: daily sums of the hourly rollup ``class_hour``, shadow spend by the day of the
+evaluated call (``shadow_cost_day``) and promotions from the audit log.  No query reads ``call``."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session
+
+from driftwatch.dashboard.window import bucket_key
+from driftwatch.db.models import ClassHour, Decision, ShadowCostDay
+from driftwatch.ledger.terms import Volume
+from driftwatch.policy.routing import MOVES
+
+DAY = timedelta(days=1)
+PROMOTED = "promoted"
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    """A class on ``to_tier`` from ``start`` (its promotion) until ``end`` (its next move, if any)."""
+
+    task_class: str
+    from_tier: str
+    to_tier: str
+    start: datetime
+    end: datetime | None
+
+
+def _volume_columns() -> tuple[ColumnElement[int], ...]:
+    return (
+        func.sum(ClassHour.calls),
+        func.sum(ClassHour.calls - ClassHour.priced_calls),
+        func.sum(ClassHour.input_tokens),
+        func.sum(ClassHour.output_tokens),
+        func.sum(ClassHour.cost_usd),
+    )
+
+
+def _volume(tier: str, row: tuple[object, ...]) -> Volume:
+    calls, unpriced, input_tokens, output_tokens, spend = row
+    return Volume(tier, int(calls), int(unpriced), int(input_tokens), int(output_tokens), float(spend))  # type: ignore[call-overload, arg-type]
+
+
+def _of_classes(query: Select[tuple[str, ...]], classes: Collection[str] | None) -> Select[tuple[str, ...]]:
+    return query if classes is None else query.where(ClassHour.task_class.in_(sorted(classes)))
+
+
+def class_tier_days(
+    session: Session, since: datetime, until: datetime, classes: Collection[str] | None
+) -> dict[tuple[str, str], list[Volume]]:
+    """(class, day) → the day's volume per tier, for ``classes`` (None: all)."""
+    day = bucket_key(session, ClassHour.hour, DAY)
+    query = (
+        select(ClassHour.task_class, ClassHour.tier, day, *_volume_columns())
+        .where(ClassHour.hour >= since, ClassHour.hour < until)
+        .group_by(ClassHour.task_class, ClassHour.tier, day)
+    )
+    result: dict[tuple[str, str], list[Volume]] = {}
+    for task_class, tier, on_day, *sums in session.execute(_of_classes(query, classes)):
+        result.setdefault((task_class, on_day), []).append(_volume(tier, tuple(sums)))
+    return result
+
+
+def tier_days(session: Session, since: datetime, until: datetime) -> dict[str, list[Volume]]:
+    """day → the day's volume per tier over every class."""
+    day = bucket_key(session, ClassHour.hour, DAY)
+    query = (
+        select(ClassHour.tier, day, *_volume_columns())
+        .where(ClassHour.hour >= since, ClassHour.hour < until)
+        .group_by(ClassHour.tier, day)
+    )
+    result: dict[str, list[Volume]] = {}
+    for tier, on_day, *sums in session.execute(query):
+        result.setdefault(on_day, []).append(_volume(tier, tuple(sums)))
+    return result
+
+
+def shadow_days(
+    session: Session, since: datetime, until: datetime, classes: Collection[str] | None
+) -> dict[tuple[str, str], float]:
+    """(class, day of the evaluated calls) → dollars shadow evaluation spent on them."""
+    query = select(ShadowCostDay.task_class, ShadowCostDay.day, ShadowCostDay.spent_usd).where(
+        ShadowCostDay.day >= since.date().isoformat(), ShadowCostDay.day < until.date().isoformat()
+    )
+    if classes is not None:
+        query = query.where(ShadowCostDay.task_class.in_(sorted(classes)))
+    return {(task_class, day): float(usd) for task_class, day, usd in session.execute(query)}
+
+
+def promotions(
+    session: Session, since: datetime, until: datetime, classes: Collection[str] | None
+) -> list[Promotion]:
+    """Every promotion whose time on the higher tier overlaps ``[since, until)``."""
+    promoted = select(Decision.task_class).where(Decision.kind == PROMOTED, Decision.created_at < until)
+    if classes is not None:
+        promoted = promoted.where(Decision.task_class.in_(sorted(classes)))
+    moves = session.execute(
+        select(Decision.task_class, Decision.kind, Decision.from_tier, Decision.to_tier, Decision.created_at)
+        .where(Decision.kind.in_(MOVES), Decision.task_class.in_(promoted.distinct().scalar_subquery()))
+        .order_by(Decision.task_class, Decision.created_at, Decision.id)
+    ).all()
+    found: list[Promotion] = []
+    for index, (task_class, kind, from_tier, to_tier, created_at) in enumerate(moves):
+        if kind != PROMOTED or from_tier is None or to_tier is None or from_tier == to_tier:
+            continue
+        following = moves[index + 1] if index + 1 < len(moves) else None
+        end = following[4] if following is not None and following[0] == task_class else None
+        if created_at < until and (end is None or end > since):
+            found.append(Promotion(task_class, from_tier, to_tier, created_at, end))
+    return found
+
+
+def promoted_days(
+    session: Session, promotion: Promotion, since: datetime, until: datetime
+) -> dict[str, Volume]:
+    """day → the volume on the promoted-to tier from the promotion's hour until the class's next move."""
+    start = max(promotion.start.replace(minute=0, second=0, microsecond=0), since)
+    end = until if promotion.end is None else min(promotion.end, until)
+    day = bucket_key(session, ClassHour.hour, DAY)
+    query = (
+        select(day, *_volume_columns())
+        .where(
+            ClassHour.task_class == promotion.task_class,
+            ClassHour.tier == promotion.to_tier,
+            ClassHour.hour >= start,
+            ClassHour.hour < end,
+        )
+        .group_by(day)
+    )
+    return {on_day: _volume(promotion.to_tier, tuple(sums)) for on_day, *sums in session.execute(query)}
