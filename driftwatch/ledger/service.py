@@ -167,12 +167,16 @@ def build(
     )
 
 
-def class_totals(
-    session: Session, policy: Policy, since: date, until: date, classes: Collection[str]
+def recent_totals(
+    session: Session, policy: Policy, today: date, among: Collection[str] | None
 ) -> dict[str, LedgerDay]:
-    """Each class's terms summed over ``[since, until)`` (the savings gauges of ``/metrics``)."""
-    per_class = _Reader(session, policy, since, until).by_class(classes)
-    return {name: total(days) for name, days in per_class.items()}
+    """Each class with calls in the last :data:`DEFAULT_DAYS` UTC days (today included) and its terms
+    summed over them; ``among`` narrows the classes (``/metrics`` shows the ones within the class cap)."""
+    since, until = window(None, None, today)
+    reader = _Reader(session, policy, since, until)
+    names = [name for name, _ in class_traffic(session, reader.since, reader.until)]
+    chosen = [name for name in names if among is None or name in among]
+    return {name: total(days) for name, days in reader.by_class(chosen).items()}
 
 
 def _every_day(reader: _Reader, days: list[LedgerDay]) -> list[LedgerDay]:
