@@ -44,6 +44,8 @@ _RETURNED = (
     "input_tokens",
     "output_tokens",
     "cost_usd",
+    "cache_read_tokens",
+    "cache_write_tokens",
     "trace_id",
     "span_id",
 )
@@ -172,7 +174,7 @@ _POSTGRES_ARRAY_TYPES = {
 
 def _add_to_rollup(connection: Connection, inserted: Sequence[Sequence[Any]]) -> None:
     buckets: dict[tuple[str, str, datetime], dict[str, Any]] = {}
-    for task_class, tier, start_time, input_tokens, output_tokens, cost_usd, *_ in inserted:
+    for task_class, tier, start_time, input_tokens, output_tokens, cost_usd, *cached in inserted:
         key = (task_class, tier or NO_TIER, start_time.replace(minute=0, second=0, microsecond=0))
         bucket = buckets.get(key)
         if bucket is None:
@@ -184,6 +186,8 @@ def _add_to_rollup(connection: Connection, inserted: Sequence[Sequence[Any]]) ->
                 "input_tokens": 0,
                 "output_tokens": 0,
                 "cost_usd": 0.0,
+                "cache_read_tokens": 0,
+                "cache_write_tokens": 0,
                 "priced_calls": 0,
                 "first_seen": start_time,
                 "last_seen": start_time,
@@ -191,6 +195,8 @@ def _add_to_rollup(connection: Connection, inserted: Sequence[Sequence[Any]]) ->
         bucket["calls"] += 1
         bucket["input_tokens"] += input_tokens or 0
         bucket["output_tokens"] += output_tokens or 0
+        bucket["cache_read_tokens"] += cached[0] or 0
+        bucket["cache_write_tokens"] += cached[1] or 0
         if cost_usd is not None:
             bucket["cost_usd"] += cost_usd
             bucket["priced_calls"] += 1
@@ -208,6 +214,8 @@ def _add_to_rollup(connection: Connection, inserted: Sequence[Sequence[Any]]) ->
             "input_tokens": ClassHour.input_tokens + excluded.input_tokens,
             "output_tokens": ClassHour.output_tokens + excluded.output_tokens,
             "cost_usd": ClassHour.cost_usd + excluded.cost_usd,
+            "cache_read_tokens": ClassHour.cache_read_tokens + excluded.cache_read_tokens,
+            "cache_write_tokens": ClassHour.cache_write_tokens + excluded.cache_write_tokens,
             "priced_calls": ClassHour.priced_calls + excluded.priced_calls,
             "first_seen": smaller(ClassHour.first_seen, excluded.first_seen),
             "last_seen": larger(ClassHour.last_seen, excluded.last_seen),

@@ -3,9 +3,10 @@ evaluated call (``shadow_cost_day``) and promotions from the audit log.  No quer
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
@@ -37,12 +38,23 @@ def _volume_columns() -> tuple[ColumnElement[int], ...]:
         func.sum(ClassHour.input_tokens),
         func.sum(ClassHour.output_tokens),
         func.sum(ClassHour.cost_usd),
+        func.sum(ClassHour.cache_read_tokens),
+        func.sum(ClassHour.cache_write_tokens),
     )
 
 
-def _volume(tier: str, row: tuple[object, ...]) -> Volume:
-    calls, unpriced, input_tokens, output_tokens, spend = row
-    return Volume(tier, int(calls), int(unpriced), int(input_tokens), int(output_tokens), float(spend))  # type: ignore[call-overload, arg-type]
+def _volume(tier: str, row: Sequence[Any]) -> Volume:
+    calls, unpriced, input_tokens, output_tokens, spend, cache_read, cache_write = row
+    return Volume(
+        tier,
+        calls=int(calls),
+        unpriced=int(unpriced),
+        input_tokens=int(input_tokens),
+        output_tokens=int(output_tokens),
+        spend_usd=float(spend),
+        cache_read_tokens=int(cache_read),
+        cache_write_tokens=int(cache_write),
+    )
 
 
 def _of_classes(query: Select[tuple[str, ...]], classes: Collection[str] | None) -> Select[tuple[str, ...]]:

@@ -3,11 +3,11 @@ traffic a promotion moved up.  See ``docs/savings.md`` for the definitions; in s
 
     net = counterfactual - spend - shadow
 
-``spend`` is what the day's calls cost (their stored ``cost_usd``), ``counterfactual`` what the same calls
-would have cost on the reference tier's model (calls on the reference tier at what they cost, every other
-call's input and output tokens at the reference model's list price of that day), ``shadow`` what
-shadow evaluation spent on the day's calls, and ``promotion_cost`` the part of ``spend`` a promotion
-added: the spend of the calls on the tier a class was promoted to, from the hour of the promotion
+``spend`` is what the day's calls cost (their stored ``cost_usd``), ``counterfactual`` what the same
+calls would have cost on the reference tier's model (calls on the reference tier at what they cost,
+every other call's tokens at the reference model's price of that day, cached input tokens at its cache
+rates), ``shadow`` what shadow evaluation spent on the day's calls, and ``promotion_cost`` the part of
+``spend`` a promotion added: the spend of the calls on the tier a class was promoted to, from the hour of the promotion
 until the class moved again, minus the same tokens at the price of the model of the tier it was
 promoted from.  It is inside ``spend`` already, so it is shown, not subtracted again.
 
@@ -19,12 +19,10 @@ price, and ``net`` whenever ``spend`` or ``counterfactual`` is.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from driftwatch.pricing import NO_DETAILS, ModelPrice
-
-PriceOn = Callable[[str], ModelPrice | None]  # the price of a model on a given day, by UTC day text
+from driftwatch.pricing import ModelPrice, TokenDetails
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +35,8 @@ class Volume:
     input_tokens: int
     output_tokens: int
     spend_usd: float  # of the priced calls only
+    cache_read_tokens: int = 0  # of input_tokens
+    cache_write_tokens: int = 0  # of input_tokens
 
     @property
     def known_spend(self) -> float | None:
@@ -56,10 +56,14 @@ class LedgerDay:
 
 
 def at_price(price: ModelPrice | None, volume: Volume) -> float | None:
-    """The volume's tokens at ``price``; ``None`` when the price or a call's token counts are unknown."""
+    """The volume's tokens at ``price``, cached input tokens at its cache rates; ``None`` when the price
+    or a call's token counts are unknown."""
     if price is None or volume.unpriced:
         return None
-    return price.cost(volume.input_tokens, volume.output_tokens, NO_DETAILS)
+    cached = TokenDetails(cache_read=volume.cache_read_tokens, cache_write=volume.cache_write_tokens)
+    if not cached.fits(volume.input_tokens, volume.output_tokens):
+        return None
+    return price.cost(volume.input_tokens, volume.output_tokens, cached)
 
 
 def counterfactual(

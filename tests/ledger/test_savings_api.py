@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import Engine
 
 from driftwatch.config import Policy
+from driftwatch.db.engine import session_factory
+from driftwatch.policy.routing import move_class
 from tests.conftest import StartServer
 from tests.ledger import scenario
 
@@ -104,3 +106,28 @@ def test_a_window_too_long_or_backwards_is_refused(server: Any, params: dict[str
 
     assert response.status_code == 422
     assert message in response.text
+
+
+def test_promotion_cost_ends_when_the_class_moves_again(engine: Engine, start_server: StartServer) -> None:
+    day1 = scenario.midnight_days_ago(3)
+    want = scenario.seed(engine, day1)
+    with session_factory(engine).begin() as session:
+        move_class(
+            session,
+            scenario.POLICY,
+            task_class="extraction",
+            to_tier="cheap",
+            kind="pinned",
+            actor="ops",
+            reason="back to cheap",
+            evidence={},
+            now=day1 + timedelta(days=1),
+        )
+    server = start_server(policy=scenario.POLICY)
+
+    body = _get(server.base_url, since=want.day1, task_class="extraction").json()
+
+    days = {row["day"]: row for row in body["days"]}
+    assert days[want.day1]["promotion_cost_usd"] == pytest.approx(0.032)
+    assert days[want.day2]["promotion_cost_usd"] == 0.0  # its mid calls came after the pin
+    assert days[want.day2]["net_usd"] == pytest.approx(0.075 - 0.0225 - 0.01)  # spend and net keep them
