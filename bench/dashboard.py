@@ -242,6 +242,22 @@ def serving(engine: Engine, url: str, policy: Policy) -> Iterator[str]:
         thread.join(10)
 
 
+def timed_get(client: httpx.Client, url: str, repeat: int) -> tuple[str, httpx.Response]:
+    """``repeat`` requests after one warm-up: a line with the median, the slowest and the answer's size."""
+    client.get(url).raise_for_status()
+    timings = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        response = client.get(url)
+        timings.append(time.perf_counter() - began)
+        response.raise_for_status()
+    line = (
+        f"GET {url}: median {statistics.median(timings) * 1000:.0f} ms, "
+        f"slowest {max(timings) * 1000:.0f} ms, {len(response.content) / 1024:.0f} KiB"
+    )
+    return line, response
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -266,18 +282,7 @@ def main() -> None:
         print(f"seeded {args.backend} in {time.perf_counter() - began:.0f} s: {counts}")
         with serving(engine, url, policy) as base, httpx.Client(base_url=base, timeout=120) as client:
             for query in ("range=24h", "range=7d", "range=30d", "range=30d&task_class=class-000"):
-                client.get(f"/v1/dashboard?{query}").raise_for_status()  # warm-up
-                timings, size = [], 0
-                for _ in range(args.repeat):
-                    began = time.perf_counter()
-                    response = client.get(f"/v1/dashboard?{query}")
-                    timings.append(time.perf_counter() - began)
-                    response.raise_for_status()
-                    size = len(response.content)
-                print(
-                    f"GET /v1/dashboard?{query}: median {statistics.median(timings) * 1000:.0f} ms, "
-                    f"slowest {max(timings) * 1000:.0f} ms, {size / 1024:.0f} KiB"
-                )
+                print(timed_get(client, f"/v1/dashboard?{query}", args.repeat)[0])
         engine.dispose()
 
 

@@ -1,7 +1,7 @@
 """Savings-ledger benchmark: latency of ``GET /v1/savings`` on the store of ``bench/dashboard.py``
 (10 million calls over 30 days: 50 classes, 50,400 ``class_hour`` rows), plus what the ledger reads
-beyond it: ``shadow_cost_day`` per class and day (1,500 rows) and the seed's promotions (one per class,
-each in force from its time on: 50 hourly-rollup ranges to price on the promoted-to tier).
+beyond it: ``shadow_cost_day`` per class and day (1,550 rows) and the seed's promotions (one per class,
+cheap to mid, each in force from its time on: 50 hourly-rollup ranges to price on the promoted-to tier).
 
 A real server (uvicorn, in this process) answers ``--repeat`` requests per query after one warm-up;
 the script prints the median and the slowest, and the size of the answer.
@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from dashboard import TIER_MODELS, database, seed, seed_decisions, serving
+from dashboard import TIER_MODELS, database, seed, serving, timed_get
 from sqlalchemy import insert
 
 from driftwatch.config import ClassConfig, Policy
@@ -56,7 +55,6 @@ def main() -> None:
         now = datetime.now(UTC)
         began = time.perf_counter()
         counts = seed(engine, now, args.calls, args.classes, 0.05)
-        counts |= seed_decisions(engine, now, names)
         days = [(now - timedelta(days=offset)).date().isoformat() for offset in range(31)]
         with engine.begin() as connection:
             connection.execute(
@@ -68,19 +66,11 @@ def main() -> None:
         with serving(engine, url, policy) as base, httpx.Client(base_url=base, timeout=120) as client:
             for template in QUERIES:
                 query = template.format(first=(now - timedelta(days=29)).date().isoformat(), end=end)
-                client.get(f"/v1/savings?{query}").raise_for_status()  # warm-up
-                timings, size = [], 0
-                for _ in range(args.repeat):
-                    began = time.perf_counter()
-                    response = client.get(f"/v1/savings?{query}")
-                    timings.append(time.perf_counter() - began)
-                    response.raise_for_status()
-                    size = len(response.content)
+                line, response = timed_get(client, f"/v1/savings?{query}", args.repeat)
                 body = response.json()
                 print(
-                    f"GET /v1/savings?{query}: median {statistics.median(timings) * 1000:.0f} ms, "
-                    f"slowest {max(timings) * 1000:.0f} ms, {size / 1024:.0f} KiB, "
-                    f"{len(body['days'])} days, {len(body['classes'])} classes, net {body['totals']['net_usd']}"
+                    f"{line}, {len(body['days'])} days, {len(body['classes'])} classes, "
+                    f"net {body['totals']['net_usd']}"
                 )
         engine.dispose()
 

@@ -35,7 +35,8 @@ from driftwatch.ingest.records import CallRow
 CALL_FIELDS = tuple(column.name for column in Call.__table__.columns if column.name != "id")
 _KEYS = ("trace_id", "span_id", "parent_span_id", "response_id")
 _TIMES = ("start_time", "end_time")
-_ROLLUP_FIELDS = (
+# What the hourly rollup counts of a call, in the order the writer's ``add_to_rollup`` reads it.
+ROLLUP_FIELDS = (
     "task_class",
     "tier",
     "start_time",
@@ -179,7 +180,7 @@ def _stored_spans(connection: Connection, rows: Sequence[CallRow]) -> list[dict[
 def _insert_merged(connection: Connection, spans: list[CallRow], add_to_rollup: AddToRollup) -> int:
     merged = identity.merge(spans)
     inserted = connection.execute(
-        insert(Call).values(merged).returning(Call.id, *(Call.__table__.c[name] for name in _ROLLUP_FIELDS))
+        insert(Call).values(merged).returning(Call.id, *(Call.__table__.c[name] for name in ROLLUP_FIELDS))
     ).first()
     if inserted is None:  # pragma: no cover - an INSERT without ON CONFLICT returns its row or raises
         return 0
@@ -211,7 +212,7 @@ def _merge_into_stored(connection: Connection, group: Group, add_to_rollup: AddT
     connection.execute(delete(CallSpan).where(CallSpan.call_id == survivor))
     connection.execute(update(Call).where(Call.id == survivor).values(merged))
     _insert_reports(connection, survivor, members)
-    add_to_rollup(connection, [[merged.get(name) for name in _ROLLUP_FIELDS]])
+    add_to_rollup(connection, [[merged.get(name) for name in ROLLUP_FIELDS]])
     _refresh_seen(connection, [stored_rows[id_] for id_ in group.stored])
 
 

@@ -37,18 +37,7 @@ class BatchOutcome:
     calls_overflowed: int = 0
 
 
-_RETURNED = (
-    "task_class",
-    "tier",
-    "start_time",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "trace_id",
-    "span_id",
-)
+_RETURNED = (*merging.ROLLUP_FIELDS, "trace_id", "span_id")
 
 
 def commit_batch(

@@ -14,7 +14,6 @@ Prices (USD per million input / output tokens), set in the policy so list prices
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from driftwatch.ingest.store import commit_batch
 from driftwatch.policy.routing import move_class
 from driftwatch.pricing import ModelPrice
 from driftwatch.shadow import budget
+from tests.dashboard.scenario import _call as call_row
 
 MODELS = {"cheap": "m-cheap", "mid": "m-mid", "premium": "m-top"}
 RATES = {"m-cheap": (1.0, 5.0), "m-mid": (3.0, 15.0), "m-top": (10.0, 50.0)}
@@ -87,18 +87,8 @@ def seed(engine: Engine, day1: datetime) -> Expected:
         *_calls("tagging", "cheap", day1 + timedelta(days=1, hours=7), 1, 500, 50, model="mystery-model"),
     ]
     commit_batch(engine, rows, [], day1 + timedelta(days=2))
+    move(engine, "extraction", "mid", "promoted", day1 + timedelta(hours=12, minutes=30))
     with session_factory(engine).begin() as session:
-        move_class(
-            session,
-            POLICY,
-            task_class="extraction",
-            to_tier="mid",
-            kind="promoted",
-            actor="driftwatch",
-            reason="degraded on cheap",
-            evidence={},
-            now=day1 + timedelta(hours=12, minutes=30),
-        )
         for offset, spent in ((0, 0.03), (1, 0.01)):
             call_day = (day1 + timedelta(days=offset)).date().isoformat()
             budget.settle(session, "extraction", None, 0.0, spent, call_day)
@@ -117,30 +107,25 @@ def _calls(
     model = model or MODELS[tier]
     cost = usd(model, input_tokens, output_tokens) if model in RATES else None
     return [
-        {
-            "trace_id": os.urandom(16).hex(),
-            "span_id": os.urandom(8).hex(),
-            "parent_span_id": None,
-            "start_time": start + timedelta(minutes=index),
-            "end_time": start + timedelta(minutes=index, seconds=1),
-            "service": "router-app",
-            "task_class": task_class,
-            "tier": tier,
-            "operation": "chat",
-            "provider": "openai",
-            "model": model,
-            "response_id": None,
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "cost_usd": cost,
-            "prompt": None,
-            "completion": None,
-            "status": "ok",
-            "status_message": None,
-            "source": "otlp",
-        }
+        call_row(task_class, tier, model, start + timedelta(minutes=index), input_tokens, output_tokens, cost)
         for index in range(count)
     ]
+
+
+def move(engine: Engine, task_class: str, to_tier: str, kind: str, at: datetime) -> None:
+    """Move the class as the decide job or a person does: its routing row and the audit log."""
+    with session_factory(engine).begin() as session:
+        move_class(
+            session,
+            POLICY,
+            task_class=task_class,
+            to_tier=to_tier,
+            kind=kind,
+            actor="driftwatch",
+            reason=f"{kind} (test)",
+            evidence={},
+            now=at,
+        )
 
 
 def midnight_days_ago(days: int) -> datetime:

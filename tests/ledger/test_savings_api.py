@@ -10,8 +10,6 @@ import pytest
 from sqlalchemy import Engine
 
 from driftwatch.config import Policy
-from driftwatch.db.engine import session_factory
-from driftwatch.policy.routing import move_class
 from tests.conftest import StartServer
 from tests.ledger import scenario
 
@@ -111,18 +109,7 @@ def test_a_window_too_long_or_backwards_is_refused(server: Any, params: dict[str
 def test_promotion_cost_ends_when_the_class_moves_again(engine: Engine, start_server: StartServer) -> None:
     day1 = scenario.midnight_days_ago(3)
     want = scenario.seed(engine, day1)
-    with session_factory(engine).begin() as session:
-        move_class(
-            session,
-            scenario.POLICY,
-            task_class="extraction",
-            to_tier="cheap",
-            kind="pinned",
-            actor="ops",
-            reason="back to cheap",
-            evidence={},
-            now=day1 + timedelta(days=1),
-        )
+    scenario.move(engine, "extraction", "cheap", "pinned", day1 + timedelta(days=1))
     server = start_server(policy=scenario.POLICY)
 
     body = _get(server.base_url, since=want.day1, task_class="extraction").json()
