@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from driftwatch.dashboard.window import bucket_key
@@ -77,20 +77,6 @@ def class_tier_days(
     return result
 
 
-def tier_days(session: Session, since: datetime, until: datetime) -> dict[str, list[Volume]]:
-    """day → the day's volume per tier over every class."""
-    day = bucket_key(session, ClassHour.hour, DAY)
-    query = (
-        select(ClassHour.tier, day, *_volume_columns())
-        .where(ClassHour.hour >= since, ClassHour.hour < until)
-        .group_by(ClassHour.tier, day)
-    )
-    result: dict[str, list[Volume]] = {}
-    for tier, on_day, *sums in session.execute(query):
-        result.setdefault(on_day, []).append(_volume(tier, tuple(sums)))
-    return result
-
-
 def shadow_days(
     session: Session, since: datetime, until: datetime, classes: Collection[str] | None
 ) -> dict[tuple[str, str], float]:
@@ -126,21 +112,28 @@ def promotions(
     return found
 
 
+PROMOTIONS_PER_QUERY = 200  # a CASE branch and an OR term each: statements stay a reasonable size
+
+
 def promoted_days(
-    session: Session, promotion: Promotion, since: datetime, until: datetime
-) -> dict[str, Volume]:
-    """day → the volume on the promoted-to tier from the promotion's hour until the class's next move."""
-    start = max(promotion.start.replace(minute=0, second=0, microsecond=0), since)
-    end = until if promotion.end is None else min(promotion.end, until)
+    session: Session, found: Sequence[Promotion], since: datetime, until: datetime
+) -> dict[tuple[int, str], Volume]:
+    """(index in ``found``, day) → the volume on the promoted-to tier from the promotion's hour until
+    the class's next move; one query per :data:`PROMOTIONS_PER_QUERY` promotions."""
     day = bucket_key(session, ClassHour.hour, DAY)
-    query = (
-        select(day, *_volume_columns())
-        .where(
-            ClassHour.task_class == promotion.task_class,
-            ClassHour.tier == promotion.to_tier,
-            ClassHour.hour >= start,
-            ClassHour.hour < end,
-        )
-        .group_by(day)
-    )
-    return {on_day: _volume(promotion.to_tier, tuple(sums)) for on_day, *sums in session.execute(query)}
+    result: dict[tuple[int, str], Volume] = {}
+    for first in range(0, len(found), PROMOTIONS_PER_QUERY):
+        ranges = {
+            first + offset: and_(
+                ClassHour.task_class == promotion.task_class,
+                ClassHour.tier == promotion.to_tier,
+                ClassHour.hour >= max(promotion.start.replace(minute=0, second=0, microsecond=0), since),
+                ClassHour.hour < (until if promotion.end is None else min(promotion.end, until)),
+            )
+            for offset, promotion in enumerate(found[first : first + PROMOTIONS_PER_QUERY])
+        }
+        which = case(*((where, index) for index, where in ranges.items()))
+        query = select(which, day, *_volume_columns()).where(or_(*ranges.values())).group_by(which, day)
+        for index, on_day, *sums in session.execute(query):
+            result[index, on_day] = _volume(found[index].to_tier, sums)
+    return result

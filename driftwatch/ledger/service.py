@@ -14,11 +14,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
-from driftwatch.calls.repository import class_traffic
 from driftwatch.config import Policy
 from driftwatch.errors import Unprocessable
 from driftwatch.ledger import repository
-from driftwatch.ledger.terms import LedgerDay, Volume, ledger_day, promotion_cost, total
+from driftwatch.ledger.terms import LedgerDay, ledger_day, promotion_cost, total
 from driftwatch.pricing import ModelPrice, PriceTable
 
 MAX_DAYS = 92
@@ -80,56 +79,57 @@ class _Prices:
 
 
 class _Reader:
-    """The ledger days of a set of classes (``None``: all of them, summed) in one window."""
+    """The ledger days of ``classes`` (``None``: every class) in one window: one scan of the window's
+    hourly rollup grouped by class, tier and day, one of shadow spend, one of promotions."""
 
-    def __init__(self, session: Session, policy: Policy, since: date, until: date) -> None:
-        self.session = session
+    def __init__(
+        self, session: Session, policy: Policy, since: date, until: date, classes: Collection[str] | None
+    ) -> None:
         self.policy = policy
         self.prices = _Prices(policy)
         self.since = datetime.combine(since, time(), tzinfo=UTC)
         self.until = datetime.combine(until, time(), tzinfo=UTC)
+        self.volumes = repository.class_tier_days(session, self.since, self.until, classes)
+        self.shadow = repository.shadow_days(session, self.since, self.until, classes)
+        self.promoted = self._promotion_days(session, classes)
+        self.days: dict[str, list[LedgerDay]] = {}  # class -> its days with calls or shadow spend
+        for task_class, day in sorted({*self.volumes, *self.shadow, *self.promoted}):
+            self.days.setdefault(task_class, []).append(self._day(task_class, day))
 
-    def promotion_days(self, classes: Collection[str] | None) -> dict[tuple[str, str], float | None]:
+    def _promotion_days(
+        self, session: Session, classes: Collection[str] | None
+    ) -> dict[tuple[str, str], float | None]:
         """(class, day) → the promotion cost of the day (``None`` where it cannot be priced)."""
-        found: dict[tuple[str, str], list[float | None]] = {}
-        for promotion in repository.promotions(self.session, self.since, self.until, classes):
-            days = repository.promoted_days(self.session, promotion, self.since, self.until)
-            for day, volume in days.items():
-                lower = self.prices.of_tier(promotion.from_tier, day)
-                found.setdefault((promotion.task_class, day), []).append(promotion_cost([volume], lower))
-        return {key: _sum_known(costs) for key, costs in found.items()}
+        found = repository.promotions(session, self.since, self.until, classes)
+        costs: dict[tuple[str, str], list[float | None]] = {}
+        for (index, day), volume in repository.promoted_days(session, found, self.since, self.until).items():
+            lower = self.prices.of_tier(found[index].from_tier, day)
+            costs.setdefault((found[index].task_class, day), []).append(promotion_cost([volume], lower))
+        return {key: _sum_known(parts) for key, parts in costs.items()}
 
-    def day(self, day: str, volumes: list[Volume], shadow: float, promoted: float | None) -> LedgerDay:
+    def _day(self, task_class: str, day: str) -> LedgerDay:
+        key = (task_class, day)
         reference_tier = self.policy.reference_tier
         reference = self.prices.of_tier(reference_tier, day)
-        return ledger_day(day, volumes, shadow, promoted, reference_tier, reference)
+        volumes, shadow = self.volumes.get(key, []), self.shadow.get(key, 0.0)
+        return ledger_day(day, volumes, shadow, self.promoted.get(key, 0.0), reference_tier, reference)
 
-    def by_class(self, classes: Collection[str]) -> dict[str, list[LedgerDay]]:
-        volumes = repository.class_tier_days(self.session, self.since, self.until, classes)
-        shadow = repository.shadow_days(self.session, self.since, self.until, classes)
-        promoted = self.promotion_days(classes)
-        result: dict[str, list[LedgerDay]] = {name: [] for name in classes}
-        for task_class, day in sorted({*volumes, *shadow, *promoted}):
-            if task_class in result:
-                key = (task_class, day)
-                row = self.day(day, volumes.get(key, []), shadow.get(key, 0.0), promoted.get(key, 0.0))
-                result[task_class].append(row)
-        return result
+    def busiest(self) -> list[str]:
+        """The classes with calls in the window, busiest first, then by name (as ``GET /v1/classes``)."""
+        calls: dict[str, int] = {}
+        for (task_class, _), volumes in self.volumes.items():
+            calls[task_class] = calls.get(task_class, 0) + sum(v.calls for v in volumes)
+        return sorted(calls, key=lambda name: (-calls[name], name))
 
-    def all_classes(self) -> list[LedgerDay]:
-        """Every day of the window, each class's terms summed."""
-        volumes = repository.tier_days(self.session, self.since, self.until)
-        shadow: dict[str, float] = {}
-        for (_, day), usd in repository.shadow_days(self.session, self.since, self.until, None).items():
-            shadow[day] = shadow.get(day, 0.0) + usd
-        promoted: dict[str, list[float | None]] = {}
-        for (_, day), cost in self.promotion_days(None).items():
-            promoted.setdefault(day, []).append(cost)
-        days = (self.until - self.since).days
-        return [
-            self.day(day, volumes.get(day, []), shadow.get(day, 0.0), _sum_known(promoted.get(day, [])))
-            for day in ((self.since + timedelta(days=n)).date().isoformat() for n in range(days))
-        ]
+    def every_day(self) -> list[LedgerDay]:
+        """Every day of the window, the classes read summed."""
+        by_day: dict[str, list[LedgerDay]] = {}
+        for rows in self.days.values():
+            for row in rows:
+                by_day.setdefault(row.day, []).append(row)
+        count = (self.until - self.since).days
+        names = [(self.since + timedelta(days=n)).date().isoformat() for n in range(count)]
+        return [total(by_day.get(day, []), day) for day in names]
 
 
 def build(
@@ -142,16 +142,13 @@ def build(
     offset: int = 0,
     limit: int = CLASSES_PER_PAGE,
 ) -> Ledger:
-    reader = _Reader(session, policy, since, until)
+    reader = _Reader(session, policy, since, until, None if task_class is None else [task_class])
     if task_class is not None:
-        names = [task_class]
-        days = _every_day(reader, reader.by_class(names)[task_class])
-        page, total_classes = names, 1
+        page, total_classes = [task_class], 1
     else:
-        traffic = [name for name, _ in class_traffic(session, reader.since, reader.until)]
-        page, total_classes = traffic[offset : offset + limit], len(traffic)
-        days = reader.all_classes()
-    per_class = reader.by_class(page) if page else {}
+        busiest = reader.busiest()
+        page, total_classes = busiest[offset : offset + limit], len(busiest)
+    days = reader.every_day()
     following = offset + len(page) if task_class is None and offset + len(page) < total_classes else None
     return Ledger(
         since=since,
@@ -160,7 +157,9 @@ def build(
         reference_model=policy.model_for(policy.reference_tier),
         days=days,
         totals=total(days),
-        classes=[ClassLedger(name, total(per_class[name]), per_class[name]) for name in page],
+        classes=[
+            ClassLedger(name, total(reader.days.get(name, [])), reader.days.get(name, [])) for name in page
+        ],
         total_classes=total_classes,
         next_offset=following,
         notices=_notices(offset, len(page), total_classes, following),
@@ -173,20 +172,8 @@ def recent_totals(
     """Each class with calls in the last :data:`DEFAULT_DAYS` UTC days (today included) and its terms
     summed over them; ``among`` narrows the classes (``/metrics`` shows the ones within the class cap)."""
     since, until = window(None, None, today)
-    reader = _Reader(session, policy, since, until)
-    names = [name for name, _ in class_traffic(session, reader.since, reader.until)]
-    chosen = [name for name in names if among is None or name in among]
-    return {name: total(days) for name, days in reader.by_class(chosen).items()}
-
-
-def _every_day(reader: _Reader, days: list[LedgerDay]) -> list[LedgerDay]:
-    known = {day.day: day for day in days}
-    count = (reader.until - reader.since).days
-    result = []
-    for n in range(count):
-        day = (reader.since + timedelta(days=n)).date().isoformat()
-        result.append(known.get(day) or reader.day(day, [], 0.0, 0.0))
-    return result
+    reader = _Reader(session, policy, since, until, among)
+    return {name: total(reader.days.get(name, [])) for name in reader.busiest()}
 
 
 def _notices(offset: int, shown: int, total_classes: int, following: int | None) -> list[str]:
