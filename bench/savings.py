@@ -1,6 +1,6 @@
 """Savings-ledger benchmark: latency of ``GET /v1/savings`` on the store of ``bench/dashboard.py``
-(10 million calls over 30 days: 50 classes, 50,400 ``class_hour`` rows), plus what the ledger reads
-beyond it: ``shadow_cost_day`` per class and day (1,550 rows) and the seed's promotions (one per class,
+(10 million calls over 30 days: 50 classes, 50,400 ``class_hour`` rows, summed into 2,100 ``class_day``
+rows as the ingest writer keeps them), plus what the ledger reads beyond it: ``shadow_cost_day`` per class and day (1,550 rows) and the seed's promotions (one per class,
 cheap to mid, each in force from its time on: 50 hourly-rollup ranges to price on the promoted-to tier).
 
 A real server (uvicorn, in this process) answers ``--repeat`` requests per query after one warm-up;
@@ -25,7 +25,12 @@ from driftwatch.config import ClassConfig, Policy
 from driftwatch.db import migrate
 from driftwatch.db.engine import build_engine
 from driftwatch.db.models import ShadowCostDay
+from driftwatch.ingest.daily_rollup import SUMMED
 
+DAY_OF_HOUR = {
+    "sqlite": "substr(hour, 1, 10)",
+    "postgresql": "to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+}
 QUERIES = (
     "",  # the default: the last 30 UTC days, today included, every class
     "limit=10",
@@ -57,6 +62,12 @@ def main() -> None:
         counts = seed(engine, now, args.calls, args.classes, 0.05)
         days = [(now - timedelta(days=offset)).date().isoformat() for offset in range(31)]
         with engine.begin() as connection:
+            # The seed writes class_hour directly; the ingest writer keeps class_day with it.
+            day = DAY_OF_HOUR[engine.dialect.name]
+            connection.exec_driver_sql(
+                f"INSERT INTO class_day (task_class, tier, day, {', '.join(SUMMED)}) SELECT task_class, tier, "
+                f"{day}, {', '.join(f'sum({name})' for name in SUMMED)} FROM class_hour GROUP BY 1, 2, 3"
+            )
             connection.execute(
                 insert(ShadowCostDay),
                 [{"task_class": name, "day": day, "spent_usd": 3.5} for name in names for day in days],

@@ -28,7 +28,7 @@ from sqlalchemy.orm import aliased
 from driftwatch.db.matching import one_of
 from driftwatch.db.models import Call, CallSpan, ClassHour, Evaluation, ShadowSample
 from driftwatch.db.models.class_hour import NO_TIER
-from driftwatch.ingest import identity
+from driftwatch.ingest import daily_rollup, identity
 from driftwatch.ingest.identity import SpanKey, span_key
 from driftwatch.ingest.records import CallRow
 
@@ -277,8 +277,10 @@ def _bucket(call: Any) -> tuple[str, str, datetime]:
 
 
 def _subtract_from_rollup(connection: Connection, calls: Sequence[Any]) -> None:
-    """Take what stored calls counted out of the hourly rollup (they are counted again merged)."""
+    """Take what stored calls counted out of the hourly rollup and its days (they are counted again
+    merged)."""
     for call in calls:
+        daily_rollup.subtract_call(connection, call)
         task_class, tier, hour = _bucket(call)
         cost = call["cost_usd"]
         connection.execute(

@@ -3,8 +3,8 @@
 The batch's LLM-call spans are first met with the spans already stored (:mod:`driftwatch.ingest.merging`):
 a span that is a call of its own is inserted with ``ON CONFLICT DO NOTHING`` on ``(trace_id, span_id)``,
 spans that report one response become one call, and a span stored before is a re-sent one.  New calls
-are folded into the hourly ``class_hour`` rollup, and content that arrived as log records is matched
-to its call (:mod:`driftwatch.ingest.content`), all before the one commit.
+are folded into the hourly ``class_hour`` rollup and its days (``class_day``), and content that arrived
+as log records is matched to its call (:mod:`driftwatch.ingest.content`), all before the one commit.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from driftwatch.db.base import UTCDateTime
 from driftwatch.db.dialect_insert import dialect_insert
 from driftwatch.db.models import Call, CallSpan, ClassHour
 from driftwatch.db.models.class_hour import NO_TIER
-from driftwatch.ingest import content, merging
+from driftwatch.ingest import content, daily_rollup, merging
 from driftwatch.ingest.class_cap import TaskClassCap
 from driftwatch.ingest.identity import span_key
 from driftwatch.ingest.logs import EventRow
@@ -211,6 +211,7 @@ def _add_to_rollup(connection: Connection, inserted: Sequence[Sequence[Any]]) ->
         },
     )
     connection.execute(statement)
+    daily_rollup.add_hours(connection, values)
 
 
 def _least_greatest(connection: Connection) -> tuple[Callable[..., Any], Callable[..., Any]]:

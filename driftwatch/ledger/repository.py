@@ -1,5 +1,6 @@
-"""The ledger's queries: daily sums of the hourly rollup ``class_hour``, shadow spend by the day of the
-evaluated call (``shadow_cost_day``) and promotions from the audit log.  No query reads ``call``."""
+"""The ledger's queries: the daily rollup ``class_day``, the hourly one ``class_hour`` where a promotion
+splits a day, shadow spend by the day of the evaluated call (``shadow_cost_day``) and promotions from
+the audit log.  No query reads ``call``."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from driftwatch.dashboard.window import bucket_key
-from driftwatch.db.models import ClassHour, Decision, ShadowCostDay
+from driftwatch.db.models import ClassDay, ClassHour, Decision, ShadowCostDay
 from driftwatch.ledger.terms import Volume
 from driftwatch.policy.routing import MOVES
 
@@ -57,23 +58,27 @@ def _volume(tier: str, row: Sequence[Any]) -> Volume:
     )
 
 
-def _of_classes(query: Select[tuple[str, ...]], classes: Collection[str] | None) -> Select[tuple[str, ...]]:
-    return query if classes is None else query.where(ClassHour.task_class.in_(sorted(classes)))
-
-
 def class_tier_days(
     session: Session, since: datetime, until: datetime, classes: Collection[str] | None
 ) -> dict[tuple[str, str], list[Volume]]:
-    """(class, day) → the day's volume per tier, for ``classes`` (None: all)."""
-    day = bucket_key(session, ClassHour.hour, DAY)
-    query = (
-        select(ClassHour.task_class, ClassHour.tier, day, *_volume_columns())
-        .where(ClassHour.hour >= since, ClassHour.hour < until)
-        .group_by(ClassHour.task_class, ClassHour.tier, day)
-    )
+    """(class, day) → the day's volume per tier, for ``classes`` (None: all), from the daily rollup."""
+    query = select(
+        ClassDay.task_class,
+        ClassDay.tier,
+        ClassDay.day,
+        ClassDay.calls,
+        ClassDay.calls - ClassDay.priced_calls,
+        ClassDay.input_tokens,
+        ClassDay.output_tokens,
+        ClassDay.cost_usd,
+        ClassDay.cache_read_tokens,
+        ClassDay.cache_write_tokens,
+    ).where(ClassDay.day >= since.date().isoformat(), ClassDay.day < until.date().isoformat())
+    if classes is not None:
+        query = query.where(ClassDay.task_class.in_(sorted(classes)))
     result: dict[tuple[str, str], list[Volume]] = {}
-    for task_class, tier, on_day, *sums in session.execute(_of_classes(query, classes)):
-        result.setdefault((task_class, on_day), []).append(_volume(tier, tuple(sums)))
+    for task_class, tier, day, *counts in session.execute(query):
+        result.setdefault((task_class, day), []).append(_volume(tier, counts))
     return result
 
 
