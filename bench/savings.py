@@ -1,7 +1,8 @@
 """Savings-ledger benchmark: latency of ``GET /v1/savings`` on the store of ``bench/dashboard.py``
 (10 million calls over 30 days: 50 classes, 50,400 ``class_hour`` rows, summed into 2,100 ``class_day``
-rows as the ingest writer keeps them), plus what the ledger reads beyond it: ``shadow_cost_day`` per class and day (1,550 rows) and the seed's promotions (one per class,
-cheap to mid, each in force from its time on: 50 hourly-rollup ranges to price on the promoted-to tier).
+rows as the ingest writer keeps them), plus what the ledger reads beyond it: ``shadow_cost_day`` per
+class and day (1,550 rows) and the seed's promotions (one per class, cheap to mid, each in force from its
+time on: 50 hourly-rollup ranges to price on the promoted-to tier).
 
 A real server (uvicorn, in this process) answers ``--repeat`` requests per query after one warm-up;
 the script prints the median and the slowest, and the size of the answer.
