@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from driftwatch.dashboard.window import bucket_key
 from driftwatch.db.models import ClassDay, ClassHour, Decision, ShadowCostDay
 from driftwatch.ledger.terms import Volume
 from driftwatch.policy.routing import MOVES
 
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 PROMOTED = "promoted"
 
 
@@ -30,6 +30,15 @@ class Promotion:
     to_tier: str
     start: datetime
     end: datetime | None
+
+    def hours(self, since: datetime, until: datetime) -> tuple[datetime, datetime]:
+        """The rollup hours it counts in ``[since, until)``: from the hour of the promotion to the end
+        of the hour of the next move."""
+        start = max(since, self.start.replace(minute=0, second=0, microsecond=0))
+        if self.end is None:
+            return start, until
+        end = self.end.replace(minute=0, second=0, microsecond=0)
+        return start, min(until, end if end == self.end else end + HOUR)
 
 
 def _volume_columns() -> tuple[ColumnElement[int], ...]:
@@ -117,28 +126,36 @@ def promotions(
     return found
 
 
-PROMOTIONS_PER_QUERY = 200  # a CASE branch and an OR term each: statements stay a reasonable size
+RANGES_PER_QUERY = 200  # a CASE branch and an OR term each: statements stay a reasonable size
 
 
-def promoted_days(
-    session: Session, found: Sequence[Promotion], since: datetime, until: datetime
-) -> dict[tuple[int, str], Volume]:
-    """(index in ``found``, day) → the volume on the promoted-to tier from the promotion's hour until
-    the class's next move; one query per :data:`PROMOTIONS_PER_QUERY` promotions."""
-    day = bucket_key(session, ClassHour.hour, DAY)
-    result: dict[tuple[int, str], Volume] = {}
-    for first in range(0, len(found), PROMOTIONS_PER_QUERY):
-        ranges = {
+@dataclass(frozen=True, slots=True)
+class HourRange:
+    """Hours ``[start, end)`` of a class on a tier (within one UTC day: the part of a day a promotion
+    was in force, where it was not in force all day)."""
+
+    task_class: str
+    tier: str
+    start: datetime
+    end: datetime
+
+
+def hour_ranges(session: Session, ranges: Sequence[HourRange]) -> list[Volume | None]:
+    """The volume of each range from the hourly rollup (``None``: no calls in it), one query per
+    :data:`RANGES_PER_QUERY` ranges."""
+    result: list[Volume | None] = [None] * len(ranges)
+    for first in range(0, len(ranges), RANGES_PER_QUERY):
+        where = {
             first + offset: and_(
-                ClassHour.task_class == promotion.task_class,
-                ClassHour.tier == promotion.to_tier,
-                ClassHour.hour >= max(promotion.start.replace(minute=0, second=0, microsecond=0), since),
-                ClassHour.hour < (until if promotion.end is None else min(promotion.end, until)),
+                ClassHour.task_class == each.task_class,
+                ClassHour.tier == each.tier,
+                ClassHour.hour >= each.start,
+                ClassHour.hour < each.end,
             )
-            for offset, promotion in enumerate(found[first : first + PROMOTIONS_PER_QUERY])
+            for offset, each in enumerate(ranges[first : first + RANGES_PER_QUERY])
         }
-        which = case(*((where, index) for index, where in ranges.items()))
-        query = select(which, day, *_volume_columns()).where(or_(*ranges.values())).group_by(which, day)
-        for index, on_day, *sums in session.execute(query):
-            result[index, on_day] = _volume(found[index].to_tier, sums)
+        which = case(*((condition, index) for index, condition in where.items()))
+        query = select(which, *_volume_columns()).where(or_(*where.values())).group_by(which)
+        for index, *sums in session.execute(query):
+            result[index] = _volume(ranges[index].tier, sums)
     return result

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from driftwatch.config import Policy
 from driftwatch.errors import Unprocessable
 from driftwatch.ledger import repository
-from driftwatch.ledger.terms import LedgerDay, ledger_day, promotion_cost, total
+from driftwatch.ledger.terms import LedgerDay, Volume, ledger_day, promotion_cost, total
 from driftwatch.pricing import ModelPrice, PriceTable
 
 MAX_DAYS = 92
@@ -99,13 +99,34 @@ class _Reader:
     def _promotion_days(
         self, session: Session, classes: Collection[str] | None
     ) -> dict[tuple[str, str], float | None]:
-        """(class, day) → the promotion cost of the day (``None`` where it cannot be priced)."""
-        found = repository.promotions(session, self.since, self.until, classes)
+        """(class, day) → the promotion cost of the day (``None`` where it cannot be priced).
+
+        The days a promotion was in force all day are read from the daily rollup already loaded; only
+        its first and last day, where it may have been in force part of the day, from the hourly one."""
         costs: dict[tuple[str, str], list[float | None]] = {}
-        for (index, day), volume in repository.promoted_days(session, found, self.since, self.until).items():
-            lower = self.prices.of_tier(found[index].from_tier, day)
-            costs.setdefault((found[index].task_class, day), []).append(promotion_cost([volume], lower))
+
+        def add(promotion: repository.Promotion, day: str, volume: Volume | None) -> None:
+            if volume is not None:
+                lower = self.prices.of_tier(promotion.from_tier, day)
+                costs.setdefault((promotion.task_class, day), []).append(promotion_cost([volume], lower))
+
+        partial: list[tuple[repository.Promotion, repository.HourRange]] = []
+        for promotion in repository.promotions(session, self.since, self.until, classes):
+            start, end = promotion.hours(self.since, self.until)
+            for first, last, whole in _split_by_day(start, end):
+                day = first.date().isoformat()
+                if whole:
+                    add(promotion, day, self._on_tier(promotion.task_class, day, promotion.to_tier))
+                else:
+                    hours = repository.HourRange(promotion.task_class, promotion.to_tier, first, last)
+                    partial.append((promotion, hours))
+        volumes = repository.hour_ranges(session, [hours for _, hours in partial])
+        for (promotion, hours), volume in zip(partial, volumes, strict=True):
+            add(promotion, hours.start.date().isoformat(), volume)
         return {key: _sum_known(parts) for key, parts in costs.items()}
+
+    def _on_tier(self, task_class: str, day: str, tier: str) -> Volume | None:
+        return next((v for v in self.volumes.get((task_class, day), []) if v.tier == tier), None)
 
     def _day(self, task_class: str, day: str) -> LedgerDay:
         key = (task_class, day)
@@ -181,6 +202,17 @@ def _notices(offset: int, shown: int, total_classes: int, following: int | None)
         return []
     text = f"classes {offset + 1} to {offset + shown} of {total_classes}, busiest first (calls in the window)"
     return [f"{text}; ask with offset={following} for the next ones" if following is not None else text]
+
+
+def _split_by_day(start: datetime, end: datetime) -> list[tuple[datetime, datetime, bool]]:
+    """``[start, end)`` cut at UTC midnights: each piece, and whether it is a whole day."""
+    pieces = []
+    while start < end:
+        midnight = datetime.combine(start.date() + timedelta(days=1), time(), tzinfo=UTC)
+        last = min(midnight, end)
+        pieces.append((start, last, start.hour == 0 and last == midnight))
+        start = last
+    return pieces
 
 
 def _sum_known(costs: list[float | None]) -> float | None:

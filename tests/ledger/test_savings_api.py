@@ -109,12 +109,12 @@ def test_a_window_too_long_or_backwards_is_refused(server: Any, params: dict[str
 def test_promotion_cost_ends_when_the_class_moves_again(engine: Engine, start_server: StartServer) -> None:
     day1 = scenario.midnight_days_ago(3)
     want = scenario.seed(engine, day1)
-    scenario.move(engine, "extraction", "cheap", "pinned", day1 + timedelta(days=1))
+    scenario.move(engine, "extraction", "cheap", "pinned", day1 + timedelta(days=1, hours=9, minutes=30))
     server = start_server(policy=scenario.POLICY)
 
     body = _get(server.base_url, since=want.day1, task_class="extraction").json()
 
     days = {row["day"]: row for row in body["days"]}
     assert days[want.day1]["promotion_cost_usd"] == pytest.approx(0.032)
-    assert days[want.day2]["promotion_cost_usd"] == 0.0  # its mid calls came after the pin
+    assert days[want.day2]["promotion_cost_usd"] == 0.0  # its mid calls, at 10:00, came after the pin
     assert days[want.day2]["net_usd"] == pytest.approx(0.075 - 0.0225 - 0.01)  # spend and net keep them
