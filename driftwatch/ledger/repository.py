@@ -41,7 +41,7 @@ class Promotion:
         return start, min(until, end if end == self.end else end + HOUR)
 
 
-def _volume_columns() -> tuple[ColumnElement[int], ...]:
+def _volume_columns() -> tuple[ColumnElement[Any], ...]:
     return (
         func.sum(ClassHour.calls),
         func.sum(ClassHour.calls - ClassHour.priced_calls),

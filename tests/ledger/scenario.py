@@ -105,11 +105,13 @@ def _calls(
     model: str | None = None,
 ) -> list[dict[str, Any]]:
     model = model or MODELS[tier]
-    cost = usd(model, input_tokens, output_tokens) if model in RATES else None
-    return [
-        call_row(task_class, tier, model, start + timedelta(minutes=index), input_tokens, output_tokens, cost)
+    rows = [
+        call_row(task_class, tier, model, start + timedelta(minutes=index), input_tokens, output_tokens, 0.0)
         for index in range(count)
     ]
+    for row in rows:  # as ingest prices it: unknown for a model without a price
+        row["cost_usd"] = usd(model, input_tokens, output_tokens) if model in RATES else None
+    return rows
 
 
 def move(engine: Engine, task_class: str, to_tier: str, kind: str, at: datetime) -> None:

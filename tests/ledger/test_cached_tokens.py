@@ -28,7 +28,7 @@ POLICY = Policy(tier_models=scenario.MODELS, prices=PRICES)
 def _export(base_url: str, start: datetime, cached: int | None) -> None:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{base_url}/v1/traces")))
-    attributes = {
+    attributes: dict[str, str | int] = {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": "openai",
         "gen_ai.request.model": "m-cheap",

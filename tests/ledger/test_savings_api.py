@@ -48,14 +48,14 @@ def test_the_ledger_matches_the_sums_worked_out_by_hand(engine: Engine, start_se
     assert classes["tagging"]["totals"]["net_usd"] is None
 
     # Over all classes: day 1 adds extraction and codegen; day 2 has tagging's unpriced call.
-    days = {row["day"]: row for row in body["days"]}
-    assert list(days) == [want.day1, want.day2]
-    first = days[want.day1]
+    overall = {row["day"]: row for row in body["days"]}
+    assert list(overall) == [want.day1, want.day2]
+    first = overall[want.day1]
     assert first["spend_usd"] == pytest.approx(0.0725 + 0.16)
     assert first["counterfactual_usd"] == pytest.approx(0.375 + 0.16)
     assert first["net_usd"] == pytest.approx(0.375 - 0.0725 - 0.03)
-    assert days[want.day2]["unpriced_calls"] == 1
-    assert days[want.day2]["net_usd"] is None and days[want.day2]["shadow_usd"] == pytest.approx(0.01)
+    assert overall[want.day2]["unpriced_calls"] == 1
+    assert overall[want.day2]["net_usd"] is None and overall[want.day2]["shadow_usd"] == pytest.approx(0.01)
     assert body["totals"]["net_usd"] is None and body["totals"]["calls"] == 15 + 5 + 2 + 4
 
 
