@@ -58,7 +58,7 @@ from driftwatch.db.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from driftwatch.evaluations.rollup import insert_counted
+from driftwatch.evaluations.writer import insert_counted
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 HOURS = 30 * 24

@@ -38,7 +38,7 @@ from driftwatch.config import Policy
 from driftwatch.db import migrate
 from driftwatch.db.engine import build_engine, session_factory
 from driftwatch.db.models import Call, Evaluation
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from driftwatch.sampling.service import run_sampling
 from driftwatch.shadow.judges.chain import build_judge_chain
 from driftwatch.shadow.providers.base import Message

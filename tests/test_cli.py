@@ -17,7 +17,7 @@ from sqlalchemy import Engine, inspect
 
 from driftwatch.auth.keys import KeyVerifier
 from driftwatch.auth.scopes import Scope
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from driftwatch.db import engine as engine_module
 from driftwatch.db.base import Base
 from driftwatch.db.engine import build_engine

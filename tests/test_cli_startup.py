@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from driftwatch.cli_startup import StartupFacts, startup_lines
+from driftwatch.cli.startup import StartupFacts, startup_lines
 from driftwatch.config import Policy, ProviderConfig, Settings
 from driftwatch.db.migrate import Migration
 

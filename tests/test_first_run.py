@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from driftwatch.config import load_policy
 from driftwatch.db import migrate as migrations
 from driftwatch.db.engine import build_engine

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine, insert
 
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from driftwatch.config import Policy
 from driftwatch.db.models import ClassHour
 from driftwatch.errors import Unprocessable
-from driftwatch.sampling.plan import parse_duration
+from driftwatch.overview.plan import parse_duration
 from driftwatch.stats.detector import AlarmThreshold
 from driftwatch.stats.planner import plan_sampling
 from tests.conftest import StartServer

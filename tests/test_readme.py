@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from driftwatch.config import Policy, Settings, load_policy
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,26 +25,26 @@ from driftwatch.api.routes import (
     savings,
     webhooks,
 )
+from driftwatch.api.routes import ingest as ingest_routes
 from driftwatch.api.routes import policy as policy_routes
 from driftwatch.api.url_guard import UrlGuard
 from driftwatch.auth.keys import KeyVerifier
 from driftwatch.auth.scopes import Scope
 from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import build_engine, is_sqlite, session_factory
-from driftwatch.ingest import routes as ingest_routes
 from driftwatch.ingest.class_cap import TaskClassCap
 from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.logs import ContentEventMapper
+from driftwatch.ingest.metrics import Metrics
 from driftwatch.ingest.records import CallMapper
 from driftwatch.ingest.redaction import Redactor
 from driftwatch.ingest.service import IngestService
 from driftwatch.ingest.writer import CallWriter
-from driftwatch.metrics import Metrics
 from driftwatch.notify.delivery import DeliveryOptions
 from driftwatch.notify.network import Resolver
 from driftwatch.observability.store_collector import StoreCollector
 from driftwatch.policy.snapshot import ObservedClasses, PolicyDocuments
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 
 
 def create_app(

@@ -7,8 +7,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from driftwatch.api.routes.ingest import protobuf_error_response, wants_protobuf_error
 from driftwatch.errors import DriftwatchError
-from driftwatch.ingest.routes import protobuf_error_response, wants_protobuf_error
 
 
 def error_response(

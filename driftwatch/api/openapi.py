@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from driftwatch.ingest.routes import OTLP_PATHS
+from driftwatch.api.routes.ingest import OTLP_PATHS
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",

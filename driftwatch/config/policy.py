@@ -13,6 +13,7 @@ from driftwatch.config.sections import (
     ClassConfig,
     ClassDefaults,
     Classification,
+    CoverageConfig,
     DecisionConfig,
     JudgeConfig,
     ProviderConfig,
@@ -20,7 +21,7 @@ from driftwatch.config.sections import (
     WebhookConfig,
 )
 from driftwatch.errors import ConfigError
-from driftwatch.pricing import ModelPrice, PriceTable
+from driftwatch.prices.pricing import ModelPrice, PriceTable
 
 
 class Policy(BaseModel):
@@ -49,7 +50,8 @@ class Policy(BaseModel):
         description="Model name (exact, versioned, or glob) → tier, used when a span names no tier.",
     )
     prices: dict[str, ModelPrice] = Field(
-        default_factory=dict, description="Model → price; wins over the list prices (driftwatch.list_prices)."
+        default_factory=dict,
+        description="Model → price; wins over the list prices (driftwatch.prices.list_prices).",
     )
     classification: Classification = Classification()
     providers: dict[str, ProviderConfig] = Field(
@@ -66,6 +68,7 @@ class Policy(BaseModel):
         description="Model routers use per tier (default: the tier's provider model).",
     )
     decisions: DecisionConfig = DecisionConfig()
+    coverage: CoverageConfig = CoverageConfig()
     webhooks: tuple[WebhookConfig, ...] = ()
 
     @model_validator(mode="before")

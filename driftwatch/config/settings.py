@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from driftwatch.config.redaction import compile_patterns
 from driftwatch.errors import ConfigError
-from driftwatch.ingest.redaction import compile_patterns
 
 DEFAULT_DATABASE_URL = "sqlite:///driftwatch.db"
 
@@ -93,7 +93,8 @@ class Settings(BaseSettings):
     decide_interval_seconds: float = Field(
         60.0,
         gt=0,
-        description="How often detectors take in new evaluations and degraded classes are acted on.",
+        description="How often detectors take in new evaluations and degraded classes are acted on"
+        " (and class coverage is reassessed).",
     )
     recommend_interval_seconds: float = Field(
         3600.0, gt=0, description="How often classes on a higher tier are checked for demotion parity."

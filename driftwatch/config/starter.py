@@ -13,7 +13,7 @@ import yaml
 
 ProviderKind = Literal["openai", "anthropic"]
 
-# (cheap model, premium model, key variable) per provider: current, priced in driftwatch/pricing.py.
+# (cheap model, premium model, key variable) per provider: current, priced in driftwatch/prices/pricing.py.
 PROVIDER_DEFAULTS: dict[ProviderKind, tuple[str, str, str]] = {
     "openai": ("gpt-4o-mini", "gpt-4o", "OPENAI_API_KEY"),
     "anthropic": ("claude-haiku-4-5", "claude-opus-4-7", "ANTHROPIC_API_KEY"),

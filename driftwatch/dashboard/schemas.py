@@ -7,9 +7,10 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from driftwatch.dashboard.window import TimeRange
-from driftwatch.evaluations.quality import ClassQuality
-from driftwatch.policy.decision_schemas import DecisionOut
-from driftwatch.policy.routing_schemas import ClassRouteOut, RecommendationOut
+from driftwatch.overview.coverage import CoverageSummary
+from driftwatch.overview.quality import ClassQuality
+from driftwatch.routing.decision_schemas import DecisionOut
+from driftwatch.routing.schemas import ClassRouteOut, RecommendationOut
 
 
 class AcceptanceSeries(BaseModel):
@@ -137,3 +138,6 @@ class Dashboard(BaseModel):
     recommendations: list[RecommendationOut] = Field(description="Open demotion recommendations")
     decisions: list[DecisionOut] = Field(description="The newest decisions (at most 20)")
     webhooks: Webhooks
+    coverage: CoverageSummary | None = Field(
+        None, description="How many classes are protected against the policy's drop; null before assessed"
+    )

@@ -33,12 +33,13 @@ from driftwatch.dashboard.schemas import (
 )
 from driftwatch.dashboard.tiering import Tiering, tiering_savings
 from driftwatch.dashboard.window import TimeRange, Window, window
-from driftwatch.evaluations.quality import ClassQuality
-from driftwatch.evaluations.service import CLASSES_PER_PAGE, class_overview
+from driftwatch.overview.classes import CLASSES_PER_PAGE, class_overview
+from driftwatch.overview.coverage import coverage_summary
+from driftwatch.overview.quality import ClassQuality
 from driftwatch.policy import audit, control
-from driftwatch.policy.routing import routes
-from driftwatch.policy.routing_schemas import ClassRouteOut, RecommendationOut
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
+from driftwatch.routing.routes import routes
+from driftwatch.routing.schemas import ClassRouteOut, RecommendationOut
 from driftwatch.stats.detector import Status
 from driftwatch.stats.proportions import wilson_interval
 
@@ -103,6 +104,7 @@ def build(
         recommendations=recommendations,
         decisions=decisions.items,
         webhooks=_webhooks(session, task_class),
+        coverage=coverage_summary(session, policy),
     )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from driftwatch.calls.repository import ClassSummary
-from driftwatch.pricing import ModelPrice
+from driftwatch.prices.pricing import ModelPrice
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,14 +45,16 @@ def head_revision() -> str | None:
 def at_head(engine: Engine) -> bool:
     """Whether the store's schema is at the newest revision (False when it cannot tell)."""
     head = head_revision()
-    if head is None:
-        return False
+    return head is not None and current_revisions(engine) == [head]
+
+
+def current_revisions(engine: Engine) -> list[str] | None:
+    """The revisions the store's schema is at; None for a new store (no ``alembic_version`` yet)."""
     try:
         with engine.connect() as connection:
-            current = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+            return list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
     except SQLAlchemyError:  # no alembic_version table yet: a new store
-        return False
-    return current == [head]
+        return None
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -10,7 +10,7 @@ def describe(outcome: DemoOutcome) -> list[str]:
     snapshot, url = outcome.snapshot, outcome.base_url
     lines = ["", "[bold]What happened[/]"]
     for decision in reversed(snapshot.decisions):
-        if decision["kind"] in ("degraded", "promoted"):
+        if decision["kind"] in ("model.changed", "degraded", "promoted"):
             lines.append(f"  {decision['created_at'][11:19]}  {decision['task_class']}: {decision['reason']}")
     missed = [name for name in DRIFTING_CLASSES if name not in outcome.promoted]
     if missed:

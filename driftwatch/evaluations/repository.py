@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import case, func, select, text, tuple_
+from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from driftwatch.calls.repository import CallFilter
-from driftwatch.db.dialect_insert import dialect_insert
 from driftwatch.db.keyset import newest_first_page, within
 from driftwatch.db.models import Call, CallSpan, Evaluation, EvaluationHour, ShadowSample
-from driftwatch.evaluations.rollup import HOUR, Counted, add_to_rollup, hour_of, on_the_hour
+from driftwatch.evaluations.rollup import HOUR, hour_of, on_the_hour
 from driftwatch.evaluations.schemas import StoredOutcome
 
 
@@ -65,45 +64,6 @@ def calls_by_span(session: Session, spans: Collection[tuple[str, str]]) -> dict[
         for query in (own, other)
         for trace, span, call_id, tier, model in session.execute(query)
     }
-
-
-def insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert the rows whose ``(source, external_id)`` is new; returns how many were new.
-
-    ``ON CONFLICT DO NOTHING`` makes a re-sent verdict a no-op on SQLite and PostgreSQL alike, also
-    when two requests carry it at once.  Ids follow the order of ``rows`` (the request's), since the
-    detectors take outcomes in id order.  On PostgreSQL the rows go in key order, with ids drawn from
-    the sequence beforehand, so concurrent batches that overlap take their locks in the same order and
-    cannot deadlock; SQLite has one writer at a time and takes them as they come.
-    """
-    if not rows:
-        return 0
-    if session.get_bind().dialect.name == "postgresql":
-        ids = sorted(session.scalars(_NEXT_EVALUATION_IDS, {"count": len(rows)}))
-        numbered = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
-        rows = sorted(numbered, key=lambda row: (row["source"], row["external_id"]))
-    statement = (
-        dialect_insert(session, Evaluation)
-        .on_conflict_do_nothing(index_elements=["source", "external_id"])
-        .returning(
-            Evaluation.task_class,
-            Evaluation.tier,
-            Evaluation.source,
-            Evaluation.evaluated_at,
-            Evaluation.acceptable,
-        )
-    )
-    inserted: list[Counted] = [
-        (row.task_class, row.tier, row.source, row.evaluated_at, row.acceptable)
-        for row in session.execute(statement, rows)
-    ]
-    add_to_rollup(session, inserted)
-    return len(inserted)
-
-
-_NEXT_EVALUATION_IDS = text(
-    "SELECT nextval(pg_get_serial_sequence('evaluation', 'id')) FROM generate_series(1, :count)"
-)
 
 
 def list_evaluations(

@@ -1,21 +1,21 @@
 """The hourly rollup of evaluation outcomes (``evaluation_hour``): kept by the writers, read for
 windows on hour boundaries.
 
-Writers call :func:`add_to_rollup` with the rows they actually inserted, in the same transaction,
-so the rollup counts each stored evaluation once, whatever is re-sent or re-run.
+The one writer of evaluations (:mod:`driftwatch.evaluations.writer`) calls :func:`add_to_rollup` with
+the rows it actually inserted, in the same transaction, so the rollup counts each stored evaluation
+once, whatever is re-sent or re-run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from driftwatch.db.dialect_insert import dialect_insert
-from driftwatch.db.models import Evaluation, EvaluationHour
+from driftwatch.db.models import EvaluationHour
 from driftwatch.db.models.class_hour import NO_TIER
 
 HOUR = timedelta(hours=1)
@@ -31,21 +31,6 @@ def hour_of(moment: datetime) -> datetime:
 def on_the_hour(moment: datetime | None) -> bool:
     """A window bound the rollup answers exactly: none (all time), or the start of a UTC hour."""
     return moment is None or moment == hour_of(moment)
-
-
-def insert_counted(bind: Session | Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert evaluation rows as given (no conflict handling) and count them in the rollup, in the
-    caller's transaction: for stores filled in bulk, such as benchmark and test seeds."""
-    if not rows:
-        return
-    bind.execute(insert(Evaluation), rows)
-    add_to_rollup(
-        bind,
-        [
-            (row["task_class"], row.get("tier"), row["source"], row["evaluated_at"], row.get("acceptable"))
-            for row in rows
-        ],
-    )
 
 
 def add_to_rollup(bind: Session | Connection, inserted: Iterable[Counted]) -> None:

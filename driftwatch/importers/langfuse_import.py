@@ -33,7 +33,7 @@ from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.records import CallMapper
 from driftwatch.ingest.redaction import NO_REDACTION, Redactor
 from driftwatch.ingest.store import write_batch
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 
 DEFAULT_OVERLAP = timedelta(minutes=15)
 DEFAULT_PAGE_SIZE = 100

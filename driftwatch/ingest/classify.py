@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from driftwatch.config import Policy
 from driftwatch.ingest import litellm
 from driftwatch.ingest.otlp import AttributeValue
-from driftwatch.models_table import ModelTable
+from driftwatch.prices.models_table import ModelTable
 
 UNCLASSIFIED = "unclassified"
 TASK_CLASS_KEY = "driftwatch.task_class"

@@ -21,6 +21,7 @@ then OpenInference, then Langfuse: the first non-empty source of each field is u
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,7 @@ class LlmFields:
     provider: str | None
     model: str | None
     response_id: str | None
+    system_fingerprint: str | None
     input_tokens: int | None
     output_tokens: int | None
     prompt: list[Message] | None
@@ -102,6 +104,13 @@ def extract(span: SpanView, operation: str) -> LlmFields:
             "langfuse.observation.model.name",
         ),
         response_id=_first_text(attributes, "gen_ai.response.id"),
+        # Official openai-v2 (current and semconv 1.30), OpenLLMetry >= 0.55, OpenLLMetry <= 0.54.
+        system_fingerprint=_first_text(
+            attributes,
+            "openai.response.system_fingerprint",
+            "gen_ai.openai.response.system_fingerprint",
+            "gen_ai.openai.system_fingerprint",
+        ),
         input_tokens=_first_not_none(
             _first_int(
                 attributes,
@@ -143,15 +152,19 @@ def _prompt(span: SpanView) -> list[Message] | None:
 
 def _completion(span: SpanView) -> str | None:
     attributes = span.attributes
-    for found in (
-        messages.structured_messages(attributes.get("gen_ai.output.messages")),
-        messages.indexed_messages(attributes, "gen_ai.completion.", ".role", ".content"),
-        messages.openinference_messages(attributes, "llm.output_messages."),
-        messages.completion_from_events(span.events),
-        messages.loose_messages(attributes.get("gen_ai.output.messages")),
-        messages.loose_messages(attributes.get("langfuse.observation.output")),
-        messages.loose_messages(attributes.get("output.value")),
-    ):
+    # Lazily, in order: most spans are answered by the first convention, and parsing the others
+    # (JSON decoding, scanning indexed keys) costs more than the rest of mapping a span.
+    conventions: tuple[Callable[[], list[Message] | None], ...] = (
+        lambda: messages.structured_messages(attributes.get("gen_ai.output.messages")),
+        lambda: messages.indexed_messages(attributes, "gen_ai.completion.", ".role", ".content"),
+        lambda: messages.openinference_messages(attributes, "llm.output_messages."),
+        lambda: messages.completion_from_events(span.events),
+        lambda: messages.loose_messages(attributes.get("gen_ai.output.messages")),
+        lambda: messages.loose_messages(attributes.get("langfuse.observation.output")),
+        lambda: messages.loose_messages(attributes.get("output.value")),
+    )
+    for convention in conventions:
+        found = convention()
         if found:
             return found[0]["content"]
     return None

@@ -13,7 +13,7 @@ from driftwatch.ingest.messages import prompt_text
 from driftwatch.ingest.otlp import STATUS_CODE_ERROR, DecodedSpans, Rejections, SpanView
 from driftwatch.ingest.redaction import NO_REDACTION, Redactor
 from driftwatch.ingest.usage import token_details
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 
 CallRow = dict[str, Any]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -86,11 +86,12 @@ class CallMapper:
         fields = genai.extract(span, operation)
         details = token_details(span.attributes)
         store_content = self._capture_content
+        start_time = nanos_to_datetime(span.start_time_unix_nano)
         row = {
             "trace_id": span.trace_id.hex(),
             "span_id": span.span_id.hex(),
             "parent_span_id": span.parent_span_id.hex() or None,
-            "start_time": nanos_to_datetime(span.start_time_unix_nano),
+            "start_time": start_time,
             "end_time": (
                 nanos_to_datetime(span.end_time_unix_nano)
                 if span.start_time_unix_nano <= span.end_time_unix_nano <= _LATEST_TIME_NS
@@ -104,6 +105,7 @@ class CallMapper:
             "provider": _short(fields.provider, 128),
             "model": _short(fields.model, 255),
             "response_id": _short(fields.response_id, 255),
+            "system_fingerprint": _short(fields.system_fingerprint, 128),
             "input_tokens": fields.input_tokens,
             "output_tokens": fields.output_tokens,
             "cost_usd": self._prices.cost(
@@ -111,7 +113,7 @@ class CallMapper:
                 fields.input_tokens,
                 fields.output_tokens,
                 details,
-                at=nanos_to_datetime(span.start_time_unix_nano),
+                at=start_time,
             ),
             "cache_read_tokens": details.cache_read,
             "cache_write_tokens": details.cache_write,

@@ -8,47 +8,26 @@ OTLP spans (:class:`~driftwatch.ingest.records.CallMapper`), OTLP log content ev
 Patterns run on every stored text, so they are compiled once, at start-up, where an invalid one stops
 the service with its reason.  Python's ``re`` has no time limit: a pattern with nested quantifiers such
 as ``(a+)+$`` can backtrack for minutes on a hostile text, so patterns are capped at
-:data:`MAX_PATTERN_LENGTH` characters and :data:`MAX_PATTERNS` in number, and the README asks for
+:data:`~driftwatch.config.redaction.MAX_PATTERN_LENGTH` characters and
+:data:`~driftwatch.config.redaction.MAX_PATTERNS` in number, and the README asks for
 possessive quantifiers or atomic groups (``a++``, ``(?>...)``) where a pattern repeats a group.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
+from driftwatch.config.redaction import compile_patterns
+
 REDACTED = "[REDACTED]"
-MAX_PATTERNS = 100
-MAX_PATTERN_LENGTH = 500
 
 _STRUCTURAL_KEYS = frozenset({"role", "gen_ai.message.role", "type", "index", "finish_reason"})
 """Keys of a content document whose values say how to read it, not what was said: never redacted,
 so a redacted event is still read as the same messages."""
-
-
-def compile_patterns(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
-    """The patterns compiled, or ``ValueError`` naming the first unusable one and why."""
-    listed = list(patterns)
-    if len(listed) > MAX_PATTERNS:
-        raise ValueError(f"at most {MAX_PATTERNS} redaction patterns, got {len(listed)}")
-    compiled = []
-    for index, pattern in enumerate(listed):
-        if not pattern:
-            raise ValueError(f"redaction pattern {index} is empty")
-        if len(pattern) > MAX_PATTERN_LENGTH:
-            raise ValueError(
-                f"redaction pattern {index} is {len(pattern)} characters long; at most {MAX_PATTERN_LENGTH}"
-            )
-        try:
-            compiled.append(re.compile(pattern))
-        except re.error as error:
-            raise ValueError(
-                f"redaction pattern {index} {pattern!r} is not a regular expression: {error}"
-            ) from None
-    return tuple(compiled)
 
 
 class Redactor:

@@ -17,10 +17,10 @@ from prometheus_client import Counter
 
 from driftwatch.errors import Overloaded
 from driftwatch.ingest.logs import ContentEventMapper, MappedLogs
+from driftwatch.ingest.metrics import Metrics
 from driftwatch.ingest.otlp import Encoding, Rejections, Signal, decompress, iter_spans, parse_request
 from driftwatch.ingest.records import CallMapper, MappedSpans
 from driftwatch.ingest.writer import CallWriter
-from driftwatch.metrics import Metrics
 
 MappedT = TypeVar("MappedT", bound=Rejections)
 

@@ -9,9 +9,9 @@ as log records is matched to its call (:mod:`driftwatch.ingest.content`), all be
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
@@ -72,10 +72,8 @@ def write_batch(
     batch = merging.plan(connection, calls)
     inserted: Sequence[Any] = ()
     if batch.singles:
-        if connection.dialect.name == "postgresql":
-            inserted = _insert_postgresql(connection, batch.singles)
-        else:
-            inserted = _insert_portable(connection, batch.singles)
+        insert = _INSERTS.get(connection.dialect.name, _insert_portable)
+        inserted = insert(connection, batch.singles)
     if inserted:
         _add_to_rollup(connection, inserted)
     created = merging.write_groups(connection, batch.groups, _add_to_rollup)
@@ -135,6 +133,77 @@ def _insert_portable(connection: Connection, rows: Sequence[CallRow]) -> Sequenc
     return connection.execute(statement, rows).all()
 
 
+def _insert_sqlite(connection: Connection, rows: Sequence[CallRow]) -> Sequence[Any]:
+    """Multi-row ``INSERT … VALUES`` through the driver, with values converted here once.
+
+    SQLAlchemy's insert-many path spends more CPU per row (bind processors, parameter dictionaries,
+    returned-row processing) than SQLite spends storing it; the rollup is built from the input rows
+    of the spans SQLite reports as inserted, so only their ids come back.
+    """
+    columns = list(rows[0])
+    datetimes = [index for index, column in enumerate(columns) if column in _SQLITE_DATETIME_COLUMNS]
+    inserted_keys: set[tuple[str, str]] = set()
+    for start in range(0, len(rows), _SQLITE_ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _SQLITE_ROWS_PER_STATEMENT]
+        parameters: list[Any] = []
+        for row in chunk:
+            values = [row[column] for column in columns]
+            for index in datetimes:
+                values[index] = _sqlite_datetime(values[index])
+            parameters.extend(values)
+        placeholders = "(" + ", ".join("?" * len(columns)) + ")"
+        statement = (
+            f"INSERT INTO call ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(chunk))} "
+            "ON CONFLICT DO NOTHING RETURNING trace_id, span_id"
+        )
+        inserted_keys.update(
+            (key[0], key[1]) for key in connection.exec_driver_sql(statement, tuple(parameters)).all()
+        )
+    return [_returned(row) for row in rows if (row["trace_id"], row["span_id"]) in inserted_keys]
+
+
+# Well under SQLite's 32,766 bound variables per statement (3.32+) at the call table's ~25 columns.
+_SQLITE_ROWS_PER_STATEMENT = 500
+_SQLITE_DATETIME_COLUMNS = frozenset(
+    column.name for column in Call.__table__.columns if isinstance(column.type, UTCDateTime)
+)
+
+
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    """The text SQLAlchemy's SQLite ``DATETIME`` stores for a UTC datetime (naive UTC, microseconds)."""
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:  # mapped spans are UTC already: the conversion is the rare path
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class _Inserted:
+    """An inserted call as the rollup and the re-sent check read it (the order of ``_RETURNED``)."""
+
+    task_class: str
+    tier: str | None
+    start_time: datetime
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    trace_id: str
+    span_id: str
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter([getattr(self, name) for name in _RETURNED])
+
+
+def _returned(row: CallRow) -> _Inserted:
+    # A row may leave out the columns it has no value for (cached tokens an instrumentation does not report).
+    return _Inserted(*(row.get(name) for name in _RETURNED))
+
+
 def _insert_postgresql(connection: Connection, rows: Sequence[CallRow]) -> Sequence[Any]:
     """One ``INSERT … SELECT FROM unnest(arrays)``: a short statement with one array per column.
 
@@ -151,6 +220,11 @@ def _insert_postgresql(connection: Connection, rows: Sequence[CallRow]) -> Seque
     arrays = tuple([row[column] for row in rows] for column in columns)
     return connection.exec_driver_sql(statement, arrays).all()
 
+
+_INSERTS: dict[str, Callable[[Connection, Sequence[CallRow]], Sequence[Any]]] = {
+    "sqlite": _insert_sqlite,
+    "postgresql": _insert_postgresql,
+}
 
 _POSTGRES_DIALECT: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
 _POSTGRES_ARRAY_TYPES = {

@@ -3,14 +3,14 @@
 Cache reads and cache writes are part of the reported input tokens in every convention captured in
 ``tests/fixtures/instrumentations`` (Anthropic's 42 uncached + 10 read + 5 written arrive as 57 input
 tokens), and reasoning tokens are part of the output tokens (OpenAI's ``completion_tokens``), so they
-are passed to the price table as parts of those totals (:class:`driftwatch.pricing.TokenDetails`).
+are passed to the price table as parts of those totals (:class:`driftwatch.prices.pricing.TokenDetails`).
 """
 
 from __future__ import annotations
 
 from driftwatch.ingest.genai import _first_int
 from driftwatch.ingest.otlp import AttributeValue
-from driftwatch.pricing import TokenDetails
+from driftwatch.prices.pricing import TokenDetails
 
 # First key present wins, in the order of NOTES.md's mapper cheat sheet.
 _CACHE_READ = (

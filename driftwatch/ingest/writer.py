@@ -26,9 +26,9 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from driftwatch.errors import BadRequest, DriftwatchError, Overloaded
 from driftwatch.ingest.class_cap import TaskClassCap
 from driftwatch.ingest.logs import EventRow
+from driftwatch.ingest.metrics import Metrics
 from driftwatch.ingest.records import CallRow
 from driftwatch.ingest.store import commit_batch
-from driftwatch.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from driftwatch.db.models import ClassDay, ClassHour, Decision, ShadowCostDay
 from driftwatch.ledger.terms import Volume
-from driftwatch.policy.routing import MOVES
+from driftwatch.routing.routes import MOVES
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)

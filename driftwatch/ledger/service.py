@@ -18,7 +18,7 @@ from driftwatch.config import Policy
 from driftwatch.errors import Unprocessable
 from driftwatch.ledger import repository
 from driftwatch.ledger.terms import LedgerDay, Volume, ledger_day, promotion_cost, total
-from driftwatch.pricing import ModelPrice, PriceTable
+from driftwatch.prices.pricing import ModelPrice, PriceTable
 
 MAX_DAYS = 92
 DEFAULT_DAYS = 30

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from driftwatch.pricing import ModelPrice, TokenDetails
+from driftwatch.prices.pricing import ModelPrice, TokenDetails
 
 
 @dataclass(frozen=True, slots=True)

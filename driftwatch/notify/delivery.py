@@ -28,10 +28,10 @@ from driftwatch.config import Policy, Settings
 from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from driftwatch.events.catalogue import TEST_EVENT_TYPE
 from driftwatch.notify import sender
 from driftwatch.notify.backoff import next_attempt, retry_after_seconds
 from driftwatch.notify.endpoints import subscribed_events, sync_config_endpoints
-from driftwatch.notify.events import TEST_EVENT_TYPE
 from driftwatch.notify.network import Resolver, TargetGuard, webhook_client
 
 # Outbox ids are taken in commit order (see notify/outbox.py), so fan-out need only look past the last

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from driftwatch.notify.events import EventTypes, WebhookUrl
+from driftwatch.events.catalogue import EventTypes, WebhookUrl
 from driftwatch.notify.signing import check_secret
 
 WebhookFormat = Literal["standard", "slack"]

@@ -25,18 +25,19 @@ from sqlalchemy.orm import QueryableAttribute, Session
 
 from driftwatch.config import Policy
 from driftwatch.db.models import (
+    ClassCoverage,
     Decision,
     SampleStatus,
     ShadowSample,
     ShadowSpend,
     WebhookDelivery,
 )
+from driftwatch.detection.detectors import LISTED, active_detectors, class_statuses
 from driftwatch.evaluations.repository import outcome_counts
 from driftwatch.ingest.class_cap import OVERFLOW
 from driftwatch.ledger.service import recent_totals
 from driftwatch.ledger.terms import LedgerDay
-from driftwatch.policy.detectors import LISTED, active_detectors, class_statuses
-from driftwatch.policy.routing import busiest_classes, observed_count, routes
+from driftwatch.routing.routes import busiest_classes, observed_count, routes
 from driftwatch.shadow.budget import budget_day
 from driftwatch.stats.detector import AlarmThreshold
 
@@ -68,6 +69,13 @@ class DetectorReading:
 
 
 @dataclass(frozen=True, slots=True)
+class CoverageReading:
+    task_class: str
+    protected: bool
+    min_detectable_drop: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Acceptance:
     accepted: int
     decided: int
@@ -95,6 +103,7 @@ class StoreSnapshot:
     delivery_attempts: dict[str, int]  # status of the delivery -> attempts made at it
     oldest_pending_delivery: datetime | None
     classes_folded: int = 0  # classes with calls whose series are summed under "overflow" or left out
+    coverage: tuple[CoverageReading, ...] = ()  # shown classes the coverage job assessed
     # class -> its savings ledger over the last 30 UTC days (shown classes only: a sum of ledgers
     # under "overflow" would be null as soon as one folded class had an unpriced call)
     savings: dict[str, LedgerDay] = field(default_factory=dict)
@@ -165,6 +174,7 @@ def read_snapshot(session: Session, policy: Policy, now: datetime, max_classes: 
         delivery_attempts=attempts,
         oldest_pending_delivery=oldest_delivery,
         classes_folded=folded,
+        coverage=_coverage(session, shown.classes),
         savings=recent_totals(session, policy, now.date(), shown.classes),
     )
 
@@ -255,6 +265,14 @@ def _detectors(
             )
         )
     return readings, log_threshold
+
+
+def _coverage(session: Session, shown: set[str] | None) -> tuple[CoverageReading, ...]:
+    query = select(ClassCoverage.task_class, ClassCoverage.protected, ClassCoverage.min_detectable_drop)
+    if shown is not None:
+        query = query.where(ClassCoverage.task_class.in_(sorted(shown)))
+    rows = session.execute(query.order_by(ClassCoverage.task_class))
+    return tuple(CoverageReading(name, bool(protected), drop) for name, protected, drop in rows)
 
 
 def _deliveries(session: Session) -> tuple[dict[str, int], dict[str, int], datetime | None]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from driftwatch.db.keyset import newest_first_page, within
 from driftwatch.db.models import Decision
-from driftwatch.policy.decision_schemas import DecisionOut, DecisionPage
+from driftwatch.routing.decision_schemas import DecisionOut, DecisionPage
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,9 +31,9 @@ from driftwatch.config import Policy
 from driftwatch.db.keyset import newest_first_page
 from driftwatch.db.models import Recommendation
 from driftwatch.errors import Conflict, NotFound, Unprocessable
-from driftwatch.notify.outbox import emit
-from driftwatch.policy.routing import current_route, move_class, record_decision, unseen_classes
-from driftwatch.policy.routing_schemas import (
+from driftwatch.events.outbox import emit
+from driftwatch.routing.routes import current_route, move_class, record_decision, unseen_classes
+from driftwatch.routing.schemas import (
     ClassChange,
     ClassRouteOut,
     RecommendationDecision,

@@ -37,10 +37,11 @@ from driftwatch.config import Policy
 from driftwatch.db.engine import session_factory
 from driftwatch.db.job_states import job_state, job_state_cursor
 from driftwatch.db.models import Evaluation
-from driftwatch.notify.outbox import emit
-from driftwatch.policy import detectors, rules
-from driftwatch.policy.detectors import Tracked
-from driftwatch.policy.routing import SYSTEM_ACTOR, current_route, move_class, record_decision
+from driftwatch.detection import detectors
+from driftwatch.detection.detectors import Tracked
+from driftwatch.events.outbox import emit
+from driftwatch.policy import rules
+from driftwatch.routing.routes import SYSTEM_ACTOR, current_route, move_class, record_decision
 from driftwatch.stats.detector import AlarmThreshold, DetectorState, assess
 from driftwatch.stats.discovery import flag_degraded
 

@@ -47,18 +47,18 @@ from driftwatch.db.engine import session_factory
 from driftwatch.db.job_states import job_state
 from driftwatch.db.models import Decision, Evaluation, Recommendation, ShadowSample
 from driftwatch.db.models.evaluation import SHADOW_SOURCE
-from driftwatch.notify.outbox import emit
+from driftwatch.events.outbox import emit
 from driftwatch.policy import control
-from driftwatch.policy.routing import (
+from driftwatch.policy.savings import ForwardShadow, Savings, project_savings
+from driftwatch.policy.traffic import daily_volumes, judge_cost_per_evaluation
+from driftwatch.prices.pricing import PriceTable
+from driftwatch.routing.routes import (
     SYSTEM_ACTOR,
     ClassRoute,
     current_route,
     record_decision,
     routes,
 )
-from driftwatch.policy.savings import ForwardShadow, Savings, project_savings
-from driftwatch.policy.traffic import daily_volumes, judge_cost_per_evaluation
-from driftwatch.pricing import PriceTable
 from driftwatch.sampling.rules import SampleDirection
 from driftwatch.stats.reference import baseline_reference
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from driftwatch.pricing import ModelPrice
+from driftwatch.prices.pricing import ModelPrice
 
 DAYS_PER_MONTH = 30
 CONFIDENCE = 0.95

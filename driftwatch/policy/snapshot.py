@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
 from driftwatch.db.models import ClassPolicy
-from driftwatch.policy.routing import busiest_classes, observed_classes, observed_count, routes
-from driftwatch.policy.routing_schemas import ClassRouteOut, RoutingPolicy, TierModel
+from driftwatch.routing.routes import busiest_classes, observed_classes, observed_count, routes
+from driftwatch.routing.schemas import ClassRouteOut, RoutingPolicy, TierModel
 
 
 class ObservedClasses:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from driftwatch.policy.routing_schemas import RecommendationOut, RoutingPolicy
+from driftwatch.routing.schemas import RecommendationOut, RoutingPolicy
 
 
 def policy_table(document: RoutingPolicy) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from driftwatch.shadow.providers.base import CompletionRequest, Message
 
 # A different model tokenises the same prompt differently; 25% covers the spread between the major

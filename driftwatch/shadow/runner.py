@@ -26,13 +26,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
-from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.engine import session_factory
-from driftwatch.db.models import Evaluation, SampleStatus
+from driftwatch.db.models import SampleStatus
 from driftwatch.db.models.evaluation import SHADOW_SOURCE
-from driftwatch.evaluations.rollup import add_to_rollup
-from driftwatch.notify.outbox import emit
-from driftwatch.pricing import PriceTable
+from driftwatch.evaluations import writer
+from driftwatch.events.outbox import emit
+from driftwatch.prices.pricing import PriceTable
 from driftwatch.shadow import budget, queue
 from driftwatch.shadow.estimate import (
     UnreplayablePrompt,
@@ -59,7 +58,7 @@ class Reservation(Enum):
 
 
 class ShadowObserver(Protocol):
-    """Told of each evaluation that reached the provider (e.g. :class:`driftwatch.metrics.Metrics`)."""
+    """Told of each evaluation that reached the provider (e.g. :class:`driftwatch.ingest.metrics.Metrics`)."""
 
     def shadow_evaluation_finished(self, outcome: str, seconds: float) -> None: ...
 
@@ -304,10 +303,7 @@ class ShadowRunner:
             "evaluated_at": now,
             "created_at": now,
         }
-        inserted = session.connection().execute(insert_ignoring_conflicts(session, Evaluation), evaluation)
-        if inserted.rowcount:
-            counted = (sample.task_class, evaluated_as["tier"], SHADOW_SOURCE, now, verdict.acceptable)
-            add_to_rollup(session, [counted])
+        writer.insert_shadow(session, evaluation)
         budget.settle(session, sample.task_class, day, reserved, spent, sample.call_day)
 
     async def _finish(

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from driftwatch.config import Policy
 from driftwatch.errors import ConfigError
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from driftwatch.shadow.judges.base import Judge
 from driftwatch.shadow.judges.chain import build_judge_chain
 from driftwatch.shadow.providers.base import Provider

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 
 from driftwatch.config import ClassConfig, Policy
 from driftwatch.db.models import Evaluation
-from driftwatch.evaluations.rollup import insert_counted
+from driftwatch.evaluations.writer import insert_counted
 from tests.support.server import ServerThread
 
 _IDS = itertools.count(1)

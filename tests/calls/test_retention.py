@@ -15,7 +15,7 @@ from driftwatch.calls.retention import delete_expired_calls
 from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import Call, ClassHour, Evaluation, EvaluationHour, ShadowSample
-from driftwatch.evaluations.rollup import insert_counted
+from driftwatch.evaluations.writer import insert_counted
 from driftwatch.scheduler.jobs import JobContext, job_intervals, run_job
 from tests.support.otlp import export_request, make_span
 from tests.support.server import ServerThread

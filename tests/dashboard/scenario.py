@@ -27,9 +27,9 @@ from driftwatch.db.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from driftwatch.evaluations.rollup import insert_counted
+from driftwatch.evaluations.writer import insert_counted
 from driftwatch.ingest.store import commit_batch
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from driftwatch.scheduler.jobs import JobContext, run_job
 
 POLICY = Policy(

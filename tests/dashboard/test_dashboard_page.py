@@ -5,12 +5,16 @@ key once.  A screenshot of each run is kept under ``artifacts/`` at the reposito
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from sqlalchemy import Engine
 
+from driftwatch.config import Settings
+from driftwatch.scheduler.jobs import JobContext, run_job
 from driftwatch.stats.proportions import wilson_interval
 from tests.conftest import StartServer
 from tests.dashboard import scenario
@@ -141,6 +145,32 @@ def test_the_dashboard_draws_the_store(engine: Engine, start_server: StartServer
     page.select_option("#class-filter", "extraction")
     page.wait_for_function("document.querySelectorAll('#acceptance .chart-card').length === 1")
     assert page.locator("#classes tbody tr").count() == 1
+    assert errors == []
+
+
+def test_the_page_shows_each_classs_coverage_and_how_many_are_protected(
+    engine: Engine, start_server: StartServer, page: Page
+) -> None:
+    scenario.seed(engine)
+    run_job("coverage", JobContext(engine, Settings(), scenario.POLICY, clock=lambda: datetime.now(UTC)))
+    server = start_server(policy=scenario.POLICY)
+    errors = console_errors(page)
+    document = httpx.get(f"{server.base_url}/v1/dashboard?range=7d").json()
+
+    page.goto(f"{server.base_url}/?range=7d")
+    wait_ready(page)
+
+    summary = document["coverage"]["text"]
+    assert summary.endswith("classes protected against a 0.10 drop within 7 days")
+    assert page.text_content("#coverage-summary") == summary
+    assert page.locator("#classes thead th").last.text_content() == "coverage"
+    for panel in document["classes"]:
+        coverage = panel["coverage"]
+        shown = page.locator("#classes tr", has_text=panel["task_class"]).locator("td").last.text_content()
+        if coverage["protected"]:
+            assert shown == f"protected: catches a {coverage['min_detectable_drop']:.2f} drop"
+        else:
+            assert shown == "unprotected: " + coverage["message"].split(": ", 1)[1]
     assert errors == []
 
 

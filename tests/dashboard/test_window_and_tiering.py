@@ -9,7 +9,7 @@ import pytest
 from driftwatch.calls.repository import ClassSummary
 from driftwatch.dashboard.tiering import tiering_savings
 from driftwatch.dashboard.window import TimeRange, window
-from driftwatch.pricing import ModelPrice
+from driftwatch.prices.pricing import ModelPrice
 
 NOW = datetime(2026, 11, 25, 14, 37, 5, tzinfo=UTC)
 OPUS = ModelPrice(input_per_mtok=5, output_per_mtok=25)

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from driftwatch.db import migrate
 from driftwatch.db.engine import session_factory
 from driftwatch.evaluations.repository import outcome_counts
-from driftwatch.evaluations.rollup import insert_counted
+from driftwatch.evaluations.writer import insert_counted
 from tests.api.evaluations import POLICY as KNOWN_CLASSES
 from tests.conftest import BACKENDS, StartServer
 from tests.support.databases import engine_for, fresh_database

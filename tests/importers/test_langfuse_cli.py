@@ -17,7 +17,7 @@ from rich.console import Console
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from driftwatch.config import Policy, Settings
 from driftwatch.db.models import Call, JobState
 from driftwatch.importers.langfuse_client import LangfuseImportError

@@ -27,7 +27,7 @@ from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.otlp import iter_spans
 from driftwatch.ingest.records import CallMapper, CallRow
 from driftwatch.ingest.store import commit_batch
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from tests.support.databases import empty_all_tables
 from tests.support.otlp import START_NS, export_request, key_values, llm_attributes
 

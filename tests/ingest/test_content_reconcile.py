@@ -20,7 +20,7 @@ from driftwatch.ingest.logs import ContentEventMapper, EventRow
 from driftwatch.ingest.otlp import iter_spans
 from driftwatch.ingest.records import CallMapper, CallRow
 from driftwatch.ingest.store import commit_batch
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from tests.support.otlp import export_request, genai_events, llm_attributes, logs_request, make_span
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

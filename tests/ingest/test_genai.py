@@ -12,7 +12,7 @@ from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.otlp import iter_spans
 from driftwatch.ingest.records import CallMapper, CallRow, MappedSpans
 from driftwatch.ingest.shadow_marker import SHADOW_MARKER_ATTRIBUTE
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from tests.support.otlp import export_request, llm_attributes, make_span
 
 

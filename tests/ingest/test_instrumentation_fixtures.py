@@ -28,6 +28,12 @@ NO_CONTENT_ON_SPANS = {
     "anthropic_sdk",  # the SDK's own spans are metadata-only by default
 }
 
+FINGERPRINT_KEYS = (
+    "openai.response.system_fingerprint",
+    "gen_ai.openai.response.system_fingerprint",
+    "gen_ai.openai.system_fingerprint",
+)
+
 # Traceloop's Anthropic instrumentation with use_attributes=False, beside the SDK's own span.
 UNPAIRABLE = "traceloop_anthropic__events"
 
@@ -59,6 +65,10 @@ def test_fixture_is_stored_as_one_call(name: str, server: ServerThread) -> None:
     assert call["model"] == ("claude-haiku-4-5-20251001" if is_anthropic else "gpt-4o-mini-2024-07-18")
     assert call["tier"] == "cheap"
     assert call["cost_usd"] is not None and call["cost_usd"] > 0
+    # The fake OpenAI server answers with system_fingerprint "fp_fake"; not every instrumentation
+    # reports it as an attribute (OpenInference keeps it inside the raw output only).
+    reports_fingerprint = any(f'"{key}"'.encode() in body for key in FINGERPRINT_KEYS)
+    assert call["system_fingerprint"] == ("fp_fake" if reports_fingerprint else None)
     if name in NO_CONTENT_ON_SPANS:
         assert call["prompt"] is None
     else:

@@ -20,8 +20,8 @@ from driftwatch.config import Policy
 from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.otlp import iter_spans, parse_request, request_encoding
 from driftwatch.ingest.records import CallMapper, CallRow
-from driftwatch.list_prices import ListedModel, ListPrices, _providers
-from driftwatch.pricing import ModelPrice, PriceTable, TokenDetails, listed_price
+from driftwatch.prices.list_prices import ListedModel, ListPrices, _providers
+from driftwatch.prices.pricing import ModelPrice, PriceTable, TokenDetails, listed_price
 from tests.support.otlp import export_request, llm_attributes, make_span
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "instrumentations"

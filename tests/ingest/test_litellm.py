@@ -16,7 +16,7 @@ from driftwatch.ingest import litellm
 from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.otlp import AttributeValue, DecodedSpans, SpanView, iter_spans, parse_request
 from driftwatch.ingest.records import CallMapper, MappedSpans
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "instrumentations" / "litellm"
 GPT_4O_MINI_COST = (42 * 0.15 + 7 * 0.60) / 1e6

@@ -327,6 +327,20 @@ def test_unauthenticated_protobuf_export_gets_a_protobuf_status(
     assert accepted.status_code == 200
 
 
+def test_a_key_without_the_ingest_scope_gets_permission_denied_in_protobuf(
+    start_server: StartServer, engine: Engine
+) -> None:
+    server = start_server(require_auth=True)
+    with Session(engine) as session, session.begin():
+        reader = create_key(session, "dashboard", scopes={Scope.READ}).key
+    body = logs_request([make_log_record("gen_ai.user.message", {"content": USER}, span=make_span())])
+
+    refused = _post_logs(server, body.SerializeToString(), {**PROTOBUF, "authorization": f"Bearer {reader}"})
+
+    assert refused.status_code == 403
+    assert Status.FromString(refused.content).code == 7  # PERMISSION_DENIED
+
+
 def test_a_full_write_queue_answers_503_to_logs_as_to_spans(
     start_server: StartServer, engine: Engine, database_url: str
 ) -> None:

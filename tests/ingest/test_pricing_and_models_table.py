@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from driftwatch.config import Policy
-from driftwatch.models_table import ModelTable
-from driftwatch.pricing import ModelPrice, PriceTable
+from driftwatch.prices.models_table import ModelTable
+from driftwatch.prices.pricing import ModelPrice, PriceTable
 
 PRICES = PriceTable()
 

@@ -18,11 +18,11 @@ from driftwatch.config import Policy
 from driftwatch.db.models import Call
 from driftwatch.errors import BadRequest
 from driftwatch.ingest.classify import Classifier
+from driftwatch.ingest.metrics import Metrics
 from driftwatch.ingest.otlp import iter_spans
 from driftwatch.ingest.records import CallMapper, CallRow
 from driftwatch.ingest.writer import CallWriter
-from driftwatch.metrics import Metrics
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from tests.support.otlp import export_request, make_span
 
 WAIT_SECONDS = 30

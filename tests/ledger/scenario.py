@@ -23,8 +23,8 @@ from sqlalchemy import Engine
 from driftwatch.config import Policy
 from driftwatch.db.engine import session_factory
 from driftwatch.ingest.store import commit_batch
-from driftwatch.policy.routing import move_class
-from driftwatch.pricing import ModelPrice
+from driftwatch.prices.pricing import ModelPrice
+from driftwatch.routing.routes import move_class
 from driftwatch.shadow import budget
 from tests.dashboard.scenario import _call as call_row
 

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from sqlalchemy import Engine
 
 from driftwatch.config import Policy
-from driftwatch.pricing import ModelPrice
+from driftwatch.prices.pricing import ModelPrice
 from tests.conftest import StartServer
 from tests.ledger import scenario
 

@@ -19,9 +19,9 @@ from sqlalchemy.engine import make_url
 from driftwatch.config import ClassConfig, ClassShadowConfig, Policy, Settings, ShadowConfig
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
-from driftwatch.metrics import Metrics
+from driftwatch.ingest.metrics import Metrics
 from driftwatch.policy import control
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from driftwatch.sampling.service import run_sampling
 from driftwatch.scheduler.jobs import JobContext, run_job
 from driftwatch.shadow.runner import RunnerOptions, ShadowRunner

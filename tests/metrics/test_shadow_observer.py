@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import generate_latest
 from sqlalchemy import Engine
 
-from driftwatch.metrics import Metrics
+from driftwatch.ingest.metrics import Metrics
 from tests.metrics.support import parse, seed_store, value
 
 

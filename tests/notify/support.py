@@ -12,10 +12,10 @@ from sqlalchemy import Engine, select
 from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import WebhookAttempt, WebhookDelivery
+from driftwatch.events.outbox import emit
 from driftwatch.notify.delivery import DeliveryOptions, DeliverySummary, run_delivery
 from driftwatch.notify.endpoints import create_endpoint
 from driftwatch.notify.network import Resolver
-from driftwatch.notify.outbox import emit
 from driftwatch.notify.schemas import CreatedWebhook, WebhookCreate
 from tests.fakes.webhook_receiver import LOOPBACK_RECEIVERS
 

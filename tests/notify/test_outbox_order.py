@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import OutboxEvent
-from driftwatch.notify.outbox import emit
+from driftwatch.events.outbox import emit
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.notify.support import Clock, add_endpoint, deliver, queue_event
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from driftwatch.db.engine import session_factory
 from driftwatch.errors import Conflict, NotFound
 from driftwatch.notify import redelivery

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from driftwatch.notify.events import check_event_types, check_webhook_url
+from driftwatch.events.catalogue import check_event_types, check_webhook_url
 from driftwatch.notify.signing import check_secret, new_secret, signed_headers
 
 

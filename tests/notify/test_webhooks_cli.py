@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine, create_engine
 from standardwebhooks.webhooks import Webhook
 
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from driftwatch.db import migrate
 from tests.fakes.webhook_receiver import ALLOW_LOOPBACK_RECEIVERS, Answer, WebhookReceiver
 from tests.notify.support import Clock, deliver, queue_event

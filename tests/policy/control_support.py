@@ -11,7 +11,7 @@ from sqlalchemy import Engine, insert, select
 from driftwatch.config import ClassConfig, Policy
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import ClassHour, ClassPolicy, Recommendation
-from driftwatch.policy.routing import move_class
+from driftwatch.routing.routes import move_class
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 MODELS = {"cheap": "gpt-4o-mini", "mid": "claude-sonnet-4-6", "premium": "claude-opus-4-7"}

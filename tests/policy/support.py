@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from driftwatch.config import ClassConfig, Policy, Settings
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import Decision, DetectorRow, OutboxEvent
-from driftwatch.evaluations.rollup import insert_counted
+from driftwatch.evaluations.writer import insert_counted
 from driftwatch.scheduler.jobs import JobContext, run_job
 from driftwatch.stats.detector import AlarmThreshold, DetectorState, log_statistic, update
 

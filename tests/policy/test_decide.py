@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 from driftwatch.config import ClassConfig, DecisionConfig, Policy, Settings
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import ClassPolicy
-from driftwatch.policy.decision_schemas import ClassDetection
-from driftwatch.policy.detectors import class_statuses
-from driftwatch.policy.routing import move_class
+from driftwatch.detection.detectors import class_statuses
+from driftwatch.routing.decision_schemas import ClassDetection
+from driftwatch.routing.routes import move_class
 from driftwatch.scheduler.jobs import JOBS, JobContext
 from driftwatch.stats.sequence import lower_bound
 from tests.policy.support import (

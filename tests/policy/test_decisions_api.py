@@ -11,9 +11,9 @@ import httpx
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from driftwatch.db.engine import session_factory
-from driftwatch.policy.routing import record_decision
+from driftwatch.routing.routes import record_decision
 from tests.conftest import StartServer
 from tests.policy.support import NOW, decide, decisions, floor_policy, sample_by_sample, seed, stream, watched
 

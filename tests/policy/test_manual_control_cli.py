@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from tests.policy.control_support import POLICY_YAML, recommend, recommendation, routing_row, seen
 from tests.policy.support import decisions, events
 

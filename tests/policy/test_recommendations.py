@@ -22,8 +22,8 @@ from driftwatch.db.models import (
     ShadowSample,
     ShadowSpend,
 )
-from driftwatch.evaluations.rollup import insert_counted
-from driftwatch.policy.routing import move_class
+from driftwatch.evaluations.writer import insert_counted
+from driftwatch.routing.routes import move_class
 from driftwatch.scheduler.jobs import JobContext, run_job
 from tests.shadow.calls import seed_calls
 

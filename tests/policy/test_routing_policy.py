@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from driftwatch.auth.keys import create_key
 from driftwatch.auth.scopes import Scope
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from driftwatch.config import Policy
 from driftwatch.db.engine import session_factory
 from driftwatch.policy.snapshot import ObservedClasses, etag_matches

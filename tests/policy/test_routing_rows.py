@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 from driftwatch.config import Policy
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import ClassPolicy, Decision
-from driftwatch.policy.routing import move_class
+from driftwatch.routing.routes import move_class
 from tests.policy.support import NOW
 
 

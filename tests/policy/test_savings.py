@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from driftwatch.policy.savings import DayVolume, ForwardShadow, per_token_difference, project_savings
-from driftwatch.pricing import ModelPrice
+from driftwatch.prices.pricing import ModelPrice
 
 OPUS = ModelPrice(input_per_mtok=5, output_per_mtok=25)
 SONNET = ModelPrice(input_per_mtok=3, output_per_mtok=15)

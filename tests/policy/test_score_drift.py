@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy import Engine
 
-from driftwatch.evaluations.rollup import insert_counted
+from driftwatch.evaluations.writer import insert_counted
 from tests.conftest import StartServer
 from tests.policy.support import NOW, decide, floor_policy, watched
 

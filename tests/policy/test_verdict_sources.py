@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from driftwatch.config import DecisionConfig, Policy
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import ClassPolicy
-from driftwatch.policy.detectors import OTHER, class_statuses
+from driftwatch.detection.detectors import OTHER, class_statuses
 from tests.policy.support import decide, decisions, detector, events, seed, stream, watched
 
 WATCHED = {"extraction": watched(auto_promote=True), "faq": watched(auto_promote=True)}

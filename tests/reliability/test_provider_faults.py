@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from driftwatch.config import JudgeConfig, Policy, ProviderConfig, Settings, ShadowConfig
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import ShadowSample, ShadowSpend
-from driftwatch.evaluations.service import class_overview
+from driftwatch.overview.classes import class_overview
 from driftwatch.scheduler.jobs import JobContext, run_job
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.notify.support import Clock

@@ -24,8 +24,8 @@ from driftwatch.auth.keys import create_key, revoke_key
 from driftwatch.auth.scopes import ALL_SCOPES, Scope
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import WebhookDelivery
+from driftwatch.events.outbox import emit
 from driftwatch.notify.delivery import fan_out
-from driftwatch.notify.outbox import emit
 from tests.conftest import StartServer
 from tests.fakes.webhook_receiver import LOOPBACK_RECEIVERS
 from tests.policy.control_support import POLICY, recommend

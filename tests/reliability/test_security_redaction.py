@@ -18,10 +18,11 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from driftwatch.config import Policy, Settings
+from driftwatch.config.redaction import MAX_PATTERN_LENGTH
 from driftwatch.db.models import Call
-from driftwatch.ingest.redaction import MAX_PATTERN_LENGTH, REDACTED, Redactor
+from driftwatch.ingest.redaction import REDACTED, Redactor
 from driftwatch.scheduler.jobs import JobContext, run_job
 from tests.conftest import StartServer
 from tests.fakes.langfuse_server import PUBLIC_KEY, SECRET_KEY, FakeLangfuseServer

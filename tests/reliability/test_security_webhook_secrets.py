@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from driftwatch.auth.keys import create_key
 from driftwatch.auth.scopes import ALL_SCOPES
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from driftwatch.db.engine import session_factory
 from tests.conftest import StartServer
 from tests.fakes.webhook_receiver import LOOPBACK_RECEIVERS, Answer, WebhookReceiver

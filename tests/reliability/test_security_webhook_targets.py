@@ -16,7 +16,7 @@ import trustme
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from driftwatch.config import load_settings
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import WebhookEndpoint

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from driftwatch.config import ClassConfig, DecisionConfig, Policy, ProviderConfig, ShadowConfig
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import ClassPolicy, Evaluation, ShadowSample
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from driftwatch.sampling.rules import SamplingCandidate, in_sample, reverse_tier_for
 from driftwatch.sampling.service import run_sampling
 from driftwatch.shadow.judges.base import JudgeCase, Verdict

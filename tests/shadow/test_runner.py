@@ -19,7 +19,7 @@ from driftwatch.db.models import (
     ShadowSample,
     ShadowSpend,
 )
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from driftwatch.sampling.service import run_sampling
 from driftwatch.shadow import budget, queue
 from driftwatch.shadow.judges.base import Judge

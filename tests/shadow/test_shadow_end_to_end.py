@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from driftwatch.cli import main
+from driftwatch.cli.root import main
 from driftwatch.ingest.shadow_marker import SHADOW_MARKER_HEADER
 from tests.conftest import StartServer
 from tests.fakes.openai_server import FakeOpenAIServer

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, insert
 
 from driftwatch.db.engine import session_factory
 from driftwatch.db.models import ClassHour, DetectorRow
-from driftwatch.evaluations.repository import insert_new
+from driftwatch.evaluations.writer import insert_new
 
 CHUNK = 2_000  # rows per INSERT: well under SQLite's limit on bound parameters
 

@@ -12,9 +12,8 @@ from driftwatch.api.schemas import CallOut, CallPage, ClassList, ClassOut
 from driftwatch.calls import repository
 from driftwatch.calls.repository import CallFilter
 from driftwatch.errors import Unprocessable
-from driftwatch.evaluations import service as evaluations_service
-from driftwatch.evaluations.service import CLASSES_PER_PAGE, MAX_CLASSES_PER_PAGE
 from driftwatch.ingest.class_cap import OVERFLOW
+from driftwatch.overview.classes import CLASSES_PER_PAGE, MAX_CLASSES_PER_PAGE, class_overview
 
 router = APIRouter(tags=["calls"])
 
@@ -79,7 +78,7 @@ def list_classes(
 ) -> ClassList:
     """A page of classes, busiest first (calls in the window, then name); ``next_offset`` and a notice
     say when there are more, so a store of tens of thousands of classes answers quickly and small."""
-    overview = evaluations_service.class_overview(
+    overview = class_overview(
         session,
         request.app.state.policy,
         as_utc(since),

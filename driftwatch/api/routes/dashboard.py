@@ -15,7 +15,7 @@ from driftwatch.api.deps import SessionDep
 from driftwatch.dashboard import service
 from driftwatch.dashboard.schemas import Dashboard
 from driftwatch.dashboard.window import TimeRange
-from driftwatch.evaluations.service import CLASSES_PER_PAGE, MAX_CLASSES_PER_PAGE
+from driftwatch.overview.classes import CLASSES_PER_PAGE, MAX_CLASSES_PER_PAGE
 
 STATIC_PACKAGE = ("driftwatch.dashboard", "static")
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from driftwatch.api.deps import SessionDep
 from driftwatch.api.routes.calls import as_utc
 from driftwatch.policy import audit
-from driftwatch.policy.decision_schemas import DecisionPage
+from driftwatch.routing.decision_schemas import DecisionPage
 
 router = APIRouter(tags=["decisions"])
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from driftwatch.api.deps import SessionDep
-from driftwatch.sampling.plan import CostedPlan, PlanQuery, make_plan
+from driftwatch.overview.plan import CostedPlan, PlanQuery, make_plan
 
 router = APIRouter(tags=["planning"])
 

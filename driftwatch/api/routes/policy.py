@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from driftwatch.api.deps import ActorDep, SessionDep, requires
 from driftwatch.auth.scopes import Scope
 from driftwatch.policy import control, snapshot
-from driftwatch.policy.routing_schemas import (
+from driftwatch.routing.schemas import (
     ClassChange,
     PinRequest,
     RecommendationDecision,

@@ -66,7 +66,7 @@ function tierColor(tiers, tier) {
   return css(index < 0 ? "--tier-none" : `--tier-${Math.min(index, 3)}`);
 }
 const translucent = (hex, alpha) => hex + Math.round(alpha * 255).toString(16).padStart(2, "0");
-const MARKER_COLORS = { promoted: "--bad", degraded: "--bad", demoted: "--good", accepted: "--good", recommended: "--accent" };
+const MARKER_COLORS = { promoted: "--bad", degraded: "--bad", demoted: "--good", accepted: "--good", recommended: "--accent", "model.changed": "--warn" };
 
 // ---- loading --------------------------------------------------------------------------------
 async function load() {
@@ -124,6 +124,7 @@ function render(data) {
   $("class-notices").hidden = !(data.notices || []).length;
   renderCards(data);
   renderClasses(data);
+  renderCoverage(data);
   state.charts.splice(0).forEach((chart) => chart.destroy());
   renderAcceptance(data);
   renderVolume(data);
@@ -182,6 +183,22 @@ function renderClasses(data) {
       cell(`${usd(panel.shadow.spent_today_usd)} / ${usd(panel.shadow.daily_budget_usd)}`, "num"),
       cell(panel.shadow.notice || (detection ? detection.message : "")),
     ];
+  });
+}
+
+// Coverage: the summary line over the class table, and a last column per class (its own function, so
+// the table's other columns can change without it).
+function renderCoverage(data) {
+  const summary = data.coverage;
+  $("coverage-summary").textContent = summary ? summary.text : "";
+  $("coverage-summary").hidden = !summary;
+  const rows = $("classes").querySelectorAll("tbody tr");
+  data.classes.forEach((panel, index) => {
+    const coverage = panel.coverage;
+    let text = "not assessed yet";
+    if (coverage && coverage.protected) text = `protected: catches a ${coverage.min_detectable_drop.toFixed(2)} drop`;
+    else if (coverage) text = coverage.message.replace(/^unprotected against [^:]*: /, "unprotected: ");
+    if (rows[index]) rows[index].append(el("td", { class: `coverage ${coverage && coverage.protected ? "protected" : "unprotected"}` }, text));
   });
 }
 

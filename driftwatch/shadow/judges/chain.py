@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from driftwatch.config import JudgeConfig, JudgeKind
 from driftwatch.errors import ConfigError
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from driftwatch.shadow.judges.base import Judge, JudgeCase, Verdict
 from driftwatch.shadow.judges.embedding import Embedder, EmbeddingJudge
 from driftwatch.shadow.judges.exact import ExactJudge

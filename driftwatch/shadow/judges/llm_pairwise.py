@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from driftwatch.shadow.estimate import TOKENIZER_MARGIN, approximate_tokens
 from driftwatch.shadow.judges.base import JudgeCase, Verdict
 from driftwatch.shadow.providers.base import Completion, CompletionRequest, Message, Provider

@@ -7,7 +7,7 @@ import pytest
 
 from driftwatch.config import JudgeConfig, ShadowConfig
 from driftwatch.errors import ConfigError
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from driftwatch.shadow.judges.base import Judge, JudgeCase, Verdict
 from driftwatch.shadow.judges.chain import JudgeChain, build_judge_chain
 from driftwatch.shadow.judges.embedding import EmbeddingJudge

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from driftwatch.pricing import PriceTable
+from driftwatch.prices.pricing import PriceTable
 from driftwatch.shadow.judges.base import Judge, JudgeCase, Verdict
 from driftwatch.shadow.judges.llm_pairwise import (
     REPAIR_PROMPT,
