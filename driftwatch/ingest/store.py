@@ -200,8 +200,9 @@ class _Inserted:
 
 
 def _returned(row: CallRow) -> _Inserted:
-    # A row may leave out the columns it has no value for (cached tokens an instrumentation does not report).
-    return _Inserted(*(row.get(name) for name in _RETURNED))
+    # A row may leave out a column it has no value for (the cached tokens of a test's or importer's row).
+    values: dict[str, Any] = {name: row.get(name) for name in _RETURNED}
+    return _Inserted(**values)
 
 
 def _insert_postgresql(connection: Connection, rows: Sequence[CallRow]) -> Sequence[Any]:
