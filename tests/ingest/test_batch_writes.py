@@ -48,6 +48,8 @@ def _row(start_time: datetime, task_class: str, tokens: int | None, cost: float 
         "input_tokens": tokens,
         "output_tokens": tokens,
         "cost_usd": cost,
+        "cache_read_tokens": tokens // 2 if tokens else None,
+        "cache_write_tokens": None,
         "prompt": "a prompt with 'quotes', a ? and a é",
         "completion": None,
         "status": "ok",
