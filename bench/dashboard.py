@@ -268,6 +268,22 @@ def percentile(timings: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
+def timed_get(client: httpx.Client, url: str, repeat: int) -> tuple[str, httpx.Response]:
+    """``repeat`` requests after one warm-up: a line with the median, the slowest and the answer's size."""
+    client.get(url).raise_for_status()
+    timings = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        response = client.get(url)
+        timings.append(time.perf_counter() - began)
+        response.raise_for_status()
+    line = (
+        f"GET {url}: median {statistics.median(timings) * 1000:.0f} ms, "
+        f"slowest {max(timings) * 1000:.0f} ms, {len(response.content) / 1024:.0f} KiB"
+    )
+    return line, response
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

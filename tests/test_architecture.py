@@ -43,6 +43,7 @@ STAGES = (
     "scheduler",
     # Read models and surfaces, on top.
     "overview",
+    "ledger",  # the savings ledger: per class and day, what tiering earned
     "dashboard",
     "observability",
     "api",

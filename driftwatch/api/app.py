@@ -14,7 +14,17 @@ from driftwatch.api.deps import requires
 from driftwatch.api.docs import install_docs
 from driftwatch.api.errors import install_error_handlers
 from driftwatch.api.openapi import document_errors
-from driftwatch.api.routes import calls, dashboard, decisions, evaluations, health, metrics, plan, webhooks
+from driftwatch.api.routes import (
+    calls,
+    dashboard,
+    decisions,
+    evaluations,
+    health,
+    metrics,
+    plan,
+    savings,
+    webhooks,
+)
 from driftwatch.api.routes import ingest as ingest_routes
 from driftwatch.api.routes import policy as policy_routes
 from driftwatch.api.state import AppState, install_state
@@ -126,7 +136,14 @@ def create_app(
     app.add_middleware(BrowserGuard, rules=browser_rules(settings))  # outermost: runs first
     app.include_router(health.router)
     app.include_router(ingest_routes.router, dependencies=[requires(Scope.INGEST)])
-    for router in (calls.router, decisions.router, plan.router, dashboard.router, metrics.router):
+    for router in (
+        calls.router,
+        decisions.router,
+        plan.router,
+        dashboard.router,
+        savings.router,
+        metrics.router,
+    ):
         app.include_router(router, dependencies=[requires(Scope.READ)])
     app.include_router(webhooks.router, dependencies=[requires(Scope.ADMIN)])  # URLs can be secrets
     # Routers that mix scopes: each of their routes names its own.

@@ -28,14 +28,24 @@ from sqlalchemy.orm import aliased
 from driftwatch.db.matching import one_of
 from driftwatch.db.models import Call, CallSpan, ClassHour, Evaluation, ShadowSample
 from driftwatch.db.models.class_hour import NO_TIER
-from driftwatch.ingest import identity
+from driftwatch.ingest import daily_rollup, identity
 from driftwatch.ingest.identity import SpanKey, span_key
 from driftwatch.ingest.records import CallRow
 
 CALL_FIELDS = tuple(column.name for column in Call.__table__.columns if column.name != "id")
 _KEYS = ("trace_id", "span_id", "parent_span_id", "response_id")
 _TIMES = ("start_time", "end_time")
-_ROLLUP_FIELDS = ("task_class", "tier", "start_time", "input_tokens", "output_tokens", "cost_usd")
+# What the hourly rollup counts of a call, in the order the writer's ``add_to_rollup`` reads it.
+ROLLUP_FIELDS = (
+    "task_class",
+    "tier",
+    "start_time",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "cache_read_tokens",
+    "cache_write_tokens",
+)
 
 AddToRollup = Callable[[Connection, Sequence[Sequence[Any]]], None]
 
@@ -170,7 +180,7 @@ def _stored_spans(connection: Connection, rows: Sequence[CallRow]) -> list[dict[
 def _insert_merged(connection: Connection, spans: list[CallRow], add_to_rollup: AddToRollup) -> int:
     merged = identity.merge(spans)
     inserted = connection.execute(
-        insert(Call).values(merged).returning(Call.id, *(Call.__table__.c[name] for name in _ROLLUP_FIELDS))
+        insert(Call).values(merged).returning(Call.id, *(Call.__table__.c[name] for name in ROLLUP_FIELDS))
     ).first()
     if inserted is None:  # pragma: no cover - an INSERT without ON CONFLICT returns its row or raises
         return 0
@@ -202,7 +212,7 @@ def _merge_into_stored(connection: Connection, group: Group, add_to_rollup: AddT
     connection.execute(delete(CallSpan).where(CallSpan.call_id == survivor))
     connection.execute(update(Call).where(Call.id == survivor).values(merged))
     _insert_reports(connection, survivor, members)
-    add_to_rollup(connection, [[merged[name] for name in _ROLLUP_FIELDS]])
+    add_to_rollup(connection, [[merged.get(name) for name in ROLLUP_FIELDS]])
     _refresh_seen(connection, [stored_rows[id_] for id_ in group.stored])
 
 
@@ -229,7 +239,7 @@ def _insert_reports(connection: Connection, call_id: int, spans: Sequence[CallRo
                 "call_id": call_id,
                 **{name: span[name] for name in _KEYS},
                 "report": orjson.dumps(
-                    {name: span[name] for name in CALL_FIELDS if name not in _KEYS}
+                    {name: span.get(name) for name in CALL_FIELDS if name not in _KEYS}
                 ).decode(),
             }
             for span in identity.canonical_order(spans)
@@ -267,8 +277,10 @@ def _bucket(call: Any) -> tuple[str, str, datetime]:
 
 
 def _subtract_from_rollup(connection: Connection, calls: Sequence[Any]) -> None:
-    """Take what stored calls counted out of the hourly rollup (they are counted again merged)."""
+    """Take what stored calls counted out of the hourly rollup and its days (they are counted again
+    merged)."""
     for call in calls:
+        daily_rollup.subtract_call(connection, call)
         task_class, tier, hour = _bucket(call)
         cost = call["cost_usd"]
         connection.execute(
@@ -279,6 +291,8 @@ def _subtract_from_rollup(connection: Connection, calls: Sequence[Any]) -> None:
                 input_tokens=ClassHour.input_tokens - (call["input_tokens"] or 0),
                 output_tokens=ClassHour.output_tokens - (call["output_tokens"] or 0),
                 cost_usd=ClassHour.cost_usd - (cost or 0.0),
+                cache_read_tokens=ClassHour.cache_read_tokens - (call["cache_read_tokens"] or 0),
+                cache_write_tokens=ClassHour.cache_write_tokens - (call["cache_write_tokens"] or 0),
                 priced_calls=ClassHour.priced_calls - (0 if cost is None else 1),
             )
         )

@@ -84,6 +84,7 @@ class CallMapper:
 
     def _row(self, span: SpanView, operation: str, source: str) -> CallRow:
         fields = genai.extract(span, operation)
+        details = token_details(span.attributes)
         store_content = self._capture_content
         start_time = nanos_to_datetime(span.start_time_unix_nano)
         row = {
@@ -111,9 +112,11 @@ class CallMapper:
                 fields.model,
                 fields.input_tokens,
                 fields.output_tokens,
-                token_details(span.attributes),
+                details,
                 at=start_time,
             ),
+            "cache_read_tokens": details.cache_read,
+            "cache_write_tokens": details.cache_write,
             "prompt": prompt_text(self._redactor.messages(fields.prompt)) if store_content else None,
             "completion": self._redactor.optional_text(fields.completion) if store_content else None,
             "status": "error" if _is_error(span) else "ok",

@@ -3,8 +3,8 @@
 The batch's LLM-call spans are first met with the spans already stored (:mod:`driftwatch.ingest.merging`):
 a span that is a call of its own is inserted with ``ON CONFLICT DO NOTHING`` on ``(trace_id, span_id)``,
 spans that report one response become one call, and a span stored before is a re-sent one.  New calls
-are folded into the hourly ``class_hour`` rollup, and content that arrived as log records is matched
-to its call (:mod:`driftwatch.ingest.content`), all before the one commit.
+are folded into the hourly ``class_hour`` rollup and its days (``class_day``), and content that arrived
+as log records is matched to its call (:mod:`driftwatch.ingest.content`), all before the one commit.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from driftwatch.db.base import UTCDateTime
 from driftwatch.db.dialect_insert import dialect_insert
 from driftwatch.db.models import Call, CallSpan, ClassHour
 from driftwatch.db.models.class_hour import NO_TIER
-from driftwatch.ingest import content, merging
+from driftwatch.ingest import content, daily_rollup, merging
 from driftwatch.ingest.class_cap import TaskClassCap
 from driftwatch.ingest.identity import span_key
 from driftwatch.ingest.logs import EventRow
@@ -37,16 +37,7 @@ class BatchOutcome:
     calls_overflowed: int = 0
 
 
-_RETURNED = (
-    "task_class",
-    "tier",
-    "start_time",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "trace_id",
-    "span_id",
-)
+_RETURNED = (*merging.ROLLUP_FIELDS, "trace_id", "span_id")
 
 
 def commit_batch(
@@ -199,6 +190,8 @@ class _Inserted:
     input_tokens: int | None
     output_tokens: int | None
     cost_usd: float | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
     trace_id: str
     span_id: str
 
@@ -207,7 +200,9 @@ class _Inserted:
 
 
 def _returned(row: CallRow) -> _Inserted:
-    return _Inserted(*(row[name] for name in _RETURNED))
+    # A row may leave out a column it has no value for (the cached tokens of a test's or importer's row).
+    values: dict[str, Any] = {name: row.get(name) for name in _RETURNED}
+    return _Inserted(**values)
 
 
 def _insert_postgresql(connection: Connection, rows: Sequence[CallRow]) -> Sequence[Any]:
@@ -243,7 +238,7 @@ _POSTGRES_ARRAY_TYPES = {
 
 def _add_to_rollup(connection: Connection, inserted: Sequence[Sequence[Any]]) -> None:
     buckets: dict[tuple[str, str, datetime], dict[str, Any]] = {}
-    for task_class, tier, start_time, input_tokens, output_tokens, cost_usd, *_ in inserted:
+    for task_class, tier, start_time, input_tokens, output_tokens, cost_usd, *cached in inserted:
         key = (task_class, tier or NO_TIER, start_time.replace(minute=0, second=0, microsecond=0))
         bucket = buckets.get(key)
         if bucket is None:
@@ -255,6 +250,8 @@ def _add_to_rollup(connection: Connection, inserted: Sequence[Sequence[Any]]) ->
                 "input_tokens": 0,
                 "output_tokens": 0,
                 "cost_usd": 0.0,
+                "cache_read_tokens": 0,
+                "cache_write_tokens": 0,
                 "priced_calls": 0,
                 "first_seen": start_time,
                 "last_seen": start_time,
@@ -262,6 +259,8 @@ def _add_to_rollup(connection: Connection, inserted: Sequence[Sequence[Any]]) ->
         bucket["calls"] += 1
         bucket["input_tokens"] += input_tokens or 0
         bucket["output_tokens"] += output_tokens or 0
+        bucket["cache_read_tokens"] += cached[0] or 0
+        bucket["cache_write_tokens"] += cached[1] or 0
         if cost_usd is not None:
             bucket["cost_usd"] += cost_usd
             bucket["priced_calls"] += 1
@@ -279,12 +278,15 @@ def _add_to_rollup(connection: Connection, inserted: Sequence[Sequence[Any]]) ->
             "input_tokens": ClassHour.input_tokens + excluded.input_tokens,
             "output_tokens": ClassHour.output_tokens + excluded.output_tokens,
             "cost_usd": ClassHour.cost_usd + excluded.cost_usd,
+            "cache_read_tokens": ClassHour.cache_read_tokens + excluded.cache_read_tokens,
+            "cache_write_tokens": ClassHour.cache_write_tokens + excluded.cache_write_tokens,
             "priced_calls": ClassHour.priced_calls + excluded.priced_calls,
             "first_seen": smaller(ClassHour.first_seen, excluded.first_seen),
             "last_seen": larger(ClassHour.last_seen, excluded.last_seen),
         },
     )
     connection.execute(statement)
+    daily_rollup.add_hours(connection, values)
 
 
 def _least_greatest(connection: Connection) -> tuple[Callable[..., Any], Callable[..., Any]]:

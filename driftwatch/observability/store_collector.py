@@ -70,7 +70,12 @@ def _counter(name: str, documentation: str, labels: list[str] | None = None) -> 
 
 
 def store_families(snapshot: StoreSnapshot | None) -> list[Metric]:
-    return [*_shadow_families(snapshot), *_class_families(snapshot), *_decision_families(snapshot)]
+    return [
+        *_shadow_families(snapshot),
+        *_class_families(snapshot),
+        *_savings_families(snapshot),
+        *_decision_families(snapshot),
+    ]
 
 
 def _seconds_since(moment: datetime | None, now: datetime) -> float:
@@ -192,6 +197,27 @@ def _detector_families(snapshot: StoreSnapshot | None) -> list[Metric]:
         for name in DETECTOR_STATUSES:
             status.add_metric([*labels, name], float(name == reading.status))
     return families
+
+
+def _savings_families(snapshot: StoreSnapshot | None) -> list[Metric]:
+    net = _gauge(
+        "driftwatch_savings_net_usd",
+        "Net savings of the last 30 UTC days (today included): what the calls would have cost on the "
+        "reference tier, minus what they cost, minus shadow evaluation of them; no series while unknown.",
+        ["task_class"],
+    )
+    unpriced = _gauge(
+        "driftwatch_savings_unpriced_calls",
+        "Calls of the last 30 UTC days whose cost is unknown (their model has no price).",
+        ["task_class"],
+    )
+    if snapshot is None:
+        return [net, unpriced]
+    for task_class, terms in sorted(snapshot.savings.items()):
+        unpriced.add_metric([task_class], terms.unpriced_calls)
+        if terms.net_usd is not None:
+            net.add_metric([task_class], terms.net_usd)
+    return [net, unpriced]
 
 
 def _coverage_families(snapshot: StoreSnapshot | None) -> list[Metric]:

@@ -16,7 +16,7 @@ as one at the cap, and reads only the shown classes' detectors and routes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -35,6 +35,8 @@ from driftwatch.db.models import (
 from driftwatch.detection.detectors import LISTED, active_detectors, class_statuses
 from driftwatch.evaluations.repository import outcome_counts
 from driftwatch.ingest.class_cap import OVERFLOW
+from driftwatch.ledger.service import recent_totals
+from driftwatch.ledger.terms import LedgerDay
 from driftwatch.routing.routes import busiest_classes, observed_count, routes
 from driftwatch.shadow.budget import budget_day
 from driftwatch.stats.detector import AlarmThreshold
@@ -102,6 +104,9 @@ class StoreSnapshot:
     oldest_pending_delivery: datetime | None
     classes_folded: int = 0  # classes with calls whose series are summed under "overflow" or left out
     coverage: tuple[CoverageReading, ...] = ()  # shown classes the coverage job assessed
+    # class -> its savings ledger over the last 30 UTC days (shown classes only: a sum of ledgers
+    # under "overflow" would be null as soon as one folded class had an unpriced call)
+    savings: dict[str, LedgerDay] = field(default_factory=dict)
 
 
 class Shown:
@@ -170,6 +175,7 @@ def read_snapshot(session: Session, policy: Policy, now: datetime, max_classes: 
         oldest_pending_delivery=oldest_delivery,
         classes_folded=folded,
         coverage=_coverage(session, shown.classes),
+        savings=recent_totals(session, policy, now.date(), shown.classes),
     )
 
 

@@ -48,6 +48,9 @@ def _row(start_time: datetime, task_class: str, tokens: int | None, cost: float 
         "input_tokens": tokens,
         "output_tokens": tokens,
         "cost_usd": cost,
+        "cache_read_tokens": tokens // 2 if tokens else None,
+        "cache_write_tokens": None,
+        "system_fingerprint": "fp_44709d6fcb" if tokens else None,
         "prompt": "a prompt with 'quotes', a ? and a é",
         "completion": None,
         "status": "ok",
@@ -110,6 +113,11 @@ def test_a_written_batch_reads_back_unchanged_and_ranges_select_what_they_should
     assert {task_class: (calls, tokens) for task_class, calls, tokens in rollup} == {
         task_class: (calls, tokens_by_class[task_class]) for task_class, calls in calls_by_class.items()
     }
+
+
+def test_the_rows_here_fill_every_column_of_a_call() -> None:
+    # A column the rows leave out would not be checked above: a new column must be added to _row.
+    assert set(_row(NOW, "triage", 1, 1.0)) == {column.name for column in Call.__table__.columns} - {"id"}
 
 
 def test_a_span_sent_twice_in_one_batch_or_again_later_is_stored_and_counted_once(engine: Engine) -> None:

@@ -22,7 +22,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from sqlalchemy import Engine, select
 
 from driftwatch.config import Policy
-from driftwatch.db.models import Call, ClassHour
+from driftwatch.db.models import Call, ClassDay, ClassHour
 from driftwatch.ingest.classify import Classifier
 from driftwatch.ingest.otlp import iter_spans
 from driftwatch.ingest.records import CallMapper, CallRow
@@ -183,7 +183,7 @@ def store(
     columns = [column for column in Call.__table__.columns if column.name != "id"]
     with engine.connect() as connection:
         calls = sorted((tuple(row) for row in connection.execute(select(*columns))), key=repr)
-        rollup = connection.execute(
+        hours = connection.execute(
             select(
                 ClassHour.task_class,
                 ClassHour.tier,
@@ -196,7 +196,11 @@ def store(
                 ClassHour.last_seen,
             ).order_by(ClassHour.task_class, ClassHour.tier, ClassHour.hour)
         ).all()
-    return calls, [tuple(row) for row in rollup]
+        # The daily rollup too, kept by the same writer through every merge (cost left out, as above:
+        # float sums depend on the order they were added in).
+        day_columns = [column for column in ClassDay.__table__.columns if column.name != "cost_usd"]
+        days = connection.execute(select(*day_columns).order_by(*ClassDay.__table__.primary_key)).all()
+    return calls, [tuple(row) for row in (*hours, *days)]
 
 
 def test_tags_on_every_span_make_no_call_of_server_client_or_app_spans(engine: Engine) -> None:

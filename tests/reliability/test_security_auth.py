@@ -94,6 +94,7 @@ SCOPES: dict[tuple[str, str], Scope] = {
     ("GET", "/v1/decisions"): READ,
     ("GET", "/v1/plan"): READ,
     ("GET", "/v1/dashboard"): READ,
+    ("GET", "/v1/savings"): READ,
     ("GET", "/metrics"): READ,
     ("GET", "/v1/policy"): READ,
     ("GET", "/v1/recommendations"): READ,

@@ -4,6 +4,7 @@ from driftwatch.db.models.api_key import ApiKey
 from driftwatch.db.models.call import Call
 from driftwatch.db.models.call_span import CallSpan
 from driftwatch.db.models.class_coverage import ClassCoverage
+from driftwatch.db.models.class_day import ClassDay
 from driftwatch.db.models.class_hour import ClassHour
 from driftwatch.db.models.class_policy import ClassPolicy
 from driftwatch.db.models.content_event import ContentEvent
@@ -28,6 +29,7 @@ __all__ = [
     "Call",
     "CallSpan",
     "ClassCoverage",
+    "ClassDay",
     "ClassHour",
     "ClassPolicy",
     "ContentEvent",

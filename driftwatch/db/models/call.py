@@ -49,6 +49,10 @@ class Call(Base):
     input_tokens: Mapped[int | None] = mapped_column(Integer)
     output_tokens: Mapped[int | None] = mapped_column(Integer)
     cost_usd: Mapped[float | None] = mapped_column(Float)
+    # The input tokens read from and written to a prompt cache, where the instrumentation reports them
+    # (part of input_tokens); the savings ledger prices them at the reference model's cache rates.
+    cache_read_tokens: Mapped[int | None] = mapped_column(Integer)
+    cache_write_tokens: Mapped[int | None] = mapped_column(Integer)
     prompt: Mapped[str | None] = mapped_column(Text)
     completion: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))

@@ -1,0 +1,1 @@
+"""The savings ledger: per task class and UTC day, what tiering earned (``GET /v1/savings``)."""
