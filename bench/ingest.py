@@ -132,7 +132,7 @@ def start_driftwatch(backend: str, workdir: Path) -> Target:
     log = workdir / "server.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "driftwatch.cli.root", "serve", "--port", str(port)],
+            [sys.executable, "-m", "driftwatch.cli", "serve", "--port", str(port)],
             env=env,
             cwd=workdir,
             stdin=subprocess.DEVNULL,

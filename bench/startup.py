@@ -50,7 +50,7 @@ def serve_until_healthy(env: dict[str, str], folder: Path) -> tuple[float, float
     port = free_port()
     began = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "driftwatch.cli.root", "serve", "--port", str(port)],
+        [sys.executable, "-m", "driftwatch.cli", "serve", "--port", str(port)],
         env=env,
         cwd=folder,
         stdout=subprocess.DEVNULL,
@@ -87,7 +87,7 @@ def main() -> None:
             "DRIFTWATCH_SCHEDULER": "true",
         }
         env.pop("DRIFTWATCH_POLICY_FILE", None)
-        cli = [sys.executable, "-m", "driftwatch.cli.root"]
+        cli = [sys.executable, "-m", "driftwatch.cli"]
         figures = {
             "driftwatch --help": [timed([*cli, "--help"], env) for _ in range(args.runs)],
             "serve: first 200 from /healthz": [

@@ -31,6 +31,9 @@ class CallOut(BaseModel):
     operation: str | None
     provider: str | None
     model: str | None
+    system_fingerprint: str | None = Field(
+        description="The backend configuration that answered (OpenAI's system_fingerprint), where reported"
+    )
     input_tokens: int | None
     output_tokens: int | None
     cost_usd: float | None = Field(description="From the price table; null when the model's price is unknown")

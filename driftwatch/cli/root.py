@@ -204,26 +204,70 @@ def evaluate(once: bool, task_class: str | None) -> None:
 
 
 @main.command()
-@click.option("--baseline", type=float, required=True, help="The class's acceptance rate now, e.g. 0.95.")
-@click.option("--drop", type=float, required=True, help="The smallest drop to catch, e.g. 0.05.")
-@click.option("--within", required=True, help="Catch it within this long: 7d, 36h, 2w.")
+@click.option("--baseline", type=float, default=None, help="The class's acceptance rate now, e.g. 0.95.")
+@click.option("--drop", type=float, default=None, help="The smallest drop to catch, e.g. 0.05.")
+@click.option("--within", default=None, help="Catch it within this long: 7d, 36h, 2w.")
 @click.option("--task-class", default=None, help="Price samples at this class's tokens per call and judges.")
 @click.option("--alpha", type=float, default=None, help="False alarms allowed per horizon (default: policy).")
 @click.option("--classes", type=int, default=None, help="Classes sharing alpha (default: the classes known).")
 @click.option("--input-tokens", type=int, default=None, help="Tokens per call in (default: class or 1000).")
 @click.option("--output-tokens", type=int, default=None, help="Tokens per call out (default: class or 300).")
-def plan(**options: Any) -> None:
+@click.option(
+    "--allocation",
+    is_flag=True,
+    help="Instead: how rate: auto splits the daily shadow budget now (class, traffic, money at risk, rate, "
+    "expected delay).",
+)
+@click.option(
+    "--all",
+    "every_class",
+    is_flag=True,
+    help="Every class instead: its coverage (the drop caught within coverage.window_days at its traffic, "
+    "rate and reference) and the rate or budget that would protect it.",
+)
+def plan(allocation: bool, every_class: bool, **options: Any) -> None:
     """How many shadow samples per day a class needs to detect a drop from --baseline by --drop within
-    --within (9 times in 10, at the configured false-alarm rate), and what they cost at current prices."""
+    --within (9 times in 10, at the configured false-alarm rate), and what they cost at current prices;
+    with --all, every class's coverage and what would protect it; with --allocation, the split of the
+    shadow budget that rate: auto computes from recent traffic."""
     from driftwatch.db.engine import session_factory
     from driftwatch.overview.plan import PlanQuery, describe, make_plan
 
+    if allocation:
+        _plan_allocation()
+        return
+    missing = [f"--{name}" for name in ("baseline", "drop", "within") if options[name] is None]
+    if missing and not every_class:
+        raise click.UsageError(
+            f"give {', '.join(missing)} (or --all for every class's coverage, --allocation for rate: auto)"
+        )
     try:
         with _job_context() as context, session_factory(context.engine)() as session:
-            costed = make_plan(session, context.policy, context.clock(), PlanQuery(**options))
+            if every_class:
+                from driftwatch.policy.coverage import assess_classes
+                from driftwatch.policy.coverage_report import describe_all
+
+                lines = describe_all(context.policy, assess_classes(session, context.policy, context.clock()))
+            else:
+                lines = describe(make_plan(session, context.policy, context.clock(), PlanQuery(**options)))
     except DriftwatchError as error:
         raise click.ClickException(error.detail) from error
-    for line in describe(costed):
+    for line in lines:
+        click.echo(line)
+
+
+def _plan_allocation() -> None:
+    from driftwatch.db.engine import session_factory
+    from driftwatch.policy.allocation import compute_allocation
+    from driftwatch.policy.allocation_table import describe_allocation
+
+    with _job_context() as context, session_factory(context.engine)() as session:
+        computed = compute_allocation(
+            session, context.policy, context.clock(), every_class=not context.policy.shadow.any_auto
+        )
+    if not context.policy.shadow.any_auto:
+        click.echo("no class has shadow.rate: auto; what auto would give the classes now:")
+    for line in describe_allocation(computed):
         click.echo(line)
 
 

@@ -49,7 +49,7 @@ def webhooks_add(
     url: str, name: str | None, webhook_format: str, events: str | None, secret: str | None
 ) -> None:
     """Send events from now on to URL (http or https). Prints the signing secret once: receivers
-    verify each request with it (see README, Webhooks)."""
+    verify each request with it (see docs/webhooks.md)."""
     import pydantic
 
     from driftwatch.notify import endpoints

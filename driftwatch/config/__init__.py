@@ -6,6 +6,7 @@ start-up and the resulting objects are passed down.
 
 from driftwatch.config.policy import Policy, load_policy
 from driftwatch.config.sections import (
+    AutoRateConfig,
     ClassConfig,
     ClassDefaults,
     Classification,
@@ -13,6 +14,8 @@ from driftwatch.config.sections import (
     DecisionConfig,
     JudgeConfig,
     JudgeKind,
+    ModelChangeBoost,
+    ModelChangeDetection,
     ProviderConfig,
     ShadowConfig,
     WebhookConfig,
@@ -21,6 +24,7 @@ from driftwatch.config.settings import DEFAULT_DATABASE_URL, Settings, load_sett
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "AutoRateConfig",
     "ClassConfig",
     "ClassDefaults",
     "ClassShadowConfig",
@@ -28,6 +32,8 @@ __all__ = [
     "DecisionConfig",
     "JudgeConfig",
     "JudgeKind",
+    "ModelChangeBoost",
+    "ModelChangeDetection",
     "Policy",
     "ProviderConfig",
     "Settings",

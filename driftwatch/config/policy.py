@@ -13,6 +13,7 @@ from driftwatch.config.sections import (
     ClassConfig,
     ClassDefaults,
     Classification,
+    CoverageConfig,
     DecisionConfig,
     JudgeConfig,
     ProviderConfig,
@@ -67,6 +68,7 @@ class Policy(BaseModel):
         description="Model routers use per tier (default: the tier's provider model).",
     )
     decisions: DecisionConfig = DecisionConfig()
+    coverage: CoverageConfig = CoverageConfig()
     webhooks: tuple[WebhookConfig, ...] = ()
 
     @model_validator(mode="before")

@@ -4,9 +4,9 @@ per-class routing, webhooks and decision thresholds."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from driftwatch.db.models.evaluation import SHADOW_SOURCE
 from driftwatch.events.catalogue import EventTypes, WebhookUrl
@@ -80,12 +80,67 @@ class JudgeConfig(BaseModel):
     tier: str | None = Field(None, description="llm_pairwise: tier whose model judges (default: top).")
 
 
+class ModelChangeBoost(BaseModel):
+    """How much harder a class is watched after its served model changed (see docs/model-change.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    factor: float = Field(
+        5.0, ge=1, description="The class's shadow rate is multiplied by this (at most 1) during the watch."
+    )
+    samples: int = Field(
+        1_000,
+        ge=0,
+        description="Forward samples drawn at the boosted rate before the watch ends; 0: no boost.",
+    )
+    max_days: float = Field(
+        14.0, gt=0, description="A watch ends after this long even when fewer samples were drawn."
+    )
+
+
+AUTO = "auto"
+Rate = Annotated[float, Field(ge=0, le=1)] | Literal["auto"]
+"""A share of calls sampled, or ``auto``: the share ``shadow.auto`` allocates (docs/sampling-auto.md)."""
+
+
+class AutoRateConfig(BaseModel):
+    """``rate: auto``: each day's shadow budget split across the auto classes so that the money-weighted
+    expected delay to catch a drop is smallest, unprotected classes first (docs/sampling-auto.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    daily_budget_usd: float | None = Field(
+        None,
+        ge=0,
+        description="Shadow spend per UTC day shared by the auto classes (default: what uniform_rate would "
+        "spend on them). Each class's own daily_budget_usd still caps it.",
+    )
+    uniform_rate: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="The fixed rate auto replaces: the default budget is what it would spend, and a class "
+        "not yet in the allocation (new traffic) samples at it until the next one.",
+    )
+    max_rate: float = Field(0.5, gt=0, le=1, description="The highest rate auto gives a class.")
+    min_rate: float = Field(0.0, ge=0, le=1, description="The lowest rate auto gives a protected class.")
+    drop: float = Field(0.10, gt=0, lt=1, description="The drop whose detection delay is minimised.")
+    coverage_days: float = Field(
+        7.0, gt=0, description="An unprotected class first gets the rate that gives it a reference this soon."
+    )
+    traffic_days: float = Field(7.0, gt=0, description="Days of traffic the allocation is computed from.")
+    every_hours: float = Field(24.0, gt=0, description="Hours between two allocations (the sample job).")
+
+
 class ClassShadowConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    rate: float | None = Field(None, ge=0, le=1, description="Share of calls sampled.")
+    rate: Rate | None = Field(None, description="Share of calls sampled, or auto.")
     daily_budget_usd: float | None = Field(None, ge=0, description="Shadow + judge spend per UTC day.")
     judges: tuple[JudgeConfig, ...] | None = None
+    boost_on_model_change: ModelChangeBoost | None = Field(
+        None, description="Shadow-rate boost after a change of the served model (default: the policy's)."
+    )
 
 
 class ShadowConfig(BaseModel):
@@ -93,7 +148,7 @@ class ShadowConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    rate: float = Field(0.05, ge=0, le=1, description="Default share of each class's calls sampled.")
+    rate: Rate = Field(0.05, description="Default share of each class's calls sampled, or auto.")
     daily_budget_usd: float = Field(5.0, ge=0, description="Default per-class daily budget in dollars.")
     sampled_tiers: tuple[str, ...] | None = Field(
         None, description="Tiers whose calls are sampled (default: every tier below the reference)."
@@ -103,11 +158,44 @@ class ShadowConfig(BaseModel):
     grace_seconds: float = Field(
         30.0, ge=0, description="Wait after a call before replaying it, so content sent as logs arrives."
     )
+    coverage_rate_cap: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Highest rate coverage-first sampling raises a class without a reference to (0: never "
+        "raise); the class's daily budget still applies.",
+    )
+    boost_on_model_change: ModelChangeBoost = Field(
+        default_factory=ModelChangeBoost,
+        description="Shadow-rate boost after a change of a class's served model (model, provider or "
+        "system fingerprint), within the class's daily budget.",
+    )
+    auto: AutoRateConfig = Field(default_factory=AutoRateConfig, description="How rate: auto allocates.")
     classes: dict[str, ClassShadowConfig] = Field(default_factory=dict)
 
-    def rate_for(self, task_class: str) -> float:
+    def boost_for(self, task_class: str) -> ModelChangeBoost:
+        override = self.classes.get(task_class)
+        if override is None or override.boost_on_model_change is None:
+            return self.boost_on_model_change
+        return override.boost_on_model_change
+
+    def _rate_setting(self, task_class: str) -> float | str:
         override = self.classes.get(task_class)
         return self.rate if override is None or override.rate is None else override.rate
+
+    def is_auto(self, task_class: str) -> bool:
+        """Whether the class's rate is allocated (``rate: auto``) rather than fixed."""
+        return self._rate_setting(task_class) == AUTO
+
+    @property
+    def any_auto(self) -> bool:
+        return self.rate == AUTO or any(c.rate == AUTO for c in self.classes.values())
+
+    def rate_for(self, task_class: str) -> float:
+        """The class's fixed rate; for an auto class ``auto.uniform_rate``, what it samples at before an
+        allocation names it (the sample job reads the allocation, see ``policy/allocation.py``)."""
+        setting = self._rate_setting(task_class)
+        return self.auto.uniform_rate if isinstance(setting, str) else setting
 
     def budget_for(self, task_class: str) -> float:
         override = self.classes.get(task_class)
@@ -169,6 +257,31 @@ class WebhookConfig(BaseModel):
     )
 
 
+class ModelChangeDetection(BaseModel):
+    """When a new served value counts as a change (see docs/model-change.md): it must make at least
+    ``min_calls`` and ``min_share`` of a class's last ``window`` calls on a tier.  Values seen in a
+    class's first ``window`` calls, and every value that once counted, are known; a known value is
+    forgotten after ``forget_after_calls`` calls without it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window: int = Field(50, ge=2, le=1_000, description="Recent calls per class and tier looked at.")
+    min_calls: int = Field(10, ge=1, description="Calls of a new value in the window before it counts.")
+    min_share: float = Field(0.2, gt=0, le=1, description="Share of the window a new value must reach.")
+    forget_after_calls: int = Field(
+        5_000, ge=1, description="A known value unseen for this many calls is forgotten (then new again)."
+    )
+    fingerprints: bool = Field(
+        True, description="Watch the system fingerprint where the instrumentation reports one."
+    )
+
+    @model_validator(mode="after")
+    def _can_count(self) -> ModelChangeDetection:
+        if self.min_calls > self.window:
+            raise ValueError(f"min_calls ({self.min_calls}) must not exceed window ({self.window})")
+        return self
+
+
 class DecisionConfig(BaseModel):
     """Thresholds of the sequential tests and the rules that act on them."""
 
@@ -198,6 +311,9 @@ class DecisionConfig(BaseModel):
         "evenly across classes; false alarms stay within alpha + baseline_delta.",
     )
     cooldown_hours: float = Field(24.0, ge=0, description="Least time between two tier changes.")
+    model_change: ModelChangeDetection = Field(
+        default_factory=ModelChangeDetection, description="When a change of the served model is recorded."
+    )
     demotion_rate: float = Field(
         0.02, ge=0, le=1, description="Share of higher-tier calls replayed one tier down (parity)."
     )
@@ -210,4 +326,21 @@ class DecisionConfig(BaseModel):
         description="Evaluation sources whose verdicts feed the detectors that may promote a class "
         "(default: driftwatch's own shadow evaluations). Verdicts of other sources are tested on their "
         "own and raise degraded alerts, never a promotion.",
+    )
+
+
+class CoverageConfig(BaseModel):
+    """What "protected" means: the drop a class's detector must catch, and how fast; and how long a
+    class may stay unprotected before a ``class.unprotected`` event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    drop: float = Field(
+        0.10, gt=0, lt=1, description="Drop in acceptance rate a class must be protected against."
+    )
+    window_days: float = Field(
+        7.0, gt=0, description="Days within which the drop must be caught (9 times in 10)."
+    )
+    alert_after_days: float = Field(
+        7.0, ge=0, description="Days a class may stay unprotected before a class.unprotected event."
     )

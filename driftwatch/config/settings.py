@@ -93,7 +93,8 @@ class Settings(BaseSettings):
     decide_interval_seconds: float = Field(
         60.0,
         gt=0,
-        description="How often detectors take in new evaluations and degraded classes are acted on.",
+        description="How often detectors take in new evaluations and degraded classes are acted on"
+        " (and class coverage is reassessed).",
     )
     recommend_interval_seconds: float = Field(
         3600.0, gt=0, description="How often classes on a higher tier are checked for demotion parity."

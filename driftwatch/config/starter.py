@@ -83,7 +83,7 @@ def starter_policy(choices: StarterChoices, path: str) -> str:
 #   export {choices.key_variable}=...    (the provider's API key: never put it in this file)
 #   DRIFTWATCH_POLICY_FILE={path} driftwatch serve
 # Every field is checked at start-up: an unknown key or tier stops the service with the field named.
-# Reference: README, "Policy file", "Shadow evaluation", "Decisions", "Routing policy", "Webhooks".
+# Reference: docs/policy.md, docs/shadow.md, docs/decisions.md and docs/webhooks.md in driftwatch's repository.
 
 # Tiers, cheapest first. Apps tag each LLM call's span with driftwatch.tier (and driftwatch.task_class).
 tiers: [{names}]

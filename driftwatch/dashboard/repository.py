@@ -8,6 +8,7 @@ are few (one per event and endpoint) and read newest first.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVarTuple
@@ -119,6 +120,16 @@ def _rolled_up_acceptance_buckets(
     return [BucketCount(name, tier or None, bucket, int(n), int(ok)) for name, tier, bucket, n, ok in rows]
 
 
+def oldest_activity(session: Session, since: datetime) -> datetime | None:
+    """The oldest evaluation since ``since`` or, without any, the oldest call: what the page's
+    opening range must hold. Both are index seeks (on ``evaluated_at`` and ``start_time``)."""
+    oldest = select(func.min(Evaluation.evaluated_at)).where(Evaluation.evaluated_at >= since)
+    evaluated = session.scalar(oldest)
+    if evaluated is not None:
+        return evaluated
+    return session.scalar(select(func.min(Call.start_time)).where(Call.start_time >= since))
+
+
 def volume_buckets(
     session: Session, where: Window, task_class: str | None
 ) -> dict[str | None, dict[str, tuple[int, float]]]:
@@ -161,6 +172,26 @@ def decision_markers(session: Session, where: Window, task_class: str | None) ->
     query = _for_class(_within(query, Decision.created_at, where), Decision.task_class, task_class)
     newest = query.order_by(Decision.created_at.desc(), Decision.id.desc()).limit(MARKER_ROWS)
     return [MarkerRow(*row) for row in reversed(session.execute(newest).all())]
+
+
+def latest_moves(session: Session, classes: Collection[str], kinds: Sequence[str]) -> dict[str, MarkerRow]:
+    """The newest decision of one of ``kinds`` per class, whenever it was taken."""
+    if not classes:
+        return {}
+    newest = (
+        select(func.max(Decision.id))
+        .where(Decision.task_class.in_(list(classes)), Decision.kind.in_(list(kinds)))
+        .group_by(Decision.task_class)
+    )
+    query = select(
+        Decision.id,
+        Decision.task_class,
+        Decision.kind,
+        Decision.from_tier,
+        Decision.to_tier,
+        Decision.created_at,
+    ).where(Decision.id.in_(newest))
+    return {row.task_class: row for row in (MarkerRow(*found) for found in session.execute(query))}
 
 
 def delivery_counts(session: Session, task_class: str | None) -> dict[str, int]:

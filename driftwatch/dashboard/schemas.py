@@ -6,7 +6,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from driftwatch.dashboard.states import ClassState
 from driftwatch.dashboard.window import TimeRange
+from driftwatch.overview.coverage import CoverageSummary
 from driftwatch.overview.quality import ClassQuality
 from driftwatch.routing.decision_schemas import DecisionOut
 from driftwatch.routing.schemas import ClassRouteOut, RecommendationOut
@@ -40,6 +42,9 @@ class ClassPanel(ClassQuality):
     acceptance over time, the decisions to mark, and what its tiering saved."""
 
     route: ClassRouteOut
+    state: ClassState = Field(
+        description="What the page shows for the class: degraded, a recent move, or the detector's status"
+    )
     calls: int = Field(description="Calls in the window (hour granularity), all tiers.")
     cost_usd: float = Field(description="What they cost (priced calls only).")
     savings_usd: float | None = Field(
@@ -89,10 +94,11 @@ class TieringSavings(BaseModel):
     )
     reason: str | None
     at_risk_usd: float | None = Field(
-        description="Of achieved_usd, the part earned by classes whose detector says degraded: what a "
-        "promotion to the top would give back"
+        description="Of achieved_usd, the part earned on a tier where the class degraded (its detector says "
+        "so now, or an alert in the window said so, before a promotion too): savings that came with lower "
+        "quality, which a promotion gives back"
     )
-    degraded_classes: list[str]
+    degraded_classes: list[str] = Field(description="The classes at_risk_usd counts, by name")
     open_recommendations: int
     recommended_monthly_usd: float = Field(
         description="Projected monthly savings of the open demotion recommendations, not yet taken"
@@ -121,7 +127,7 @@ class Webhooks(BaseModel):
 
 class Dashboard(BaseModel):
     generated_at: datetime
-    range: TimeRange
+    range: TimeRange = Field(description="The range asked for or, when none was, the one that fits the data")
     since: datetime
     until: datetime
     bucket: str = Field(description="minute, hour or day")
@@ -137,3 +143,6 @@ class Dashboard(BaseModel):
     recommendations: list[RecommendationOut] = Field(description="Open demotion recommendations")
     decisions: list[DecisionOut] = Field(description="The newest decisions (at most 20)")
     webhooks: Webhooks
+    coverage: CoverageSummary | None = Field(
+        None, description="How many classes are protected against the policy's drop; null before assessed"
+    )

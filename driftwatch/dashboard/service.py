@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -31,9 +31,11 @@ from driftwatch.dashboard.schemas import (
     TierVolume,
     Webhooks,
 )
+from driftwatch.dashboard.states import MOVES, Move, class_state
 from driftwatch.dashboard.tiering import Tiering, tiering_savings
-from driftwatch.dashboard.window import TimeRange, Window, window
+from driftwatch.dashboard.window import TimeRange, Window, fitting_range, window
 from driftwatch.overview.classes import CLASSES_PER_PAGE, class_overview
+from driftwatch.overview.coverage import coverage_summary
 from driftwatch.overview.quality import ClassQuality
 from driftwatch.policy import audit, control
 from driftwatch.prices.pricing import PriceTable
@@ -48,12 +50,14 @@ MARKERS_PER_CLASS = 200
 # Shares per bucket to 0.01 percentage points: a chart cannot show more, and a week of hourly
 # buckets for 50 classes is a third of the size at full float precision.
 DIGITS = 4
+FITTED_FROM = timedelta(days=30)
+"""How far back the opening range looks for the oldest evaluation (the longest range)."""
 
 
 def build(
     session: Session,
     policy: Policy,
-    time_range: TimeRange,
+    time_range: TimeRange | None,
     task_class: str | None,
     now: datetime,
     *,
@@ -62,7 +66,10 @@ def build(
 ) -> Dashboard:
     """Everything the page shows for ``time_range`` (one class, or all when ``task_class`` is None):
     a panel for each class of a page of them (busiest first, as ``GET /v1/classes``); the totals
-    (volume per tier, savings, shadow spend) are over every class."""
+    (volume per tier, savings, shadow spend) are over every class. No ``time_range``: the shortest
+    that holds the store's last 30 days of evaluations (or calls)."""
+    if time_range is None:
+        time_range = fitting_range(repository.oldest_activity(session, now - FITTED_FROM), now)
     where = window(time_range, now)
     # Judge-score distributions are not drawn, and reading them is most of class_overview's time.
     overview = class_overview(
@@ -103,6 +110,7 @@ def build(
         recommendations=recommendations,
         decisions=decisions.items,
         webhooks=_webhooks(session, task_class),
+        coverage=coverage_summary(session, policy),
     )
 
 
@@ -122,6 +130,10 @@ def _panels(
     markers: dict[str, list[Marker]] = defaultdict(list)
     for marker in repository.decision_markers(session, where, task_class):
         markers[marker.task_class].append(Marker.model_validate(marker, from_attributes=True))
+    moves = {
+        name: Move(kind=row.kind, from_tier=row.from_tier, to_tier=row.to_tier, at=row.at)
+        for name, row in repository.latest_moves(session, shown, MOVES).items()
+    }
     calls: dict[str, int] = defaultdict(int)
     cost: dict[str, float] = defaultdict(float)
     for row in volume:
@@ -142,6 +154,7 @@ def _panels(
             ClassPanel(
                 **dict(entry),
                 route=route,
+                state=class_state(entry.detection, route.tier, moves.get(name), where.since),
                 calls=calls[name],
                 cost_usd=cost[name],
                 savings_usd=None if tiering.achieved_usd is None else tiering.by_class.get(name, 0.0),
@@ -231,13 +244,22 @@ def _savings(
     classes: Sequence[ClassPanel],
     recommendations: Sequence[RecommendationOut],
 ) -> TieringSavings:
-    degraded = [
-        panel.task_class
-        for panel in classes
-        if panel.detection is not None and panel.detection.status == Status.DEGRADED.value
-    ]
+    # A class and the tier it degraded on: the detector says so now, or said so in the window (an
+    # alert, or the alert before a promotion) -- the savings earned there came with lower quality.
+    degraded_on: set[tuple[str, str]] = set()
+    for panel in classes:
+        if panel.detection is not None and panel.detection.status == Status.DEGRADED.value:
+            degraded_on.add((panel.task_class, panel.detection.tier))
+        degraded_on.update(
+            (panel.task_class, marker.from_tier)
+            for marker in panel.markers
+            if marker.kind == Status.DEGRADED.value and marker.from_tier is not None
+        )
+    degraded = sorted({name for name, _ in degraded_on})
     at_risk = (
-        None if tiering.achieved_usd is None else sum(tiering.by_class.get(name, 0.0) for name in degraded)
+        None
+        if tiering.achieved_usd is None
+        else sum(tiering.by_class_tier.get(pair, 0.0) for pair in degraded_on)
     )
     return TieringSavings(
         top_tier=top_tier,

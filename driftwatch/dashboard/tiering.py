@@ -27,6 +27,7 @@ class Tiering:
     left_out_calls: int
     reason: str | None
     by_class: dict[str, float] = field(default_factory=dict)
+    by_class_tier: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def tiering_savings(
@@ -46,6 +47,7 @@ def tiering_savings(
         )
         return Tiering(None, None, cost, left_out, reason)
     by_class: dict[str, float] = defaultdict(float)
+    by_class_tier: dict[tuple[str, str], float] = defaultdict(float)
     would_have = 0.0
     for row in priced:
         at_top = (
@@ -53,4 +55,5 @@ def tiering_savings(
         ) / 1e6
         would_have += at_top
         by_class[row.task_class] += at_top - row.cost_usd
-    return Tiering(would_have - cost, would_have, cost, left_out, None, dict(by_class))
+        by_class_tier[(row.task_class, str(row.tier))] += at_top - row.cost_usd
+    return Tiering(would_have - cost, would_have, cost, left_out, None, dict(by_class), dict(by_class_tier))

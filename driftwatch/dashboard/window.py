@@ -1,9 +1,9 @@
-"""The dashboard's time window and its buckets: minutes for an hour, hours for a day or a week,
-days for a month.
+"""The dashboard's time window and its buckets: 10 seconds for a quarter of an hour, minutes for an
+hour, hours for a day or a week, days for a month.
 
-Buckets are counted in SQL and keyed by the text of their start (``YYYY-MM-DD HH:MM``,
-``YYYY-MM-DD HH`` or ``YYYY-MM-DD``, UTC), an expression SQLite and PostgreSQL both compute cheaply,
-so no raw row leaves the database.
+Buckets are counted in SQL and keyed by a prefix of the text of their start (``YYYY-MM-DD HH:MM:S``,
+``YYYY-MM-DD HH:MM``, ``YYYY-MM-DD HH`` or ``YYYY-MM-DD``, UTC), an expression SQLite and PostgreSQL
+both compute cheaply, so no raw row leaves the database.
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ from sqlalchemy import ColumnElement, String, func, literal_column
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import expression
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 class TimeRange(StrEnum):
+    QUARTER = "15m"
     HOUR = "1h"
     DAY = "24h"
     WEEK = "7d"
@@ -25,24 +28,32 @@ class TimeRange(StrEnum):
 
 
 _LENGTH = {
+    TimeRange.QUARTER: timedelta(minutes=15),
     TimeRange.HOUR: timedelta(hours=1),
     TimeRange.DAY: timedelta(hours=24),
     TimeRange.WEEK: timedelta(days=7),
     TimeRange.MONTH: timedelta(days=30),
 }
 _STEP = {
+    TimeRange.QUARTER: timedelta(seconds=10),
     TimeRange.HOUR: timedelta(minutes=1),
     TimeRange.DAY: timedelta(hours=1),
     TimeRange.WEEK: timedelta(hours=1),
     TimeRange.MONTH: timedelta(days=1),
 }
-# Bucket → (Python strftime of its start, characters of SQLite's timestamp text, PostgreSQL to_char).
-_FORMATS = {
-    timedelta(minutes=1): ("%Y-%m-%d %H:%M", 16, "YYYY-MM-DD HH24:MI"),
-    timedelta(hours=1): ("%Y-%m-%d %H", 13, "YYYY-MM-DD HH24"),
-    timedelta(days=1): ("%Y-%m-%d", 10, "YYYY-MM-DD"),
+# Bucket → how many characters of its start's text ``YYYY-MM-DD HH:MM:SS`` key it (18: ten seconds).
+_KEY_LENGTH = {
+    timedelta(seconds=10): 18,
+    timedelta(minutes=1): 16,
+    timedelta(hours=1): 13,
+    timedelta(days=1): 10,
 }
-_NAMES = {timedelta(minutes=1): "minute", timedelta(hours=1): "hour", timedelta(days=1): "day"}
+_NAMES = {
+    timedelta(seconds=10): "10 seconds",
+    timedelta(minutes=1): "minute",
+    timedelta(hours=1): "hour",
+    timedelta(days=1): "day",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +82,7 @@ class Window:
 
     def key(self, start: datetime) -> str:
         """The text SQL gives the bucket starting at ``start`` (see :func:`bucket_key`)."""
-        return start.strftime(_FORMATS[self.step][0])
+        return start.strftime("%Y-%m-%d %H:%M:%S")[: _KEY_LENGTH[self.step]]
 
     def days(self) -> list[str]:
         """The UTC days (``YYYY-MM-DD``) the window touches, oldest first (shadow spend is per day)."""
@@ -81,14 +92,10 @@ class Window:
 
 def window(time_range: TimeRange, now: datetime) -> Window:
     """The window of ``time_range`` ending with the bucket that holds ``now``."""
-    now = now.astimezone(UTC)
     step = _STEP[time_range]
-    current = now.replace(second=0, microsecond=0)
-    if step >= timedelta(hours=1):
-        current = current.replace(minute=0)
-    if step >= timedelta(days=1):
-        current = current.replace(hour=0)
-    until = current + step
+    # Every step divides a day, so buckets counted from the epoch start on the UTC clock's marks.
+    into = (now.astimezone(UTC) - EPOCH) % step
+    until = now.astimezone(UTC) - into + step
     return Window(time_range, until - _LENGTH[time_range], until, step)
 
 
@@ -98,9 +105,23 @@ def bucket_key(
     """SQL for the bucket of a UTC timestamp column, as :meth:`Window.key` writes it.
 
     SQLite stores naive UTC text (``YYYY-MM-DD HH:MM:SS…``), so a prefix is the bucket; PostgreSQL
-    formats the ``timestamptz`` in UTC."""
-    _, sqlite_length, postgresql_format = _FORMATS[step]
+    formats the ``timestamptz`` in UTC the same way first."""
+    length = _KEY_LENGTH[step]
     if session.get_bind().dialect.name == "sqlite":
-        return func.substr(expression.cast(moment, String), 1, sqlite_length)
+        return func.substr(expression.cast(moment, String), 1, length)
     utc = moment.op("AT TIME ZONE")(literal_column("'UTC'"))
-    return func.to_char(utc, postgresql_format)
+    return func.substr(func.to_char(utc, "YYYY-MM-DD HH24:MI:SS"), 1, length)
+
+
+def fitting_range(first: datetime | None, now: datetime) -> TimeRange:
+    """The shortest range that holds everything since ``first`` (the oldest evaluation, or call,
+    of the last 30 days): a store a few minutes old opens on minutes, not on a week of one dot.
+    Nothing at all: a day."""
+    if first is None:
+        return TimeRange.DAY
+    age = now - (first if first.tzinfo else first.replace(tzinfo=UTC))
+    for time_range in TimeRange:
+        # A bucket's margin: the window starts at a bucket's start, up to a step before ``now - length``.
+        if age <= _LENGTH[time_range] - _STEP[time_range]:
+            return time_range
+    return TimeRange.MONTH

@@ -32,6 +32,11 @@ PREMIUM_CLASSES = ("civics-qa",)  # routed to premium, though the cheap model do
 WEAKER_WRONG_SHARE = 0.4  # of the cheap model's acceptable answers, the weaker model gets wrong
 FLOOR_MARGIN = 0.06  # each class's declared acceptance floor sits this far below its recorded rate
 LETTERS = "ABCD"
+# Shadow evaluation as a team would run it: a replay on the premium model costs about what the call
+# would have cost there, so evaluating 4% of the cheap calls spends about 4% of what tiering saves.
+SAMPLE_RATE = 0.04
+DAILY_BUDGET_USD = 5.0
+MODEL_CHANGE_BOOST, MODEL_CHANGE_SAMPLES = 5.0, 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +83,19 @@ def replay_datasets(prompts: dict[str, list[Prompt]], folder: Path) -> dict[str,
         for task_class, items in prompts.items():
             weaker = task_class in DRIFTING_CLASSES
             for prompt in items:
-                premium.write(json.dumps({"prompt": prompt.text, "response": prompt.premium_answer()}) + "\n")
-                answer = prompt.cheap_answer(weaker=weaker)
-                cheap.write(json.dumps({"prompt": prompt.text, "response": answer}) + "\n")
+                # With the token counts a provider reports, a replay is charged what it costs, not the
+                # runner's upper estimate for an answer of unknown length.
+                usage = {"input_tokens": prompt.input_tokens, "output_tokens": 1}
+                premium.write(
+                    json.dumps({"prompt": prompt.text, "response": prompt.premium_answer(), **usage})
+                )
+                cheap.write(
+                    json.dumps(
+                        {"prompt": prompt.text, "response": prompt.cheap_answer(weaker=weaker), **usage}
+                    )
+                )
+                premium.write("\n")
+                cheap.write("\n")
     return files_by_tier
 
 
@@ -104,7 +119,15 @@ def demo_policy(prompts: dict[str, list[Prompt]], datasets: dict[str, Path]) -> 
             "cheap": {"kind": "replay", "model": CHEAP_MODEL, "dataset": str(datasets["cheap"])},
             "premium": {"kind": "replay", "model": PREMIUM_MODEL, "dataset": str(datasets["premium"])},
         },
-        "shadow": {"rate": 0.5, "daily_budget_usd": 25.0, "judges": [{"kind": "exact"}], "grace_seconds": 0},
+        "shadow": {
+            "rate": SAMPLE_RATE,
+            "daily_budget_usd": DAILY_BUDGET_USD,
+            "judges": [{"kind": "exact"}],
+            "grace_seconds": 0,
+            # After the swap the served model changes: a short boosted watch speeds detection up
+            # without letting the watch's replays outweigh what the demo's minutes of tiering save.
+            "boost_on_model_change": {"factor": MODEL_CHANGE_BOOST, "samples": MODEL_CHANGE_SAMPLES},
+        },
         "classes": classes,
         "default_tier": "cheap",
         "tier_models": {"cheap": CHEAP_MODEL, "premium": PREMIUM_MODEL},

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from driftwatch.demo.dataset import DRIFTING_CLASSES, PREMIUM_CLASSES
+from driftwatch.demo.receiver import Delivered
 
 STATUS_STYLE = {"healthy": "green", "degrading-watch": "yellow", "degraded": "bold red"}
 
@@ -40,13 +41,34 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class Money:
+    """What the dashboard opens on (its fitted range): LLM spend and what tiering saved in the
+    window, and shadow-evaluation spend on the window's days."""
+
+    range: str
+    spend_usd: float
+    saved_usd: float | None
+    shadow_usd: float
+
+    @property
+    def shadow_share(self) -> float | None:
+        """Shadow spend as a share of the savings it watches over."""
+        return self.shadow_usd / self.saved_usd if self.saved_usd else None
+
+
+@dataclass(frozen=True, slots=True)
 class DemoOutcome:
     promoted: list[str]
     recommended: list[str]
-    webhooks_verified: int
+    webhooks: list[Delivered]
     snapshot: Snapshot
+    money: Money | None
     base_url: str
     folder: Path
+
+    @property
+    def webhooks_verified(self) -> int:
+        return sum(delivery.verified for delivery in self.webhooks)
 
     @property
     def complete(self) -> bool:
@@ -91,11 +113,36 @@ def read_snapshot(
     return Snapshot(sorted(rows, key=lambda row: row.task_class), decisions, recommendations)
 
 
-def class_table(snapshot: Snapshot, webhooks: int, phase: str) -> Table:
+def read_money(client: httpx.Client, base_url: str) -> Money:
+    """The money cards of ``GET /v1/dashboard`` on the range the page opens on."""
+    document = client.get(f"{base_url}/v1/dashboard").json()
+    return Money(
+        range=document["range"],
+        spend_usd=sum(tier["cost_usd"] for tier in document["volume"]),
+        saved_usd=document["savings"]["achieved_usd"],
+        shadow_usd=document["shadow"]["spent_usd"],
+    )
+
+
+def webhook_count(delivered: list[Delivered]) -> str:
+    """One wording for the webhooks, in the live table and the closing report alike."""
+    if not delivered:
+        return "no webhook received yet"
+    verified = sum(delivery.verified for delivery in delivered)
+    signatures = (
+        "all signatures valid" if verified == len(delivered) else f"{verified} with a valid signature"
+    )
+    return f"{len(delivered)} webhook{'' if len(delivered) == 1 else 's'} received ({signatures})"
+
+
+def class_table(snapshot: Snapshot, delivered: list[Delivered], phase: str) -> Table:
     table = Table(title=f"driftwatch demo: {phase}", title_justify="left", expand=False)
-    for column in ("task class", "tier", "calls", "shadow evals", "acceptance (95% CI)", "floor", "detector"):
+    for column in ("task class", "tier", "calls", "shadow evals", "acceptance (95% CI)", "floor", "state"):
         table.add_column(column, justify="right" if column in ("calls", "shadow evals") else "left")
+    promoted = {d["task_class"]: d for d in reversed(snapshot.decisions) if d["kind"] == "promoted"}
     for row in snapshot.rows:
+        move = promoted.get(row.task_class)
+        status = f"promoted to {move['to_tier']}" if move and move["to_tier"] == row.tier else row.status
         acceptance = "-" if row.acceptance is None else f"{row.acceptance:.1%}"
         if row.interval:
             acceptance += f" ({row.interval[0]:.0%} to {row.interval[1]:.0%})"
@@ -106,11 +153,12 @@ def class_table(snapshot: Snapshot, webhooks: int, phase: str) -> Table:
             f"{row.evaluations:,}",
             acceptance,
             "-" if row.floor is None else f"{row.floor:.0%}",
-            Text(row.status, style=STATUS_STYLE.get(row.status, "dim")),
+            Text(status, style="bold magenta" if move else STATUS_STYLE.get(status, "dim")),
         )
-    moves = [d for d in snapshot.decisions if d["kind"] in ("degraded", "promoted")]
+    kinds = [d["kind"] for d in snapshot.decisions]
+    recommendations = len(snapshot.recommendations)
     table.caption = (
-        f"{len(moves)} degradations/promotions, {len(snapshot.recommendations)} recommendations, "
-        f"{webhooks} webhooks received"
+        f"{kinds.count('degraded')} degraded, {kinds.count('promoted')} promoted, "
+        f"{recommendations} recommendation{'' if recommendations == 1 else 's'}; {webhook_count(delivered)}"
     )
     return table

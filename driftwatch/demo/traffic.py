@@ -3,6 +3,7 @@ names, and reports each call as a GenAI span through the real OpenTelemetry SDK 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -48,7 +49,11 @@ class RoutedApp:
         self.swapped = False
         self.calls = 0
         self._lock = threading.Lock()
-        self._provider = TracerProvider(resource=Resource.create({"service.name": "demo-router"}))
+        self._traffic_stopped = threading.Event()
+        # Shut down by the demo itself: at exit it would flush to a service that is already gone.
+        self._provider = TracerProvider(
+            resource=Resource.create({"service.name": "demo-router"}), shutdown_on_exit=False
+        )
         exporter = OTLPSpanExporter(endpoint=f"{base_url}/v1/traces", timeout=30)
         self._provider.add_span_processor(
             BatchSpanProcessor(
@@ -100,26 +105,38 @@ class RoutedApp:
                     tier = self.router.tiers.get(task_class, "cheap")
                     self.call(task_class, at_ns=today_start - day * DAY_NS + offset, tier=tier)
 
-    def run(self, classes: list[str], rate_per_second: float, seconds: float, stop: threading.Event) -> None:
-        """Calls at ``rate_per_second``, round robin over ``classes``, following the policy."""
+    def run(self, classes: list[str], rate_per_second: float, seconds: float) -> None:
+        """Calls at ``rate_per_second``, round robin over ``classes``, following the policy, until
+        :meth:`stop_traffic` or ``seconds`` have passed."""
         order: Iterator[str] = cycle(classes)
         deadline = time.monotonic() + seconds
         next_refresh = 0.0
+        stop = self._traffic_stopped
         with httpx.Client(timeout=10) as client:
             while not stop.is_set() and time.monotonic() < deadline:
                 started = time.monotonic()
                 if started >= next_refresh:
-                    self.router.refresh(client)
+                    # A router keeps its last policy while driftwatch is unreachable (as when the
+                    # demo is stopping it).
+                    with contextlib.suppress(httpx.TransportError):
+                        self.router.refresh(client)
                     next_refresh = started + 2
                 for _ in range(max(1, int(rate_per_second / 10))):
                     self.call(next(order))
                 stop.wait(max(0.0, 0.1 - (time.monotonic() - started)))
 
+    def stop_traffic(self) -> None:
+        self._traffic_stopped.set()
+
     def flush(self) -> None:
         self._provider.force_flush(timeout_millis=60_000)
 
-    def shutdown(self) -> None:
-        self._provider.shutdown()
+    def stop(self, *, flush: bool) -> None:
+        """Stop the traffic and the exporter; ``flush`` first sends the spans still queued."""
+        self.stop_traffic()
+        if flush:
+            self._provider.shutdown()
+        # Otherwise the exporter's thread is a daemon: whatever it still holds goes with the process.
 
 
 def _messages(role: str, text: str) -> str:

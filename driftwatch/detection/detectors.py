@@ -39,7 +39,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
-from driftwatch.db.models import ClassPolicy, Decision, DetectorRow, Evaluation
+from driftwatch.db.models import ClassPolicy, Decision, DetectorRow, Evaluation, ModelWatch
 from driftwatch.routing.decision_schemas import ClassDetection
 from driftwatch.routing.routes import current_route, routes
 from driftwatch.stats.detector import (
@@ -380,6 +380,11 @@ def _sequence_settings(session: Session, policy: Policy, row: DetectorRow) -> Se
     decisions = policy.decisions
     if decisions.baseline != SEQUENCE or row.reference_source not in (None, SEQUENCE):
         return None
+    if row.reference_rate is not None and _change_watched(session, row):
+        # The served model changed and the change is under watch: the reference stays the one learnt
+        # before it (the outcomes are tested against it, not taken into it).
+        frozen = max(1, row.baseline_total)
+        return SequenceSettings(decisions.baseline_delta, min_samples=frozen, max_samples=frozen)
     learning = row.baseline_total < decisions.baseline_samples
     sequences = or_(DetectorRow.reference_source.is_(None), DetectorRow.reference_source == SEQUENCE)
     count = select(func.count()).select_from(DetectorRow).where(DetectorRow.feed == row.feed, sequences)
@@ -389,6 +394,11 @@ def _sequence_settings(session: Session, policy: Policy, row: DetectorRow) -> Se
         min_samples=min(decisions.min_baseline_samples, decisions.baseline_samples),
         max_samples=decisions.baseline_samples,
     )
+
+
+def _change_watched(session: Session, row: DetectorRow) -> bool:
+    watch = session.get(ModelWatch, (row.task_class, row.tier))
+    return watch is not None and watch.watch_started_at is not None and watch.watch_ended_at is None
 
 
 def _feed_sequence(tracked: Tracked, log_threshold: float) -> None:

@@ -13,7 +13,9 @@ EVENT_TYPES = (
     "class.demoted",
     "class.demotion_recommended",
     "class.unevaluable",
+    "class.unprotected",
     "budget.exhausted",
+    "model.changed",
 )
 # Sent by `driftwatch webhooks test` only; never queued, so no endpoint can subscribe to it.
 TEST_EVENT_TYPE = "webhook.test"

@@ -45,6 +45,7 @@ class LlmFields:
     provider: str | None
     model: str | None
     response_id: str | None
+    system_fingerprint: str | None
     input_tokens: int | None
     output_tokens: int | None
     prompt: list[Message] | None
@@ -103,6 +104,13 @@ def extract(span: SpanView, operation: str) -> LlmFields:
             "langfuse.observation.model.name",
         ),
         response_id=_first_text(attributes, "gen_ai.response.id"),
+        # Official openai-v2 (current and semconv 1.30), OpenLLMetry >= 0.55, OpenLLMetry <= 0.54.
+        system_fingerprint=_first_text(
+            attributes,
+            "openai.response.system_fingerprint",
+            "gen_ai.openai.response.system_fingerprint",
+            "gen_ai.openai.system_fingerprint",
+        ),
         input_tokens=_first_not_none(
             _first_int(
                 attributes,

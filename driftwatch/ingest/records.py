@@ -104,6 +104,7 @@ class CallMapper:
             "provider": _short(fields.provider, 128),
             "model": _short(fields.model, 255),
             "response_id": _short(fields.response_id, 255),
+            "system_fingerprint": _short(fields.system_fingerprint, 128),
             "input_tokens": fields.input_tokens,
             "output_tokens": fields.output_tokens,
             "cost_usd": self._prices.cost(

@@ -9,7 +9,7 @@ Patterns run on every stored text, so they are compiled once, at start-up, where
 the service with its reason.  Python's ``re`` has no time limit: a pattern with nested quantifiers such
 as ``(a+)+$`` can backtrack for minutes on a hostile text, so patterns are capped at
 :data:`~driftwatch.config.redaction.MAX_PATTERN_LENGTH` characters and
-:data:`~driftwatch.config.redaction.MAX_PATTERNS` in number, and the README asks for
+:data:`~driftwatch.config.redaction.MAX_PATTERNS` in number, and docs/security.md asks for
 possessive quantifiers or atomic groups (``a++``, ``(?>...)``) where a pattern repeats a group.
 """
 

@@ -104,6 +104,24 @@ def _describe_unevaluable(payload: dict[str, Any]) -> Description:
     return ":grey_question: calls cannot be shadow-evaluated", [reason] if reason else []
 
 
+def _describe_unprotected(payload: dict[str, Any]) -> Description:
+    since = str(payload.get("unprotected_since", "?"))[:10]
+    headline = f":shield: unprotected since {_escape(since)} ({_escape(str(payload.get('reason', '?')))})"
+    return headline, [_escape(str(payload["message"]))] if payload.get("message") else []
+
+
+def _describe_model_changed(payload: dict[str, Any]) -> Description:
+    changes = [change for change in payload.get("changes") or [] if isinstance(change, dict)]
+    lines = [
+        f"{_escape(str(change.get('dimension')))}: {_code(change.get('old') or '?')} → {_code(change.get('new'))} "
+        f"({change.get('calls', '?')} of the last {change.get('window', '?')} calls)"
+        for change in changes
+    ]
+    if payload.get("reason"):
+        lines.append(_escape(str(payload["reason"])))
+    return f":arrows_counterclockwise: served model changed on tier {_code(payload.get('tier'))}", lines
+
+
 def _describe_test(payload: dict[str, Any]) -> Description:
     return ":white_check_mark: test message from driftwatch: this endpoint receives alerts", []
 
@@ -119,6 +137,8 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any]], Description]] = {
     "class.demotion_recommended": _describe_recommended,
     "budget.exhausted": _describe_budget,
     "class.unevaluable": _describe_unevaluable,
+    "class.unprotected": _describe_unprotected,
+    "model.changed": _describe_model_changed,
     "webhook.test": _describe_test,
 }
 

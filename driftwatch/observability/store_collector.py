@@ -146,7 +146,15 @@ def _class_families(snapshot: StoreSnapshot | None) -> list[Metric]:
         "Classes with calls beyond DRIFTWATCH_MAX_TASK_CLASSES (the busiest kept): their counts and spend "
         'are summed under task_class="overflow", their tier, budget and detector series left out.',
     )
-    families: list[Metric] = [evaluations, acceptance, tier, pinned, folded, *_detector_families(snapshot)]
+    families: list[Metric] = [
+        evaluations,
+        acceptance,
+        tier,
+        pinned,
+        folded,
+        *_detector_families(snapshot),
+        *_coverage_families(snapshot),
+    ]
     if snapshot is None:
         return families
     folded.add_metric([], snapshot.classes_folded)
@@ -187,6 +195,26 @@ def _detector_families(snapshot: StoreSnapshot | None) -> list[Metric]:
         for name in DETECTOR_STATUSES:
             status.add_metric([*labels, name], float(name == reading.status))
     return families
+
+
+def _coverage_families(snapshot: StoreSnapshot | None) -> list[Metric]:
+    protected = _gauge(
+        "driftwatch_class_protected",
+        "1 when the class's detector would catch the policy's coverage drop within its window, else 0.",
+        ["task_class"],
+    )
+    drop = _gauge(
+        "driftwatch_class_min_detectable_drop",
+        "Smallest drop in acceptance rate the class's detector would catch within the coverage window.",
+        ["task_class"],
+    )
+    if snapshot is None:
+        return [protected, drop]
+    for reading in snapshot.coverage:
+        protected.add_metric([reading.task_class], float(reading.protected))
+        if reading.min_detectable_drop is not None:
+            drop.add_metric([reading.task_class], reading.min_detectable_drop)
+    return [protected, drop]
 
 
 def _decision_families(snapshot: StoreSnapshot | None) -> list[Metric]:

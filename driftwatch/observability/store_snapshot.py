@@ -25,6 +25,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 
 from driftwatch.config import Policy
 from driftwatch.db.models import (
+    ClassCoverage,
     Decision,
     SampleStatus,
     ShadowSample,
@@ -66,6 +67,13 @@ class DetectorReading:
 
 
 @dataclass(frozen=True, slots=True)
+class CoverageReading:
+    task_class: str
+    protected: bool
+    min_detectable_drop: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Acceptance:
     accepted: int
     decided: int
@@ -93,6 +101,7 @@ class StoreSnapshot:
     delivery_attempts: dict[str, int]  # status of the delivery -> attempts made at it
     oldest_pending_delivery: datetime | None
     classes_folded: int = 0  # classes with calls whose series are summed under "overflow" or left out
+    coverage: tuple[CoverageReading, ...] = ()  # shown classes the coverage job assessed
 
 
 class Shown:
@@ -160,6 +169,7 @@ def read_snapshot(session: Session, policy: Policy, now: datetime, max_classes: 
         delivery_attempts=attempts,
         oldest_pending_delivery=oldest_delivery,
         classes_folded=folded,
+        coverage=_coverage(session, shown.classes),
     )
 
 
@@ -249,6 +259,14 @@ def _detectors(
             )
         )
     return readings, log_threshold
+
+
+def _coverage(session: Session, shown: set[str] | None) -> tuple[CoverageReading, ...]:
+    query = select(ClassCoverage.task_class, ClassCoverage.protected, ClassCoverage.min_detectable_drop)
+    if shown is not None:
+        query = query.where(ClassCoverage.task_class.in_(sorted(shown)))
+    rows = session.execute(query.order_by(ClassCoverage.task_class))
+    return tuple(CoverageReading(name, bool(protected), drop) for name, protected, drop in rows)
 
 
 def _deliveries(session: Session) -> tuple[dict[str, int], dict[str, int], datetime | None]:

@@ -17,6 +17,7 @@ from driftwatch.config import Policy
 from driftwatch.detection.detectors import OTHER, class_statuses
 from driftwatch.detection.score_drift import score_drifts
 from driftwatch.evaluations import repository
+from driftwatch.overview.coverage import coverage_of
 from driftwatch.overview.quality import (
     ClassQuality,
     ShadowStatus,
@@ -24,6 +25,7 @@ from driftwatch.overview.quality import (
     empty_evaluations,
     sample_counts,
 )
+from driftwatch.sampling.allocation_view import stored_allocation
 from driftwatch.shadow import budget
 
 CLASSES_PER_PAGE, MAX_CLASSES_PER_PAGE = 100, 1000
@@ -97,16 +99,25 @@ def class_overview(
     detection = {status.task_class: status for status in class_statuses(session, policy, only=page)}
     other = {status.task_class: status for status in class_statuses(session, policy, OTHER, page)}
     scores = score_drifts(session, detection.values()) if with_scores else {}
+    allocated = {}
+    if policy.shadow.any_auto:
+        allocated = {view.task_class: view for view in stored_allocation(session, page)}
+    coverage = coverage_of(session, page)
     quality = []
     for task_class in classes:
         spent, reserved = spend.get(task_class, (0.0, 0.0))
+        auto = policy.shadow.is_auto(task_class)
+        allocation = allocated.get(task_class) if auto else None
         shadow = ShadowStatus(
-            rate=policy.shadow.rate_for(task_class),
+            rate=allocation.rate if allocation else policy.shadow.rate_for(task_class),
+            rate_setting="auto" if auto else "fixed",
+            allocation=allocation,
             daily_budget_usd=policy.shadow.budget_for(task_class),
             day=day,
             spent_today_usd=spent,
             reserved_today_usd=reserved,
             samples=sample_counts(samples.get(task_class, {})),
+            coverage_rate=coverage[task_class].coverage_rate if task_class in coverage else None,
         )
         evaluation = evaluations.get(task_class) or empty_evaluations()
         quality.append(
@@ -117,6 +128,7 @@ def class_overview(
                 detection=detection.get(task_class),
                 other_sources_detection=other.get(task_class),
                 scores=scores.get(task_class),
+                coverage=coverage.get(task_class),
             )
         )
     return Overview(volume, quality, len(ordered))

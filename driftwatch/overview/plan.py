@@ -24,9 +24,7 @@ from driftwatch.db.models import ClassHour
 from driftwatch.errors import Unprocessable
 from driftwatch.prices.pricing import PriceTable
 from driftwatch.routing.routes import known_classes
-from driftwatch.shadow.judges.base import JudgeCase
-from driftwatch.shadow.judges.llm_pairwise import LlmPairwiseJudge
-from driftwatch.shadow.providers.base import Completion, CompletionRequest, Message
+from driftwatch.shadow.sample_cost import replay_and_judge_cost
 from driftwatch.stats.detector import AlarmThreshold
 from driftwatch.stats.planner import SamplingPlan, daily_cost, plan_sampling
 
@@ -124,17 +122,11 @@ def _sample_cost(
     if None not in tokens:
         tokens_from = "given"
     prices = PriceTable(policy.price_table())
-    tier = policy.reference_tier
-    model = policy.model_for(tier)
-    replay = prices.cost(model, input_tokens, output_tokens)
-    judge, judge_note = _judge_cost(policy, prices, task_class, input_tokens, output_tokens)
-    notes = [judge_note] if judge_note else []
-    if replay is None:
-        notes.insert(0, f"no price for the reference model {model!r} of tier {tier!r}")
+    replay, judge, notes = replay_and_judge_cost(policy, prices, task_class, input_tokens, output_tokens)
     per_sample = None if replay is None or judge is None else replay + judge
     return SampleCost(
-        reference_tier=tier,
-        reference_model=model,
+        reference_tier=policy.reference_tier,
+        reference_model=policy.model_for(policy.reference_tier),
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         tokens_from=tokens_from,
@@ -156,45 +148,6 @@ def _average_tokens(session: Session, task_class: str, now: datetime) -> tuple[i
     if not calls:
         return None
     return round(input_tokens / calls), round(output_tokens / calls)
-
-
-class _PricedModel:
-    """A :class:`~driftwatch.shadow.providers.base.Provider` that only names its model: a judge asks
-    its provider's model for its cost estimate, and planning must never call anything."""
-
-    def __init__(self, model: str) -> None:
-        self._model = model
-
-    @property
-    def name(self) -> str:
-        return f"estimate/{self._model}"
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    async def complete(self, request: CompletionRequest) -> Completion:
-        raise RuntimeError("a planning estimate makes no provider call")
-
-    async def aclose(self) -> None:
-        return None
-
-
-def _judge_cost(
-    policy: Policy, prices: PriceTable, task_class: str | None, input_tokens: int, output_tokens: int
-) -> tuple[float | None, str | None]:
-    """The class's LLM judges' upper estimate for a call of this size (answers of ``output_tokens``)."""
-    answer = "x" * (4 * output_tokens)
-    case = JudgeCase(task_class or "", (Message("user", "x" * (4 * input_tokens)),), answer, answer)
-    total = 0.0
-    for config in policy.shadow.judges_for(task_class or ""):
-        if config.kind != "llm_pairwise":
-            continue
-        model = policy.model_for(config.tier or policy.reference_tier)
-        if model is None or prices.price(model) is None:
-            return None, f"no priced model for the llm_pairwise judge's tier ({model!r})"
-        total += LlmPairwiseJudge(_PricedModel(model), prices).estimated_cost_usd(case)
-    return total, None
 
 
 def describe(costed: CostedPlan) -> list[str]:

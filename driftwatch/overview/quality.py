@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
 from driftwatch.db.models import SampleStatus
 from driftwatch.detection.score_drift import ScoreDrift
 from driftwatch.evaluations.repository import OutcomeCounts
+from driftwatch.overview.coverage import ClassCoverageOut
 from driftwatch.routing.decision_schemas import ClassDetection
+from driftwatch.sampling.allocation_view import AllocationView
 from driftwatch.stats.proportions import Interval, wilson_interval
 
 
@@ -52,6 +54,15 @@ class ShadowStatus(BaseModel):
     spent_today_usd: float
     reserved_today_usd: float = Field(description="Held by evaluations running now.")
     samples: SampleCounts = Field(description="Shadow samples per status, all time.")
+    rate_setting: Literal["fixed", "auto"] = Field(
+        "fixed", description="auto: `rate` is what the budget-optimal allocation gave the class."
+    )
+    allocation: AllocationView | None = Field(
+        None, description="rate: auto — the class's last allocation and why (null before its first)."
+    )
+    coverage_rate: float | None = Field(
+        None, description="Raised rate sampling it until it has a reference (coverage first); null: `rate`."
+    )
 
     @computed_field(description="What most needs saying about the class's shadow evaluation, or null.")
     def notice(self) -> str | None:
@@ -74,6 +85,9 @@ class ClassQuality(BaseModel):
     )
     scores: ScoreDrift | None = Field(
         None, description="Judge scores since the detector's window started vs before; null if none."
+    )
+    coverage: ClassCoverageOut | None = Field(
+        None, description="What drop its detector would catch in time, or why none; null until assessed."
     )
 
 
@@ -136,8 +150,15 @@ def shadow_notice(status: ShadowStatus) -> str | None:
         )
     if samples.failed and not samples.done and not samples.pending and not samples.running:
         return f"every shadow evaluation failed ({samples.failed}); check the reference tier's provider"
+    if status.rate == 0 and status.allocation is not None:
+        return f"rate: auto gives this class no samples now ({status.allocation.reason})"
     if status.rate == 0:
         return "sampling is off for this class: its rate is 0"
+    if status.coverage_rate is not None:
+        return (
+            f"sampling raised to {status.coverage_rate:.1%} (from {status.rate:.1%}) until the class has a "
+            "reference: coverage first"
+        )
     return None
 
 

@@ -314,8 +314,9 @@ def _open(
     session.flush()
     money = "savings unknown" if savings.monthly_usd is None else f"${savings.monthly_usd:,.2f}/month net"
     reason = (
-        f"{below} matches {route.tier} on {route.task_class}: acceptance {parity.accepted}/{parity.total}, "
-        f"lower 95% bound {parity.lower_bound:.4f} >= {parity.bar:.4f}; {money}"
+        f"{below} matches {route.tier} on {route.task_class}: acceptance {parity.accepted / parity.total:.1%} "
+        f"({parity.accepted:,} of {parity.total:,}), its lower 95% bound {parity.lower_bound:.1%} at or above "
+        f"the bar of {parity.bar:.1%}; {money}"
     )
     record_decision(
         session,

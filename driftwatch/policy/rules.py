@@ -15,7 +15,7 @@ The rules, in the order they are applied:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from driftwatch.config import ClassConfig
@@ -98,15 +98,31 @@ def evidence(signal: Signal) -> dict[str, Any]:
     }
 
 
+REFERENCE_NAMES = {
+    "floor": "declared floor",
+    "baseline": "baseline",
+    "confidence_sequence": "baseline's running lower bound",
+}
+
+
+def moment(at: datetime) -> str:
+    """A time as people read it in a reason: ``Dec 3, 14:05:09 UTC``."""
+    utc = at.astimezone(UTC)
+    return f"{utc:%b} {utc.day}, {utc:%H:%M:%S} UTC"
+
+
 def decide(
     signal: Signal, config: ClassConfig, route: Route, tier_above: str | None, now: datetime
 ) -> Outcome:
     """The decision for a class e-BH flagged as degraded on ``route.tier``."""
-    rate = signal.accepted / signal.assessment.samples if signal.assessment.samples else 0.0
+    samples = signal.assessment.samples
+    rate = signal.accepted / samples if samples else 0.0
+    # The whole window's rate can still sit above the reference: the test alarms on the recent drop.
     reason = (
-        f"acceptance on {signal.tier} fell below its {signal.reference_source} reference "
-        f"{signal.reference_rate:.4f}: {signal.accepted}/{signal.assessment.samples} ({rate:.1%}) "
-        f"accepted since {signal.window_start.isoformat()}"
+        f"acceptance on {signal.tier} fell below the {REFERENCE_NAMES.get(signal.reference_source, 'reference')} "
+        f"of {signal.reference_rate:.1%}: the drift test alarmed with {signal.accepted:,} of {samples:,} "
+        f"accepted ({rate:.1%}) "
+        f"since {moment(signal.window_start)}"
     )
     held = _held_because(signal.sources, config, route, tier_above, now)
     if held is not None:
@@ -127,7 +143,7 @@ def _held_because(
     if route.pinned:
         return f"the class is pinned to {route.tier}"
     if route.cooldown_until is not None and now < route.cooldown_until:
-        return f"in cool-down until {route.cooldown_until.isoformat()}"
+        return f"in cool-down until {moment(route.cooldown_until)}"
     if not config.auto_promote:
         return "auto_promote is off for this class"
     if tier_above is None:

@@ -9,6 +9,7 @@ trace is in or out together, which keeps multi-call workflows comparable end to 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -46,15 +47,28 @@ class SamplingCandidate:
     status: str
 
 
-def reference_tier_for(candidate: SamplingCandidate, policy: Policy) -> str | None:
+def effective_rate(policy: Policy, task_class: str, allocated: Mapping[str, float]) -> float:
+    """The class's rate: fixed, or for ``rate: auto`` its allocated one (``shadow.auto.uniform_rate``
+    until an allocation names the class)."""
+    if policy.shadow.is_auto(task_class):
+        return allocated.get(task_class, policy.shadow.auto.uniform_rate)
+    return policy.shadow.rate_for(task_class)
+
+
+def reference_tier_for(candidate: SamplingCandidate, policy: Policy, rate: float | None = None) -> str | None:
     """The tier the call is replayed on, or None when it is not sampled.
 
     Only successful calls on a sampled tier qualify: a failed call has no answer to judge, a call on
     an unknown tier has nothing to compare against, and driftwatch's own calls are never traffic.
+    ``rate`` overrides the class's configured rate (its :func:`effective_rate` under ``rate: auto``, or
+    a boost after a model change): the draw uses the same hash, so a higher rate samples every call a
+    lower one would, and more.
     """
     if not _is_traffic(candidate) or candidate.tier is None or candidate.tier not in policy.sampled_tiers:
         return None
-    if not in_sample(candidate.trace_id, policy.shadow.rate_for(candidate.task_class)):
+    if rate is None:
+        rate = policy.shadow.rate_for(candidate.task_class)
+    if not in_sample(candidate.trace_id, rate):
         return None
     return policy.reference_tier
 

@@ -11,6 +11,9 @@ yet.  It looks back over the ids passed in the last :data:`SETTLE_SECONDS` at mo
 window per run.  On SQLite ids commit in order and no look-back is needed.  Inserts ignore
 conflicts, so overlapping runs on two replicas create each sample once.
 
+A class without a reference is sampled at the rate the ``coverage`` job raised it to (coverage first,
+``class_coverage.coverage_rate``) until it has one.
+
 The same pass draws the reverse samples (see :func:`rules.reverse_tier_for`): calls on their class's
 current tier, above the cheapest, replayed one tier down to look for parity.  A reverse draw whose
 cheaper tier has no provider is counted and reported, not queued: it could never run.
@@ -31,13 +34,17 @@ from driftwatch.config import Policy
 from driftwatch.db.dialect_insert import insert_ignoring_conflicts
 from driftwatch.db.engine import session_factory
 from driftwatch.db.job_states import job_state
-from driftwatch.db.models import Call, ClassPolicy, SampleStatus, ShadowSample
+from driftwatch.db.models import Call, ClassCoverage, SampleStatus, ShadowSample
+from driftwatch.sampling.allocation_view import allocated_rates
+from driftwatch.sampling.boost import boosts
 from driftwatch.sampling.rules import (
     SampleDirection,
     SamplingCandidate,
+    effective_rate,
     reference_tier_for,
     reverse_tier_for,
 )
+from driftwatch.sampling.tiers import current_tiers
 
 SAMPLE_JOB = "sample"
 # Two more cursors in ``job_state``: ids at or below SETTLED's are never looked back at again;
@@ -115,13 +122,23 @@ def run_sampling(
             )
         ).all()
     rows = [*late, *fresh]
-    current = _current_tiers(session, policy, {row.task_class for row in rows})
+    classes = {row.task_class for row in rows}
+    current = current_tiers(session, policy, classes)
+    allocated = allocated_rates(session) if policy.shadow.any_auto and rows else {}
+    base_rates = {task_class: effective_rate(policy, task_class, allocated) for task_class in classes}
+    boosted = boosts(session, classes, base_rates)
+    raised = raised_rates(session, classes) if rows else {}
     samples = []
     reverse_sampled = no_provider = 0
     not_before = now + timedelta(seconds=policy.shadow.grace_seconds)
     for call_id, trace_id, task_class, tier, source, status in rows:
         candidate = SamplingCandidate(trace_id, task_class, tier, source, status)
-        forward = reference_tier_for(candidate, policy)
+        boost = boosted.get((task_class, tier)) if tier is not None else None
+        rate = base_rates[task_class] if boost is None else boost.rate_for(call_id, base_rates[task_class])
+        # Coverage first: a class without a reference is sampled at least at its raised rate.
+        forward = reference_tier_for(candidate, policy, max(rate, raised.get(task_class, 0.0)))
+        if boost is not None and forward is not None:
+            boost.left -= 1
         reverse = reverse_tier_for(candidate, current[task_class], policy)
         if reverse is not None and reverse not in policy.providers:
             no_provider += 1
@@ -187,6 +204,7 @@ def sample_backlog(
 ) -> SamplingResult:
     """The ``sample`` job: batches of ``batch_size``, each in its own transaction, until the cursor
     has caught up with the calls or ``time_budget_seconds`` are spent (then the next run goes on).
+    With ``rate: auto`` the job renews the allocation first when it is due (``policy/allocation.py``).
     Only the first batch looks back: later ones start where this run's own batches left off."""
     began = time.monotonic()
     sessions = session_factory(engine)
@@ -198,13 +216,17 @@ def sample_backlog(
     return result
 
 
-def _current_tiers(session: Session, policy: Policy, classes: set[str]) -> dict[str, str]:
-    """Each class's current tier, as :func:`driftwatch.routing.routes.current_route` decides it, read
-    without locking the routing rows (sampling must never hold up a tier change)."""
-    rows = session.execute(
-        select(ClassPolicy.task_class, ClassPolicy.tier).where(ClassPolicy.task_class.in_(classes))
+RAISED_BY_NAME = 500
+"""Up to this many classes in a batch, their raised rates are read by name; beyond, all of them
+(an IN list of every name could pass SQLite's limit on parameters)."""
+
+
+def raised_rates(session: Session, classes: set[str]) -> dict[str, float]:
+    """The coverage-first rates in force for ``classes`` (those without a reference that the
+    ``coverage`` job raised); the others are absent."""
+    query = select(ClassCoverage.task_class, ClassCoverage.coverage_rate).where(
+        ClassCoverage.coverage_rate.is_not(None)
     )
-    decided = {task_class: tier for task_class, tier in rows}
-    return {
-        task_class: decided.get(task_class) or policy.configured_tier(task_class) for task_class in classes
-    }
+    if len(classes) <= RAISED_BY_NAME:
+        query = query.where(ClassCoverage.task_class.in_(sorted(classes)))
+    return {task_class: float(rate) for task_class, rate in session.execute(query) if rate is not None}

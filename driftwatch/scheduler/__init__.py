@@ -4,10 +4,12 @@
 # importing every job (``jobs.JOBS`` maps each to its function and checks the two agree).
 JOB_NAMES = (
     "reconcile-content",
+    "watch-models",
     "sample",
     "evaluate",
     "decide",
     "recommend",
+    "coverage",
     "deliver",
     "import-langfuse",
     "retention",

@@ -78,6 +78,7 @@ SAMPLE_CHUNK, SAMPLE_CHUNKS_PER_RUN = 2_000, 5
 
 def sample(context: JobContext) -> JobSummary:
     from driftwatch.db.engine import is_sqlite
+    from driftwatch.policy.allocation import refresh_allocation
     from driftwatch.sampling.service import sample_backlog
 
     settings = context.settings
@@ -85,6 +86,8 @@ def sample(context: JobContext) -> JobSummary:
     # appear behind the cursor; SQLite has one writer and commits ids in order.
     sqlite = is_sqlite(context.engine)
     lookback = 0 if sqlite else max(3, settings.writer_threads) * settings.write_batch_spans
+    # rate: auto classes sample at the allocation's rates: renewed first when it is due.
+    refresh_allocation(session_factory(context.engine), context.policy, context.clock())
     result = sample_backlog(
         context.engine,
         context.policy,
@@ -95,6 +98,21 @@ def sample(context: JobContext) -> JobSummary:
     )
     idle = result.scanned == 0 and result.reverse_sampled == 0 and result.reverse_no_provider == 0
     return JobSummary(result.summary(), idle=idle)
+
+
+def watch_models(context: JobContext) -> JobSummary:
+    from driftwatch.policy.model_change import run_model_watch
+
+    settings = context.settings
+    result = run_model_watch(
+        context.engine,
+        context.policy,
+        context.clock,
+        batch_size=settings.sample_batch_size,
+        time_budget_seconds=settings.sample_time_budget_seconds,
+        stopping=context.stop.is_set,
+    )
+    return JobSummary(result.summary(), idle=not (result.changes or result.ended))
 
 
 def evaluate(context: JobContext) -> JobSummary:
@@ -159,6 +177,13 @@ def recommend(context: JobContext) -> JobSummary:
     return JobSummary(result.summary(), idle=not result.counts)
 
 
+def coverage(context: JobContext) -> JobSummary:
+    from driftwatch.policy.coverage import run_coverage
+
+    result = run_coverage(context.engine, context.policy, context.clock())
+    return JobSummary(result.summary(), idle=not (result.raised or result.restored or result.alerted))
+
+
 def import_langfuse(context: JobContext) -> JobSummary:
     # Imported here: the Langfuse SDK takes a second to load, and most runs never import.
     from driftwatch.importers.langfuse_import import scheduled_import
@@ -188,10 +213,12 @@ def retention(context: JobContext) -> JobSummary:
 
 JOBS: dict[str, Callable[[JobContext], JobSummary]] = {
     "reconcile-content": reconcile_content,
+    "watch-models": watch_models,
     "sample": sample,
     "evaluate": evaluate,
     "decide": decide,
     "recommend": recommend,
+    "coverage": coverage,
     "deliver": deliver,
     "import-langfuse": import_langfuse,
     "retention": retention,
@@ -204,10 +231,13 @@ def job_intervals(settings: Settings) -> dict[str, float]:
     sampled, well inside the sampling grace period, so a replay finds the content that arrived late."""
     intervals = {
         "reconcile-content": settings.sample_interval_seconds,
+        # The sentinel runs as often as sampling, so a boost starts within one interval of a change.
+        "watch-models": settings.sample_interval_seconds,
         "sample": settings.sample_interval_seconds,
         "evaluate": settings.evaluate_interval_seconds,
         "decide": settings.decide_interval_seconds,
         "recommend": settings.recommend_interval_seconds,
+        "coverage": settings.decide_interval_seconds,
         "deliver": settings.deliver_interval_seconds,
     }
     if settings.langfuse_import_interval > 0:  # the import is opt-in: it needs Langfuse keys

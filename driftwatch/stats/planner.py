@@ -88,7 +88,7 @@ def plan_sampling(
             " bound): a longer baseline window or a declared floor is needed to see it",
         )
     bound = _lorden(reference, after, threshold)
-    needed = _p90_delay(bound)
+    needed = samples_to_detect(reference, after, threshold)
     per_day = math.ceil(needed / within_days)
     message = f"{per_day} samples/day: {needed} samples after a drop to {after:.3f} detect it within"
     message += f" {within_days:g} days 9 times in 10"
@@ -112,6 +112,14 @@ def plan_sampling(
 
 def _lorden(reference: float, after: float, threshold: AlarmThreshold) -> float:
     return threshold.log_value / bernoulli_kl(after, reference)
+
+
+def samples_to_detect(reference: float, after: float, threshold: AlarmThreshold = DEFAULT_THRESHOLD) -> int:
+    """Samples after a fall to ``after`` that a detector on ``reference`` needs to catch it 9 times in 10
+    (the planner's model: Lorden's bound plus the measured spread); needs ``0 < after < reference < 1``."""
+    if not 0 < after < reference < 1:
+        raise ValueError(f"need 0 < after < reference < 1, got {after} below {reference}")
+    return _p90_delay(_lorden(reference, after, threshold))
 
 
 def daily_cost(plan: SamplingPlan, cost_per_sample: float) -> float | None:

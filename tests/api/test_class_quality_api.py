@@ -116,6 +116,8 @@ def test_a_class_shows_its_outcomes_by_source_and_tier_and_its_shadow_state(
     assert faq["evaluation"]["acceptance_rate"] == 0.75
     assert faq["shadow"] == {
         "rate": 0.5,  # the class's own policy entry
+        "rate_setting": "fixed",
+        "allocation": None,
         "daily_budget_usd": 1.0,
         "day": today.isoformat(),
         "spent_today_usd": pytest.approx(0.4),  # not yesterday's
@@ -128,6 +130,7 @@ def test_a_class_shows_its_outcomes_by_source_and_tier_and_its_shadow_state(
             "skipped_budget": 0,
             "failed": 1,
         },
+        "coverage_rate": None,  # the coverage job has not raised it
         "notice": None,
     }
 

@@ -31,7 +31,7 @@ def panel(document: dict[str, Any], task_class: str) -> dict[str, Any]:
 def test_an_empty_store_gives_an_empty_dashboard(start_server: StartServer) -> None:
     server = start_server()
 
-    ranges = (("1h", 60, 60), ("24h", 24, 3600), ("7d", 168, 3600), ("30d", 30, 86400))
+    ranges = (("15m", 90, 10), ("1h", 60, 60), ("24h", 24, 3600), ("7d", 168, 3600), ("30d", 30, 86400))
     for time_range, buckets, step in ranges:
         response = get(server, f"?range={time_range}")
 
@@ -49,6 +49,8 @@ def test_an_empty_store_gives_an_empty_dashboard(start_server: StartServer) -> N
         # The default policy names no model for the top tier, so nothing can be priced there.
         assert document["savings"]["achieved_usd"] is None
         assert "no model for the top tier 'premium'" in document["savings"]["reason"]
+    # Asked for no range, an empty store opens on a day.
+    assert get(server).json()["range"] == "24h"
 
 
 def test_the_figures_are_those_of_the_store(engine: Engine, start_server: StartServer) -> None:
@@ -68,8 +70,9 @@ def test_the_figures_are_those_of_the_store(engine: Engine, start_server: StartS
     savings = document["savings"]
     assert savings["achieved_usd"] == pytest.approx(expected.total_saved)
     assert savings["cost_usd"] == pytest.approx(expected.total_cost - expected.cost["codegen"])
-    assert savings["degraded_classes"] == ["tagging"]
-    assert savings["at_risk_usd"] == pytest.approx(expected.saved["tagging"])
+    # tagging is degraded now; extraction degraded on cheap in the window, then was promoted.
+    assert savings["degraded_classes"] == ["extraction", "tagging"]
+    assert savings["at_risk_usd"] == pytest.approx(expected.saved["tagging"] + expected.saved["extraction"])
     assert savings["open_recommendations"] == 1
     assert savings["recommended_monthly_usd"] == pytest.approx(scenario.RECOMMENDED[0])
     tiers = {tier["tier"]: tier for tier in document["volume"]}
@@ -88,6 +91,14 @@ def test_acceptance_per_bucket_and_the_promotion_marked(engine: Engine, start_se
 
     extraction = panel(document, "extraction")
     assert extraction["route"]["tier"] == "mid"  # the decide job promoted it
+    state = extraction["state"]
+    assert (state["state"], state["label"]) == ("promoted", "promoted to mid")
+    assert state["detail"].startswith(
+        "promoted from cheap to mid after degrading on cheap; its detector on mid"
+    )
+    assert panel(document, "tagging")["state"]["state"] == "degraded"
+    # Asked for no range, the page opens on the shortest that holds the six days of evaluations.
+    assert get(server).json()["range"] == "7d"
     assert [marker["kind"] for marker in extraction["markers"]] == ["degraded", "promoted"]
     assert extraction["markers"][1]["to_tier"] == "mid"
     assert extraction["evaluation"]["evaluations"] == expected.decided["extraction"]

@@ -5,18 +5,19 @@ key once.  A screenshot of each run is kept under ``artifacts/`` at the reposito
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from datetime import UTC, datetime
 
+import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy import Engine
 
+from driftwatch.config import Settings
+from driftwatch.scheduler.jobs import JobContext, run_job
 from driftwatch.stats.proportions import wilson_interval
 from tests.conftest import StartServer
 from tests.dashboard import scenario
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+from tests.support.browser import chromium, console_errors, screenshot, usd
 
 # The page needs no database of its own kind: one backend is enough (the API tests run both).
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -24,13 +25,8 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail("no /usr/bin/chromium: apt-get install -y chromium (.ci/run does)")
-    with sync_playwright() as playwright:
-        # --no-sandbox: tests run as root, where Chromium refuses its sandbox.
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -41,36 +37,11 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def console_errors(page: Page) -> list[str]:
-    errors: list[str] = []
-
-    def keep(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(message.text)
-
-    page.on("console", keep)
-    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
-    return errors
-
-
-def usd(value: float) -> str:
-    """As the page writes dollars: whole above $1,000, cents from $1, four places below."""
-    digits = 0 if abs(value) >= 1000 else 2 if abs(value) >= 1 or value == 0 else 4
-    return f"${value:,.{digits}f}"
-
-
 DASH = "\u2013"  # the en dash of ranges
 
 
 def pct(value: float) -> str:
     return f"{value * 100:.1f}%"
-
-
-def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
 
 
 def wait_ready(page: Page) -> None:
@@ -108,7 +79,9 @@ def test_the_dashboard_draws_the_store(engine: Engine, start_server: StartServer
     cheap_cost = expected.total_cost - expected.cost["codegen"]
     assert page.text_content("#saved") == usd(expected.total_saved)
     assert usd(cheap_cost) in (page.text_content("#saved-detail") or "")
-    assert page.text_content("#at-risk") == usd(expected.saved["tagging"])
+    assert page.text_content("#at-risk") == usd(expected.saved["tagging"] + expected.saved["extraction"])
+    at_risk = page.text_content("#at-risk-detail")
+    assert at_risk == "saved on a degraded tier by extraction (since promoted), tagging"
     assert page.text_content("#recommended") == f"{usd(scenario.RECOMMENDED[0])}/mo"
     assert page.text_content("#spend") == usd(expected.total_cost)
     assert page.text_content("#spend-detail") == f"{sum(expected.calls.values()):,} calls"
@@ -141,6 +114,35 @@ def test_the_dashboard_draws_the_store(engine: Engine, start_server: StartServer
     page.select_option("#class-filter", "extraction")
     page.wait_for_function("document.querySelectorAll('#acceptance .chart-card').length === 1")
     assert page.locator("#classes tbody tr").count() == 1
+    assert errors == []
+
+
+def test_the_page_shows_each_classs_coverage_and_how_many_are_protected(
+    engine: Engine, start_server: StartServer, page: Page
+) -> None:
+    scenario.seed(engine)
+    run_job("coverage", JobContext(engine, Settings(), scenario.POLICY, clock=lambda: datetime.now(UTC)))
+    server = start_server(policy=scenario.POLICY)
+    errors = console_errors(page)
+    document = httpx.get(f"{server.base_url}/v1/dashboard?range=7d").json()
+
+    page.goto(f"{server.base_url}/?range=7d")
+    wait_ready(page)
+
+    summary = document["coverage"]["text"]
+    assert summary.endswith("classes protected against a 0.10 drop within 7 days")
+    assert page.text_content("#coverage-summary") == summary
+    assert page.locator("#classes thead th").last.text_content() == "coverage"
+    for panel in document["classes"]:
+        coverage = panel["coverage"]
+        last_cell = page.locator("#classes tr", has_text=panel["task_class"]).locator("td").last
+        shown = last_cell.text_content()
+        drop = coverage["min_detectable_drop"]
+        if coverage["protected"]:
+            assert shown == f"protected: catches a {drop:.2f} drop"
+        else:
+            assert shown == ("unprotected" if drop is None else f"unprotected: catches {drop:.2f} now")
+        assert last_cell.get_attribute("title") == coverage["message"]  # the whole reason, on hover
     assert errors == []
 
 

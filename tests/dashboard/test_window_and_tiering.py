@@ -1,4 +1,5 @@
-"""The dashboard's pure parts: its time window and buckets, and what tiering saved."""
+"""The dashboard's pure parts: its time window and buckets, the range it opens on, what tiering saved,
+and the state it shows for a class."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from driftwatch.calls.repository import ClassSummary
+from driftwatch.dashboard.states import Move, class_state
 from driftwatch.dashboard.tiering import tiering_savings
-from driftwatch.dashboard.window import TimeRange, window
+from driftwatch.dashboard.window import TimeRange, fitting_range, window
 from driftwatch.prices.pricing import ModelPrice
+from driftwatch.routing.decision_schemas import ClassDetection
 
 NOW = datetime(2026, 11, 25, 14, 37, 5, tzinfo=UTC)
 OPUS = ModelPrice(input_per_mtok=5, output_per_mtok=25)
@@ -96,3 +99,66 @@ def test_no_top_price_gives_no_figure_and_says_why(model: str | None, reason: st
     assert result.achieved_usd is None and result.would_have_cost_usd is None
     assert result.reason is not None and reason in result.reason
     assert result.cost_usd == pytest.approx(0.2)
+
+
+def test_a_quarter_hour_is_ninety_ten_second_buckets_ending_with_the_current_one() -> None:
+    quarter = window(TimeRange.QUARTER, NOW)
+
+    assert quarter.bucket == "10 seconds" and len(quarter.starts()) == 90
+    assert quarter.until == datetime(2026, 11, 25, 14, 37, 10, tzinfo=UTC)
+    assert quarter.since == datetime(2026, 11, 25, 14, 22, 10, tzinfo=UTC)
+    assert quarter.key(quarter.starts()[-1]) == "2026-11-25 14:37:0"
+
+
+@pytest.mark.parametrize(
+    ("age", "expected"),
+    [
+        (timedelta(seconds=30), TimeRange.QUARTER),
+        (timedelta(minutes=14), TimeRange.QUARTER),
+        (timedelta(minutes=20), TimeRange.HOUR),
+        (timedelta(hours=5), TimeRange.DAY),
+        (timedelta(days=3), TimeRange.WEEK),
+        (timedelta(days=20), TimeRange.MONTH),
+        (timedelta(days=40), TimeRange.MONTH),
+    ],
+)
+def test_the_page_opens_on_the_shortest_range_that_holds_the_data(
+    age: timedelta, expected: TimeRange
+) -> None:
+    assert fitting_range(NOW - age, NOW) == expected
+    assert fitting_range((NOW - age).replace(tzinfo=None), NOW) == expected  # SQLite's naive UTC
+
+
+def test_an_empty_store_opens_on_a_day() -> None:
+    assert fitting_range(None, NOW) == TimeRange.DAY
+
+
+def _detection(status: str) -> ClassDetection:
+    return ClassDetection(
+        task_class="legal-qa", tier="premium", status=status, message=f"detector says {status}", samples=10,
+        e_value=None, evidence=None, reference_rate=0.68, reference_source="floor", baseline_samples=0,
+        baseline_needed=None, window_start=NOW, alarmed_at=None,
+    )  # fmt: skip
+
+
+PROMOTION = Move(kind="promoted", from_tier="cheap", to_tier="premium", at=NOW - timedelta(minutes=5))
+
+
+def test_a_class_promoted_in_the_window_reads_promoted_with_what_its_new_detector_says() -> None:
+    state = class_state(_detection("not enough samples"), "premium", PROMOTION, NOW - timedelta(hours=1))
+
+    assert (state.state, state.label, state.since) == ("promoted", "promoted to premium", PROMOTION.at)
+    assert state.detail == (
+        "promoted from cheap to premium after degrading on cheap; its detector on premium: not enough samples"
+    )
+
+
+def test_degraded_outranks_a_move_and_an_old_move_gives_way_to_a_detector_with_a_verdict() -> None:
+    since = NOW + timedelta(minutes=1)  # the promotion is before the window
+
+    assert class_state(_detection("degraded"), "premium", PROMOTION, since).state == "degraded"
+    assert class_state(_detection("healthy"), "premium", PROMOTION, since).state == "healthy"
+    assert class_state(_detection("not enough samples"), "premium", PROMOTION, since).state == "promoted"
+    assert class_state(None, "cheap", None, since).label == "not tracked"
+    # A class moved back down since its promotion is not shown as promoted.
+    assert class_state(_detection("healthy"), "cheap", PROMOTION, NOW - timedelta(hours=1)).state == "healthy"

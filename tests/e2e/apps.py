@@ -30,7 +30,7 @@ BATCH = {SPAN_PROCESSOR_ENV: "batch"}
 ROUTING_BAGGAGE = {"baggage": "driftwatch.task_class=sentiment,driftwatch.tier=cheap"}
 """The W3C baggage header of a caller that routed the request (class ``sentiment``, tier ``cheap``)."""
 
-# What turns prompt/completion capture on for each instrumentation (see README, "Content capture").
+# What turns prompt/completion capture on for each instrumentation (see docs/ingest.md, "Content capture").
 CONTENT_ENV = {
     "openai-v2": {
         "OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental",

@@ -2,7 +2,7 @@
 
     python -m tests.e2e.litellm_app LLM_BASE_URL
 
-The app sets up its tracer provider as the README's "LiteLLM" section says: LiteLLM's ``otel`` callback
+The app sets up its tracer provider as the "LiteLLM" section of docs/ingest.md says: LiteLLM's ``otel`` callback
 adopts a global SDK tracer provider as it is (its own exporter settings are then unused), so the provider
 exports with the standard ``OTEL_EXPORTER_OTLP_*`` variables and copies the task class and tier from W3C
 baggage onto LiteLLM's spans.  It makes one call of each kind — ``completion``, ``acompletion``, ``Router.completion``,
@@ -40,7 +40,7 @@ async def calls(llm_base_url: str) -> int:
 
 
 def main(llm_base_url: str) -> None:
-    # README, "LiteLLM", SDK: the global provider LiteLLM's otel callback adopts.
+    # docs/ingest.md, "LiteLLM", SDK: the global provider LiteLLM's otel callback adopts.
     provider = TracerProvider()  # service.name from OTEL_SERVICE_NAME
     provider.add_span_processor(BaggageSpanProcessor(ALLOW_ALL_BAGGAGE_KEYS))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # OTEL_EXPORTER_OTLP_* env

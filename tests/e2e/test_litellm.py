@@ -1,5 +1,5 @@
 """The real ``litellm`` package — SDK (sync, async, ``Router``) and a proxy process — exporting with its own
-``otel`` callback, configured as the README's "LiteLLM" section says, into a running driftwatch: every
+``otel`` callback, configured as the "LiteLLM" section of docs/ingest.md says, into a running driftwatch: every
 call is stored once with the real model, provider, tokens, cost, content, class and tier, and a shadow
 replay sent through the proxy is not stored."""
 
@@ -31,11 +31,11 @@ from driftwatch.shadow.providers.factory import build_provider
 from tests.conftest import StartServer
 from tests.e2e.instrumented_app import SYSTEM_PROMPT, USER_PROMPT
 from tests.fakes import FakeOpenAIServer
+from tests.support.manual import ROOT, doc, fenced_blocks, section
 from tests.support.processes import free_port
 from tests.support.server import ServerThread
 
-ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+LITELLM_SECTION = section(doc("ingest.md"), "LiteLLM")
 MASTER_KEY = "sk-driftwatch-test-0123456789abcdef"
 PROXY_CALLS = 5
 # The proxy imports for a minute on a busy machine; waits are generous, never fixed sleeps.
@@ -49,11 +49,11 @@ def _without_otel_env() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
 
 
-def _readme_block(language: str, first_line: str) -> str:
-    for block in re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL):
+def _documented_block(language: str, first_line: str) -> str:
+    for block in fenced_blocks(LITELLM_SECTION, language):
         if block.startswith(first_line):
-            return str(block)
-    raise AssertionError(f"README has no {language} block starting {first_line!r}")
+            return block
+    raise AssertionError(f"docs/ingest.md, LiteLLM, has no {language} block starting {first_line!r}")
 
 
 def _assert_stored_as_made(calls: list[dict[str, Any]], made: int, model: str, service: str) -> None:
@@ -109,15 +109,15 @@ def test_sdk_sync_async_and_router_calls_are_each_stored_once(server: ServerThre
 
 @contextmanager
 def _litellm_proxy(folder: Path, llm_base_url: str, traces_url: str, driftwatch_key: str) -> Iterator[str]:
-    """A LiteLLM proxy process with the README's config.yaml, the deployments pointed at the fake."""
-    config = yaml.safe_load(_readme_block("yaml", "# config.yaml of a LiteLLM proxy"))
+    """A LiteLLM proxy process with the documented config.yaml, the deployments pointed at the fake."""
+    config = yaml.safe_load(_documented_block("yaml", "# config.yaml of a LiteLLM proxy"))
     for deployment in config["model_list"]:
         deployment["litellm_params"]["api_base"] = llm_base_url
     (folder / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     port = free_port()
     env = {
         **_without_otel_env(),
-        # The README's exports, pointed at the test's driftwatch.
+        # The documented exports, pointed at the test's driftwatch.
         "OTEL_EXPORTER": "otlp_http",
         "OTEL_ENDPOINT": traces_url,
         "OTEL_HEADERS": f"Authorization=Bearer {driftwatch_key}",
@@ -173,7 +173,7 @@ def _shadow_spans(server: ServerThread, key: str) -> float:
 
 
 async def _shadow_replay(proxy_url: str) -> str:
-    # driftwatch's own OpenAI-compatible provider, configured as the README says for a proxy alias.
+    # driftwatch's own OpenAI-compatible provider, configured as docs/ingest.md says for a proxy alias.
     config = ProviderConfig(
         kind="openai", model="premium", price_model="gpt-4o", base_url=f"{proxy_url}/v1", api_key_env="KEY"
     )
@@ -188,7 +188,7 @@ async def _shadow_replay(proxy_url: str) -> str:
 def test_proxy_calls_are_stored_once_and_a_shadow_replay_through_it_is_not(
     start_server: StartServer, engine: Engine, tmp_path: Path
 ) -> None:
-    server = start_server(require_auth=True)  # the README's OTEL_HEADERS carry the key
+    server = start_server(require_auth=True)  # the documented OTEL_HEADERS carry the key
     with Session(engine) as session, session.begin():
         key = create_key(session, "gateway", scopes={Scope.INGEST}).key  # the proxy's exporter key
         reader = create_key(session, "reader", scopes={Scope.READ}).key
@@ -223,7 +223,7 @@ def test_proxy_calls_are_stored_once_and_a_shadow_replay_through_it_is_not(
 
 
 def test_the_readme_sdk_recipe_is_the_one_the_test_app_runs() -> None:
-    recipe = _readme_block("python", "import litellm\n")
+    recipe = _documented_block("python", "import litellm\n")
     app = (ROOT / "tests" / "e2e" / "litellm_app.py").read_text(encoding="utf-8")
     app_lines = {line.strip() for line in app.splitlines()}
 

@@ -1,4 +1,4 @@
-"""The README's metrics table, the Grafana dashboards and a real ``/metrics`` agree with each other."""
+"""The metrics table of docs/operations.md, the Grafana dashboards and a real ``/metrics`` agree with each other."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 
 from tests.conftest import StartServer
 from tests.metrics.support import POLICY, seed_store
+from tests.support.manual import ROOT, doc, section
 
-ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+METRICS_SECTION = section(doc("operations.md"), "Metrics")
 DASHBOARDS = sorted((ROOT / "dashboards").glob("*.json"))
 # Series a family of each type adds to its own name in the text exposition.
 SERIES_SUFFIXES = {"histogram": ("_bucket", "_sum", "_count"), "summary": ("_sum", "_count")}
@@ -36,7 +36,7 @@ PROMQL_WORDS = {
 
 def _documented() -> dict[str, str]:
     rows = re.findall(
-        r"^\| `(driftwatch_[a-z0-9_]+)` \| (counter|gauge|histogram) \|", README, flags=re.MULTILINE
+        r"^\| `(driftwatch_[a-z0-9_]+)` \| (counter|gauge|histogram) \|", METRICS_SECTION, flags=re.MULTILINE
     )
     return dict(rows)
 
@@ -101,7 +101,7 @@ def exposition(engine: Engine, start_server: StartServer) -> str:
     return response.text
 
 
-def test_the_readme_documents_exactly_the_metrics_served(exposition: str) -> None:
+def test_the_manual_documents_exactly_the_metrics_served(exposition: str) -> None:
     assert _documented() == _exposed(exposition)
 
 

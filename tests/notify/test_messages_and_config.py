@@ -84,6 +84,8 @@ def test_a_recommendation_reads_with_the_savings_and_how_to_accept() -> None:
         "class.demoted",
         "budget.exhausted",
         "class.unevaluable",
+        "class.unprotected",
+        "model.changed",
         "webhook.test",
         "something.new",
     ],
@@ -94,7 +96,9 @@ def test_every_event_type_makes_a_message_even_with_fields_missing(event_type: s
     assert message["text"].startswith("driftwatch: ") and message["blocks"]
 
 
-@pytest.mark.parametrize("event_type", ["class.degraded", "class.promoted", "class.demoted", "something.new"])
+@pytest.mark.parametrize(
+    "event_type", ["class.degraded", "class.promoted", "class.demoted", "class.unprotected", "something.new"]
+)
 def test_no_slack_control_sequence_goes_out_raw_in_the_text_or_the_blocks(event_type: str) -> None:
     hostile = "<!channel> <https://evil.example|click> &"
     payload = {
@@ -110,6 +114,24 @@ def test_no_slack_control_sequence_goes_out_raw_in_the_text_or_the_blocks(event_
     )
     for text in (message["text"], _text(orjson.dumps(message)).replace("<https://dw.example/?", "")):
         assert "<!channel>" not in text and "<https://evil" not in text and "& " not in text
+
+
+def test_a_model_change_reads_with_each_old_and_new_value_escaped() -> None:
+    hostile = "<!channel> &"
+    change = {
+        "dimension": "model",
+        "old": "gpt-4o-mini-2024-07-18",
+        "new": hostile,
+        "calls": 10,
+        "window": 50,
+    }
+    payload = {"type": "model.changed", "task_class": "faq", "tier": "cheap", "changes": [change]}
+
+    text = _text(slack_body("evt_5", payload, "https://dw.example"))
+
+    assert "served model changed on tier `cheap`" in text
+    assert "model: `gpt-4o-mini-2024-07-18` → `&lt;!channel&gt; &amp;` (10 of the last 50 calls)" in text
+    assert "<!channel>" not in text
 
 
 def test_the_standard_envelope_carries_the_event_as_data() -> None:

@@ -37,7 +37,10 @@ def test_a_degraded_class_that_may_move_is_promoted_one_tier_up() -> None:
 
     assert outcome.promote_to == "mid"
     assert outcome.promotion_reason is not None and "from cheap to mid" in outcome.promotion_reason
-    assert "60/100 (60.0%) accepted" in outcome.reason
+    assert outcome.reason == (
+        "acceptance on cheap fell below the declared floor of 95.0%: the drift test alarmed with "
+        "60 of 100 accepted (60.0%) since Nov 21, 12:00:00 UTC"
+    )
 
 
 @pytest.mark.parametrize(

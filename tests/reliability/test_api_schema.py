@@ -24,7 +24,7 @@ from tests.conftest import StartServer
 EXAMPLES_PER_OPERATION = 25
 
 # Checks left out because the spec is known to under-document the API (found by this test; listed in
-# README "Reliability"); every other check of schemathesis runs, not_a_server_error included:
+# docs/reliability.md, "Hostile input"); every other check of schemathesis runs, not_a_server_error included:
 # - positive_data_acceptance: a schema-valid but forged cursor, or /v1/plan arguments out of the range
 #   the route checks itself, are rightly refused with 400/422;
 # - negative_data_rejection: a number for a date-time query parameter (``until=0.5``) is taken as a

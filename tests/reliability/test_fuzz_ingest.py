@@ -8,7 +8,7 @@ that expands to four times that is refused, nor past :data:`PEAK_RSS_GROWTH_BOUN
 generated bodies with deep nesting and huge attributes.
 
 Examples per test are counted and asserted: :data:`EXAMPLES` bodies per test and backend here;
-``bench/fuzz_ingest.py`` sends the same kinds of bodies 10,000 times and more (README "Reliability").
+``bench/fuzz_ingest.py`` sends the same kinds of bodies 10,000 times and more (docs/reliability.md, "Hostile input").
 """
 
 from __future__ import annotations

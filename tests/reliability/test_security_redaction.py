@@ -240,7 +240,7 @@ def test_the_serve_process_exits_at_start_up_on_an_invalid_regular_expression(tm
         "DRIFTWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
         "DRIFTWATCH_REDACT_PATTERNS": '["(unclosed"]',
     }
-    command = [sys.executable, "-m", "driftwatch.cli.root", "serve", "--port", "0"]
+    command = [sys.executable, "-m", "driftwatch.cli", "serve", "--port", "0"]
 
     done = run_to_end(command, 60, env=env)
 

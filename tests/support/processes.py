@@ -62,7 +62,7 @@ def start_serve(
         if name not in settings:
             env.pop(name, None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "driftwatch.cli.root", "serve", "--port", str(port)],
+        [sys.executable, "-m", "driftwatch.cli", "serve", "--port", str(port)],
         env=env,
         cwd=folder,
         stdout=subprocess.PIPE if log is None else log,

@@ -31,11 +31,13 @@ def get_dashboard(
     request: Request,
     session: SessionDep,
     time_range: Annotated[
-        TimeRange,
+        TimeRange | None,
         Query(
-            alias="range", description="1h in minute buckets, 24h and 7d in hourly ones, 30d in daily ones"
+            alias="range",
+            description="15m in 10-second buckets, 1h in minute ones, 24h and 7d in hourly ones, 30d in "
+            "daily ones; default: the shortest that holds the last 30 days' evaluations (or calls)",
         ),
-    ] = TimeRange.WEEK,
+    ] = None,
     task_class: Annotated[
         str | None, Query(min_length=1, max_length=255, description="Only this class; default: all")
     ] = None,

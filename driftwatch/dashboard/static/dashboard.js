@@ -5,8 +5,11 @@
 
 const KEY_STORAGE = "driftwatch.apiKey";
 const REFRESH_MS = 60_000;
+const RANGES = ["15m", "1h", "24h", "7d", "30d"];
+const RANGE_NAMES = { "15m": "last 15 minutes", "1h": "last hour", "24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days" };
 const state = {
-  range: "7d",
+  range: null, // null: the server picks the range that fits the data; a click or ?range= sets one
+
   taskClass: "",
   classes: new Set(),
   charts: [],
@@ -20,24 +23,40 @@ const css = (name) => getComputedStyle(document.documentElement).getPropertyValu
 // ---- formatting -----------------------------------------------------------------------------
 const DASH = "—";
 const intFormat = new Intl.NumberFormat("en-US");
-const usdFormats = [0, 2, 4].map(
-  (digits) =>
-    new Intl.NumberFormat("en-US", {
-      style: "currency",
-      currency: "USD",
-      minimumFractionDigits: digits,
-      maximumFractionDigits: digits,
-    }),
-);
+// Dollars: always cents with thousands separators ($12,345.67); below a cent, two significant
+// digits ($0.0042), so a replay's cost does not read as $0.00.
+const centsFormat = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const tinyFormat = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", maximumSignificantDigits: 2 });
 function usd(value) {
   if (value === null || value === undefined) return DASH;
-  const size = Math.abs(value);
-  return usdFormats[size >= 1000 ? 0 : size >= 1 || size === 0 ? 1 : 2].format(value);
+  return (value !== 0 && Math.abs(value) < 0.01 ? tinyFormat : centsFormat).format(value);
 }
 const int = (value) => (value === null || value === undefined ? DASH : intFormat.format(value));
 const pct = (value) => (value === null || value === undefined ? DASH : `${(value * 100).toFixed(1)}%`);
-const when = (iso) => (iso ? `${iso.slice(0, 16).replace("T", " ")} UTC` : DASH);
 const seconds = (iso) => Date.parse(iso) / 1000;
+
+// Times: "Dec 3, 14:05 UTC" (with seconds where they matter), and "3 min ago" for the last day.
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const two = (number) => String(number).padStart(2, "0");
+function clock(iso, withSeconds = false) {
+  if (!iso) return DASH;
+  const at = new Date(iso);
+  const time = `${two(at.getUTCHours())}:${two(at.getUTCMinutes())}${withSeconds ? `:${two(at.getUTCSeconds())}` : ""}`;
+  return `${MONTHS[at.getUTCMonth()]} ${at.getUTCDate()}, ${time} UTC`;
+}
+function ago(iso) {
+  if (!iso) return DASH;
+  const gone = (Date.now() - Date.parse(iso)) / 1000;
+  if (gone < 0 || gone >= 86400) return clock(iso);
+  if (gone < 60) return "just now";
+  if (gone < 3600) return `${Math.floor(gone / 60)} min ago`;
+  return `${Math.floor(gone / 3600)} h ago`;
+}
+// A moment in a table: how long ago, with the exact time on hover.
+const whenCell = (iso) => el("td", { title: clock(iso, true) }, ago(iso));
+// Reasons and messages written by the server may carry ISO timestamps; people read them as clock().
+const ISO_MOMENT = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?/g;
+const humanTimes = (text) => (text ? String(text).replace(ISO_MOMENT, (iso) => clock(/Z|[+-]\d{2}:\d{2}$/.test(iso) ? iso : `${iso}Z`, true)) : "");
 
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -51,7 +70,7 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 const cell = (text, cls) => el("td", cls ? { class: cls } : {}, text);
-const badge = (text) => el("span", { class: `badge status-${String(text).replace(/\s+/g, "-")}` }, text);
+const badge = (text, status = text) => el("span", { class: `badge status-${String(status).replace(/\s+/g, "-")}` }, text);
 
 function fillTable(id, rows, columns) {
   const body = $(id).querySelector("tbody");
@@ -66,14 +85,15 @@ function tierColor(tiers, tier) {
   return css(index < 0 ? "--tier-none" : `--tier-${Math.min(index, 3)}`);
 }
 const translucent = (hex, alpha) => hex + Math.round(alpha * 255).toString(16).padStart(2, "0");
-const MARKER_COLORS = { promoted: "--bad", degraded: "--bad", demoted: "--good", accepted: "--good", recommended: "--accent" };
+const MARKER_COLORS = { promoted: "--bad", degraded: "--bad", demoted: "--good", accepted: "--good", recommended: "--accent", "model.changed": "--warn" };
 
 // ---- loading --------------------------------------------------------------------------------
 async function load() {
   clearTimeout(state.timer);
-  const query = new URLSearchParams({ range: state.range });
+  const query = new URLSearchParams();
+  if (state.range) query.set("range", state.range);
   if (state.taskClass) query.set("task_class", state.taskClass);
-  history.replaceState(null, "", `?${query}`);
+  history.replaceState(null, "", query.size ? `?${query}` : location.pathname);
   const key = localStorage.getItem(KEY_STORAGE);
   let response;
   try {
@@ -107,6 +127,9 @@ function askForKey(problem) {
 }
 
 // ---- rendering ------------------------------------------------------------------------------
+// The page's sections, top to bottom: each draws its part of the document (add new ones here).
+const SECTIONS = [renderCards, renderClasses, renderCoverage, renderDecisions, renderRecommendations, renderAcceptance, renderVolume, renderShadow, renderDeliveries];
+
 function render(data) {
   $("content").hidden = false;
   for (const button of document.querySelectorAll("#ranges button")) {
@@ -117,18 +140,15 @@ function render(data) {
   const names = [...state.classes].sort();
   filter.replaceChildren(el("option", { value: "" }, "all classes"), ...names.map((name) => el("option", { value: name }, name)));
   filter.value = state.taskClass;
-  $("updated").textContent = `${when(data.since)} – ${when(data.until)} · updated ${when(data.generated_at)}`;
+  const fitted = state.range ? "" : " (fits the data)";
+  $("updated").textContent = `${RANGE_NAMES[data.range] || data.range}${fitted}: ${clock(data.since)} – ${clock(data.until)} · updated ${ago(data.generated_at)}`;
+  $("updated").title = `updated ${clock(data.generated_at, true)}`;
   for (const node of document.querySelectorAll(".bucket")) node.textContent = data.bucket;
   // The panels are the busiest classes; a store with more says so (GET /v1/dashboard?offset= pages on).
   $("class-notices").textContent = (data.notices || []).join(" ");
   $("class-notices").hidden = !(data.notices || []).length;
-  renderCards(data);
-  renderClasses(data);
   state.charts.splice(0).forEach((chart) => chart.destroy());
-  renderAcceptance(data);
-  renderVolume(data);
-  renderShadow(data);
-  renderLists(data);
+  for (const section of SECTIONS) section(data);
   document.body.dataset.state = "ready";
 }
 
@@ -141,9 +161,10 @@ function renderCards(data) {
       : `${usd(savings.would_have_cost_usd)} on ${savings.top_tier} (${savings.top_model}) vs ${usd(savings.cost_usd)} paid` +
         (savings.left_out_calls ? `; ${int(savings.left_out_calls)} calls not counted` : "");
   $("at-risk").textContent = usd(savings.at_risk_usd);
+  const promoted = new Set(data.classes.filter((panel) => panel.state.state === "promoted").map((panel) => panel.task_class));
   $("at-risk-detail").textContent = savings.degraded_classes.length
-    ? `degraded: ${savings.degraded_classes.join(", ")}`
-    : "no degraded class";
+    ? `saved on a degraded tier by ${savings.degraded_classes.map((name) => (promoted.has(name) ? `${name} (since promoted)` : name)).join(", ")}`
+    : "no class degraded in this range";
   $("recommended").textContent = `${usd(savings.recommended_monthly_usd)}/mo`;
   $("recommended-detail").textContent = `${savings.open_recommendations} open recommendation(s)`;
   const calls = data.volume.reduce((sum, tier) => sum + tier.calls, 0);
@@ -173,15 +194,47 @@ function renderClasses(data) {
     return [
       cell(panel.task_class),
       el("td", {}, route.tier, route.pinned ? " 📌" : ""),
-      el("td", {}, badge(detection ? detection.status : "not tracked")),
+      el("td", {}, badge(panel.state.label, panel.state.state)),
       cell(acceptanceText(panel.evaluation), "num"),
       cell(detection && detection.reference_rate !== null ? `${pct(detection.reference_rate)} ${detection.reference_source}` : DASH, "num"),
       cell(int(panel.calls), "num"),
       cell(usd(panel.cost_usd), "num"),
       cell(usd(panel.savings_usd), "num"),
       cell(`${usd(panel.shadow.spent_today_usd)} / ${usd(panel.shadow.daily_budget_usd)}`, "num"),
-      cell(panel.shadow.notice || (detection ? detection.message : "")),
+      cell(humanTimes(panel.shadow.notice || panel.state.detail), "reason"),
     ];
+  });
+}
+
+// Coverage: the summary line over the class table, and a last column per class (its own function, so
+// the table's other columns can change without it).
+function renderCoverage(data) {
+  const summary = data.coverage;
+  $("coverage-summary").textContent = summary ? summary.text : "";
+  $("coverage-summary").hidden = !summary;
+  const rows = $("classes").querySelectorAll("tbody tr");
+  data.classes.forEach((panel, index) => {
+    const coverage = panel.coverage;
+    // One short line per row keeps the table (and the decisions under it) compact; the whole
+    // explanation is the cell's tooltip.
+    let text = "not assessed yet";
+    if (coverage && coverage.protected) text = `protected: catches a ${coverage.min_detectable_drop.toFixed(2)} drop`;
+    else if (coverage && coverage.min_detectable_drop !== null) text = `unprotected: catches ${coverage.min_detectable_drop.toFixed(2)} now`;
+    else if (coverage) text = "unprotected";
+    const attributes = { class: `coverage ${coverage && coverage.protected ? "protected" : "unprotected"}` };
+    if (coverage) attributes.title = coverage.message;
+    if (rows[index]) rows[index].append(el("td", attributes, text));
+  });
+}
+
+// Time axes in the page's own words: 24-hour UTC clock within a day, "Dec 3" across days.
+function timeTicks(chart, ticks) {
+  const span = ticks.length > 1 ? ticks[ticks.length - 1] - ticks[0] : 0;
+  return ticks.map((tick) => {
+    const at = new Date(tick * 1000);
+    const time = `${two(at.getUTCHours())}:${two(at.getUTCMinutes())}`;
+    if (span > 2 * 86400) return at.getUTCHours() === 0 && at.getUTCMinutes() === 0 ? `${MONTHS[at.getUTCMonth()]} ${at.getUTCDate()}` : time;
+    return span < 600 ? `${time}:${two(at.getUTCSeconds())}` : time;
   });
 }
 
@@ -194,7 +247,7 @@ function chartOptions(container, data, series, extra = {}) {
     height: 220,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
     scales: { x: { time: true, range: () => [seconds(data.since), seconds(data.until)] }, ...(extra.scales || {}) },
-    axes: [axis(), { ...axis(extra.yValues), size: 64 }],
+    axes: [axis(timeTicks), { ...axis(extra.yValues), size: 64 }],
     series: [{}, ...series],
     ...(extra.bands ? { bands: extra.bands } : {}),
     ...(extra.plugins ? { plugins: extra.plugins } : {}),
@@ -321,38 +374,44 @@ function renderShadow(data) {
   state.charts.push(new uPlot(options, [xs, days.map((day) => day.spent_usd), days.map((day) => day.budget_usd)], holder));
 }
 
-function renderLists(data) {
+function renderRecommendations(data) {
   fillTable("recommendations", data.recommendations, (rec) => [
     cell(rec.task_class),
     cell(`${rec.from_tier} → ${rec.to_tier}`),
     cell(rec.savings_low_usd === null ? usd(rec.monthly_savings_usd) : `${usd(rec.monthly_savings_usd)} (${usd(rec.savings_low_usd)} – ${usd(rec.savings_high_usd)})`, "num"),
     cell(usd(rec.shadow_cost_monthly_usd), "num"),
-    cell(when(rec.created_at)),
+    whenCell(rec.created_at),
   ]);
+}
+
+function renderDecisions(data) {
   fillTable("decisions", data.decisions, (decision) => [
-    cell(when(decision.created_at)),
+    whenCell(decision.created_at),
     cell(decision.task_class),
     el("td", {}, badge(decision.kind)),
     cell(decision.from_tier || decision.to_tier ? `${decision.from_tier || DASH} → ${decision.to_tier || DASH}` : DASH),
     cell(decision.actor),
-    cell(decision.reason, "reason"),
+    cell(humanTimes(decision.reason), "reason"),
   ]);
+}
+
+function renderDeliveries(data) {
   fillTable("deliveries", data.webhooks.recent, (delivery) => [
-    cell(when(delivery.created_at)),
+    whenCell(delivery.created_at),
     cell(delivery.endpoint),
     cell(delivery.event_type),
     cell(delivery.task_class || DASH),
     el("td", {}, badge(delivery.status)),
     cell(int(delivery.attempts), "num"),
     cell(delivery.last_status_code === null ? (delivery.attempts ? "no answer" : DASH) : delivery.last_status_code, "num"),
-    cell(delivery.last_error || "", "reason"),
+    cell(humanTimes(delivery.last_error), "reason"),
   ]);
 }
 
 // ---- controls -------------------------------------------------------------------------------
 function start() {
   const params = new URLSearchParams(location.search);
-  if (["1h", "24h", "7d", "30d"].includes(params.get("range"))) state.range = params.get("range");
+  if (RANGES.includes(params.get("range"))) state.range = params.get("range");
   state.taskClass = params.get("task_class") || "";
   if (state.taskClass) state.classes.add(state.taskClass);
   for (const button of document.querySelectorAll("#ranges button")) {

@@ -43,6 +43,9 @@ class Call(Base):
     provider: Mapped[str | None] = mapped_column(String(128))
     model: Mapped[str | None] = mapped_column(String(255))
     response_id: Mapped[str | None] = mapped_column(String(255))
+    # The backend configuration that answered, where the instrumentation reports it (OpenAI's
+    # ``system_fingerprint``): the model-change sentinel watches it next to model and provider.
+    system_fingerprint: Mapped[str | None] = mapped_column(String(128))
     input_tokens: Mapped[int | None] = mapped_column(Integer)
     output_tokens: Mapped[int | None] = mapped_column(Integer)
     cost_usd: Mapped[float | None] = mapped_column(Float)

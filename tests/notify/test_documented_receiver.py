@@ -1,22 +1,19 @@
-"""The receiver example in the README verifies what driftwatch really sends."""
+"""The receiver example in docs/webhooks.md verifies what driftwatch really sends."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from driftwatch.notify.messages import standard_body
 from driftwatch.notify.signing import new_secret, signed_headers
+from tests.support.manual import doc, fenced_blocks
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+WEBHOOKS = doc("webhooks.md")
 
 
 def _receiver(secret: str) -> dict[str, Any]:
-    (example,) = [
-        block for block in re.findall(r"```python\n(.*?)```", README, re.DOTALL) if "Webhook(" in block
-    ]
+    (example,) = [block for block in fenced_blocks(WEBHOOKS, "python") if "Webhook(" in block]
     seen: set[str] = set()
 
     def already_seen(event_id: str) -> bool:
@@ -25,11 +22,11 @@ def _receiver(secret: str) -> dict[str, Any]:
         return found
 
     namespace: dict[str, Any] = {"already_seen": already_seen}
-    exec(example.replace('"whsec_..."', repr(secret)), namespace)  # the README's code, as written
+    exec(example.replace('"whsec_..."', repr(secret)), namespace)  # the documented code, as written
     return namespace
 
 
-def test_the_readme_receiver_accepts_a_signed_event_once_and_refuses_a_forgery() -> None:
+def test_the_documented_receiver_accepts_a_signed_event_once_and_refuses_a_forgery() -> None:
     secret = new_secret()
     handle = _receiver(secret)["handle"]
     body = standard_body("evt_1", {"type": "class.degraded", "task_class": "summarize"})
