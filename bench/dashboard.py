@@ -12,8 +12,11 @@ endpoint reads, written directly (no ingest run):
 * per class and day a ``shadow_spend`` row, a detector row per class on its floor, 3 decisions and
   an open recommendation per fifth class, and a webhook delivery (with one attempt) per decision.
 
-Then a real server (uvicorn, in this process) answers ``--repeat`` requests per range after one
-warm-up; the script prints the median and the slowest, and the response size.
+Then the ``score-drift`` job stores its comparisons, as ``serve`` would, and a real server (uvicorn,
+in this process) answers ``--repeat`` requests per query after one warm-up (``/v1/dashboard`` per
+range, ``GET /v1/classes`` over the same windows); the script prints the median, the 95th
+percentile and the slowest, the median CPU time of the process (server and client: the figure to
+compare between runs on a busy machine), and the response size.
 
     python bench/dashboard.py [--backend sqlite|postgresql] [--calls 10000000] [--classes 50]
 """
@@ -21,6 +24,7 @@ warm-up; the script prints the median and the slowest, and the response size.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import random
@@ -59,6 +63,7 @@ from driftwatch.db.models import (
     WebhookEndpoint,
 )
 from driftwatch.evaluations.writer import insert_counted
+from driftwatch.scheduler.jobs import JOBS, JobContext, run_job
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 HOURS = 30 * 24
@@ -242,6 +247,27 @@ def serving(engine: Engine, url: str, policy: Policy) -> Iterator[str]:
         thread.join(10)
 
 
+def queries(now: datetime) -> list[tuple[str, dict[str, str]]]:
+    """The dashboard's ranges, then ``GET /v1/classes`` (its first page) over the same windows."""
+    dashboard = [
+        {"range": "24h"},
+        {"range": "7d"},
+        {"range": "30d"},
+        {"range": "30d", "task_class": "class-000"},
+    ]
+    windows = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+    classes = [{"since": (now - length).isoformat()} for length in windows.values()]
+    return [("/v1/dashboard", params) for params in dashboard] + [
+        ("/v1/classes", params) for params in classes
+    ]
+
+
+def percentile(timings: list[float], share: float) -> float:
+    """The nearest-rank percentile: the smallest timing at least ``share`` of them do not exceed."""
+    ordered = sorted(timings)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -250,7 +276,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=10_000_000)
     parser.add_argument("--classes", type=int, default=50)
     parser.add_argument("--rate", type=float, default=0.05, help="shadow-evaluated share of cheap-tier calls")
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     policy = Policy(
         tier_models=TIER_MODELS,
@@ -264,19 +290,26 @@ def main() -> None:
         began = time.perf_counter()
         counts = seed(engine, now, args.calls, args.classes, args.rate)
         print(f"seeded {args.backend} in {time.perf_counter() - began:.0f} s: {counts}")
+        if "score-drift" in JOBS:  # absent before the job existed: the bench also measures older commits
+            began = time.perf_counter()
+            summary = run_job("score-drift", JobContext(engine, Settings(database_url=url), policy))
+            print(f"score-drift job: {summary} in {time.perf_counter() - began:.1f} s")
         with serving(engine, url, policy) as base, httpx.Client(base_url=base, timeout=120) as client:
-            for query in ("range=24h", "range=7d", "range=30d", "range=30d&task_class=class-000"):
-                client.get(f"/v1/dashboard?{query}").raise_for_status()  # warm-up
-                timings, size = [], 0
+            for path, params in queries(now):
+                client.get(path, params=params).raise_for_status()  # warm-up
+                timings, processor, size = [], [], 0
                 for _ in range(args.repeat):
-                    began = time.perf_counter()
-                    response = client.get(f"/v1/dashboard?{query}")
+                    began, used = time.perf_counter(), time.process_time()
+                    response = client.get(path, params=params)
                     timings.append(time.perf_counter() - began)
+                    processor.append(time.process_time() - used)
                     response.raise_for_status()
                     size = len(response.content)
+                shown = "&".join(f"{key}={value}" for key, value in params.items())
                 print(
-                    f"GET /v1/dashboard?{query}: median {statistics.median(timings) * 1000:.0f} ms, "
-                    f"slowest {max(timings) * 1000:.0f} ms, {size / 1024:.0f} KiB"
+                    f"GET {path}?{shown}: median {statistics.median(timings) * 1000:.0f} ms, "
+                    f"p95 {percentile(timings, 0.95) * 1000:.0f} ms, slowest {max(timings) * 1000:.0f} ms, "
+                    f"CPU median {statistics.median(processor) * 1000:.0f} ms, {size / 1024:.0f} KiB"
                 )
         engine.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,18 @@ class Policy(BaseModel):
 
     def class_config(self, task_class: str) -> ClassConfig:
         """The class's own entry, each field it leaves out taken from ``defaults``."""
-        listed = self.classes.get(task_class) or ClassConfig()
+        return self._class_configs.get(task_class) or self._unlisted_class_config
+
+    @functools.cached_property
+    def _class_configs(self) -> dict[str, ClassConfig]:
+        # Built once (the policy is frozen): pages of 100 classes asked for each several times.
+        return {name: self._with_defaults(listed) for name, listed in self.classes.items()}
+
+    @functools.cached_property
+    def _unlisted_class_config(self) -> ClassConfig:
+        return self._with_defaults(ClassConfig())
+
+    def _with_defaults(self, listed: ClassConfig) -> ClassConfig:
         inherited = {
             name: getattr(self.defaults, name)
             for name in INHERITED_FIELDS

@@ -7,7 +7,7 @@ either table (``tests/test_architecture.py`` keeps it so).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, insert, text
@@ -18,19 +18,27 @@ from driftwatch.db.models import Evaluation
 from driftwatch.evaluations.rollup import Counted, add_to_rollup
 
 
-def insert_shadow(session: Session, row: dict[str, Any]) -> bool:
-    """Insert one shadow evaluation unless its sample already has one; True when it was new.
+def insert_shadow(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[int]:
+    """Insert shadow evaluations, each unless its sample already has one; returns the sample ids
+    whose evaluation was new.
 
     A sample re-run after a lost lease may be judged twice; the unique key keeps the first verdict
-    and the rollup counts only a row actually inserted.
+    and the rollup counts only rows actually inserted.  The runner hands over all the evaluations of
+    one group commit at once: one multi-row insert and one rollup upsert for the group, not per row.
     """
-    inserted = session.connection().execute(insert_ignoring_conflicts(session, Evaluation), row)
-    if not inserted.rowcount:
-        return False
+    if not rows:
+        return set()
+    statement = insert_ignoring_conflicts(session, Evaluation).returning(Evaluation.sample_id)
+    inserted = set(session.connection().execute(statement, list(rows)).scalars())
     add_to_rollup(
-        session, [(row["task_class"], row.get("tier"), row["source"], row["evaluated_at"], row["acceptable"])]
+        session,
+        [
+            (row["task_class"], row.get("tier"), row["source"], row["evaluated_at"], row["acceptable"])
+            for row in rows
+            if row["sample_id"] in inserted
+        ],
     )
-    return True
+    return inserted
 
 
 def insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> int:

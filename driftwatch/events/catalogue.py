@@ -15,6 +15,7 @@ EVENT_TYPES = (
     "class.unevaluable",
     "class.unprotected",
     "budget.exhausted",
+    "classes.capped",
     "model.changed",
 )
 # Sent by `driftwatch webhooks test` only; never queued, so no endpoint can subscribe to it.

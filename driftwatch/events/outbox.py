@@ -42,7 +42,7 @@ def emit(
     queues it once."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
-    key = hashlib.sha256(f"{event_type}\x00{task_class}\x00{dedupe}".encode()).hexdigest()[:48]
+    key = idempotency_key(event_type, task_class, dedupe)
     body = {"type": event_type, "task_class": task_class, "occurred_at": now.isoformat(), **payload}
     row = {
         "event_type": event_type,
@@ -52,6 +52,11 @@ def emit(
         "created_at": now,
     }
     session.info.setdefault(_PENDING, []).append(row)
+
+
+def idempotency_key(event_type: str, task_class: str | None, dedupe: str) -> str:
+    """The outbox row's unique key for an event: what makes :func:`emit` queue it once."""
+    return hashlib.sha256(f"{event_type}\x00{task_class}\x00{dedupe}".encode()).hexdigest()[:48]
 
 
 @event.listens_for(Session, "before_commit")

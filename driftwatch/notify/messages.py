@@ -110,6 +110,13 @@ def _describe_unprotected(payload: dict[str, Any]) -> Description:
     return headline, [_escape(str(payload["message"]))] if payload.get("message") else []
 
 
+def _describe_capped(payload: dict[str, Any]) -> Description:
+    reason = _escape(str(payload.get("reason", "")))
+    return ":warning: new task classes are stored as overflow: the class cap is reached", [
+        reason
+    ] if reason else []
+
+
 def _describe_model_changed(payload: dict[str, Any]) -> Description:
     changes = [change for change in payload.get("changes") or [] if isinstance(change, dict)]
     lines = [
@@ -138,6 +145,7 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any]], Description]] = {
     "budget.exhausted": _describe_budget,
     "class.unevaluable": _describe_unevaluable,
     "class.unprotected": _describe_unprotected,
+    "classes.capped": _describe_capped,
     "model.changed": _describe_model_changed,
     "webhook.test": _describe_test,
 }

@@ -15,7 +15,7 @@ from driftwatch.calls import repository as calls_repository
 from driftwatch.calls.repository import ClassSummary
 from driftwatch.config import Policy
 from driftwatch.detection.detectors import OTHER, class_statuses
-from driftwatch.detection.score_drift import score_drifts
+from driftwatch.detection.score_drift import stored_drifts
 from driftwatch.evaluations import repository
 from driftwatch.overview.coverage import coverage_of
 from driftwatch.overview.quality import (
@@ -75,8 +75,8 @@ def class_overview(
     scores, the answer itself) are read for the page's classes only, so a store of tens of thousands
     of classes answers a page as quickly as one of a hundred.  ``since``/``until`` bound the volume
     (by hour) and the evaluations (by ``evaluated_at``); sample counts are the queue as it stands,
-    spend is today's (UTC).  ``with_scores=False`` leaves out the judge-score comparison (``scores``),
-    the one part that reads scores row by row: two queries per class, up to 2,000 scores each.
+    spend is today's (UTC).  ``with_scores=False`` leaves out the judge-score comparison (``scores``,
+    as the ``score-drift`` job last stored it).
     """
     traffic = calls_repository.class_traffic(session, since, until)
     outcomes = repository.outcome_counts(session, since, until)
@@ -98,7 +98,7 @@ def class_overview(
     volume.sort(key=lambda row: rank[row.task_class])  # stable: tiers stay in name order
     detection = {status.task_class: status for status in class_statuses(session, policy, only=page)}
     other = {status.task_class: status for status in class_statuses(session, policy, OTHER, page)}
-    scores = score_drifts(session, detection.values()) if with_scores else {}
+    scores = stored_drifts(session, detection.values()) if with_scores else {}
     allocated = {}
     if policy.shadow.any_auto:
         allocated = {view.task_class: view for view in stored_allocation(session, page)}

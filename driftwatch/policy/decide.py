@@ -26,6 +26,7 @@ when the class is promoted off the tier).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,7 +65,10 @@ class DecideResult:
         return text
 
 
-CHUNK_CLASSES = 50  # detectors advanced per transaction: about 0.2 s of SQLite's write lock
+# Detectors advanced per transaction: at most this many, for at most about this long.  50 classes
+# hold SQLite's write lock about 0.2 s on a quiet machine, and 2-8 s on one whose two cores run ten
+# times more work than they have: the time bound keeps ingest committing there too.
+CHUNK_CLASSES, CHUNK_SECONDS = 50, 0.2
 
 
 def run_decide(
@@ -74,10 +78,12 @@ def run_decide(
     *,
     stopping: Callable[[], bool] = lambda: False,
     chunk: int = CHUNK_CLASSES,
+    chunk_seconds: float = CHUNK_SECONDS,
     limit: int = detectors.MAX_EVALUATIONS_PER_RUN,
 ) -> DecideResult:
     """The job in short transactions (module doc): find the detectors with work (reads only), advance
-    them ``chunk`` classes per transaction, then one transaction per feed to flag and act.
+    them ``chunk`` classes per transaction (fewer once one has run ``chunk_seconds``), then one
+    transaction per feed to flag and act.
 
     ``stopping`` is asked between transactions; a run stopped early keeps what it committed and
     leaves its cursor, so the next run picks up the rest."""
@@ -86,13 +92,19 @@ def run_decide(
         work, newest = detectors.pending(session, policy, job_state_cursor(session, JOB_NAME))
         thresholds = detectors.feed_thresholds(session, policy, work)
     result = DecideResult()
-    for start in range(0, len(work), chunk):
+    position = 0
+    while position < len(work):
         if stopping():
             return result
+        tracked: list[Tracked] = []
         with sessions.begin() as session:
             job_state(session, JOB_NAME)  # first statement: on SQLite it takes the write lock at once
-            chunk_work = work[start : start + chunk]
-            tracked = detectors.advance(session, policy, now, chunk_work, thresholds, limit=limit)
+            deadline = time.monotonic() + chunk_seconds
+            while (
+                position < len(work) and len(tracked) < chunk and (not tracked or time.monotonic() < deadline)
+            ):
+                tracked += detectors.advance(session, policy, now, [work[position]], thresholds, limit=limit)
+                position += 1
         result.classes += len(tracked)
         result.consumed += sum(entry.consumed for entry in tracked)
     for feed in detectors.FEEDS:

@@ -8,6 +8,7 @@ JOB_NAMES = (
     "sample",
     "evaluate",
     "decide",
+    "score-drift",
     "recommend",
     "coverage",
     "deliver",

@@ -2,8 +2,8 @@
 
 Each job is safe to run on several replicas at once: ``sample`` serialises on its ``job_state`` row
 and inserts with conflicts ignored, ``evaluate`` claims rows with a lease (SKIP LOCKED on
-PostgreSQL), ``reconcile-content`` is idempotent, ``decide`` and ``recommend`` hold their
-``job_state`` row in each transaction in which they decide, and ``retention`` deletes by age,
+PostgreSQL), ``reconcile-content`` is idempotent, ``decide``, ``score-drift`` and ``recommend``
+hold their ``job_state`` row in each transaction in which they write, and ``retention`` deletes by age,
 which two replicas can do at once.  Every run is recorded in ``job_state``.
 
 Jobs work in short transactions over bounded chunks (a store may hold tens of thousands of
@@ -162,10 +162,22 @@ def deliver(context: JobContext) -> JobSummary:
 
 
 def decide(context: JobContext) -> JobSummary:
+    from driftwatch.policy.class_cap_event import announce_overflow
     from driftwatch.policy.decide import run_decide
 
     result = run_decide(context.engine, context.policy, context.clock(), stopping=context.stop.is_set)
-    return JobSummary(result.summary(), idle=not (result.consumed or result.degraded or result.promoted))
+    summary = result.summary()
+    cap = context.settings.max_task_classes
+    if cap > 0 and announce_overflow(context.engine, cap, context.clock()):
+        summary += f"; announced that classes beyond the cap of {cap} are stored as overflow"
+    return JobSummary(summary, idle=not (result.consumed or result.degraded or result.promoted))
+
+
+def score_drift(context: JobContext) -> JobSummary:
+    from driftwatch.detection.score_drift import run_score_drift
+
+    result = run_score_drift(context.engine, context.clock(), stopping=context.stop.is_set)
+    return JobSummary(result.summary(), idle=not result.detectors)
 
 
 def recommend(context: JobContext) -> JobSummary:
@@ -217,6 +229,7 @@ JOBS: dict[str, Callable[[JobContext], JobSummary]] = {
     "sample": sample,
     "evaluate": evaluate,
     "decide": decide,
+    "score-drift": score_drift,
     "recommend": recommend,
     "coverage": coverage,
     "deliver": deliver,
@@ -236,6 +249,7 @@ def job_intervals(settings: Settings) -> dict[str, float]:
         "sample": settings.sample_interval_seconds,
         "evaluate": settings.evaluate_interval_seconds,
         "decide": settings.decide_interval_seconds,
+        "score-drift": settings.decide_interval_seconds,  # it follows the detectors' windows
         "recommend": settings.recommend_interval_seconds,
         "coverage": settings.decide_interval_seconds,
         "deliver": settings.deliver_interval_seconds,

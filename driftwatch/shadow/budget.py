@@ -11,6 +11,9 @@ on the UTC day of the evaluated call (``shadow_cost_day``, what a class's saving
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -52,13 +55,20 @@ _SETTLE = (
 
 
 def reserve(session: Session, task_class: str, day: str, amount: float, budget: float) -> bool:
+    """Reserve ``amount`` of the class's day unless that would exceed ``budget``.
+
+    The class's row for the day is created only when the reservation finds none: on all but the
+    first reservation of a day that saves a statement (a round trip on PostgreSQL).
+    """
     connection = session.connection()
+    parameters = {"spend_class": task_class, "spend_day": day, "amount": amount, "limit": budget}
+    if connection.execute(_RESERVE, parameters).rowcount:
+        return True
     connection.execute(
         insert_ignoring_conflicts(session, ShadowSpend),
         {"task_class": task_class, "day": day, "reserved_usd": 0.0, "spent_usd": 0.0},
     )
-    where = {"spend_class": task_class, "spend_day": day}
-    return bool(connection.execute(_RESERVE, {**where, "amount": amount, "limit": budget}).rowcount)
+    return bool(connection.execute(_RESERVE, parameters).rowcount)
 
 
 def held_in_flight(session: Session, task_class: str, day: str) -> float:
@@ -91,6 +101,45 @@ def settle(
         return
     where = {"spend_class": task_class, "spend_day": day}
     session.connection().execute(_SETTLE, {**where, "reserved": reserved, "spent": spent})
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """One evaluation's money: its reservation on ``day`` swapped for what it ``spent``."""
+
+    task_class: str
+    day: str | None
+    reserved: float
+    spent: float
+    call_day: str | None = None
+
+
+def settle_many(session: Session, settlements: Sequence[Settlement]) -> None:
+    """:func:`settle` for many evaluations at once: summed per class and day, one statement each way
+    (executed as one batch: a pipeline on PostgreSQL), keys in order so that concurrent workers lock
+    the same rows in the same order."""
+    spent_on: dict[tuple[str, str], float] = defaultdict(float)
+    swapped_on: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for settlement in settlements:
+        if settlement.spent and settlement.call_day is not None:
+            spent_on[(settlement.task_class, settlement.call_day)] += settlement.spent
+        if settlement.day is not None:
+            swapped = swapped_on[(settlement.task_class, settlement.day)]
+            swapped[0] += settlement.reserved
+            swapped[1] += settlement.spent
+    connection = session.connection()
+    if spent_on:
+        rows = [
+            {"task_class": task_class, "day": day, "spent_usd": spent}
+            for (task_class, day), spent in sorted(spent_on.items())
+        ]
+        connection.execute(_add_to_call_day(session), rows)
+    if swapped_on:
+        rows = [
+            {"spend_class": task_class, "spend_day": day, "reserved": reserved, "spent": spent}
+            for (task_class, day), (reserved, spent) in sorted(swapped_on.items())
+        ]
+        connection.execute(_SETTLE, rows)
 
 
 _ADD_TO_CALL_DAY: dict[str, Any] = {}

@@ -9,6 +9,7 @@ cannot overwrite the new owner's result.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -158,7 +159,7 @@ def _owned(sample_id: int, worker: str) -> object:
     )
 
 
-# The two transitions every evaluation makes, built once with bound parameters (see ``budget``).
+# The transitions every evaluation makes, built once with bound parameters (see ``budget``).
 _OWNED_BY_WORKER = and_(
     ShadowSample.id == bindparam("sample_id"),
     ShadowSample.status == SampleStatus.RUNNING,
@@ -175,23 +176,46 @@ _START = (
         reserved_usd=bindparam("amount", type_=Float),
     )
 )
-_DONE = (
+
+
+def start(
+    session: Session, reservations: Sequence[tuple[int, str, float]], worker: str, now: datetime
+) -> set[int]:
+    """Record each ``(sample id, day, amount)`` budget reservation on its sample if this worker still
+    owns it; returns the ids it was recorded on.  All in one batch (a pipeline on PostgreSQL); only
+    when a lease was lost meanwhile, which the batch's row count shows, one by one to find it."""
+    if not reservations:
+        return set()
+    rows: dict[int, dict[str, object]] = {
+        sample_id: {"sample_id": sample_id, "worker": worker, "now": now, "day": day, "amount": amount}
+        for sample_id, day, amount in sorted(reservations)
+    }
+    connection = session.connection()
+    if connection.execute(_START, list(rows.values())).rowcount == len(rows):
+        return set(rows)
+    # Recording a reservation again writes the same values: the owned rows stay as they are.
+    return {sample_id for sample_id, row in rows.items() if connection.execute(_START, row).rowcount}
+
+
+_DONE_MANY = (
     update(ShadowSample)
-    .where(_OWNED_BY_WORKER)
+    .where(
+        ShadowSample.id.in_(bindparam("sample_ids", expanding=True)),
+        ShadowSample.status == SampleStatus.RUNNING,
+        ShadowSample.claimed_by == bindparam("worker"),
+    )
     .values(status=SampleStatus.DONE, updated_at=bindparam("now"), last_error=None, lease_until=None)
+    .returning(ShadowSample.id)
 )
 
 
-def start(session: Session, sample_id: int, worker: str, now: datetime, day: str, amount: float) -> bool:
-    """Record the budget reservation on an owned sample; False when this worker lost it."""
-    owner = {"sample_id": sample_id, "worker": worker, "now": now}
-    return bool(session.connection().execute(_START, {**owner, "day": day, "amount": amount}).rowcount)
-
-
-def done(session: Session, sample_id: int, worker: str, now: datetime) -> bool:
-    """Mark an owned sample evaluated; False when this worker lost it."""
-    owner = {"sample_id": sample_id, "worker": worker, "now": now}
-    return bool(session.connection().execute(_DONE, owner).rowcount)
+def done(session: Session, sample_ids: Sequence[int], worker: str, now: datetime) -> set[int]:
+    """Mark the samples this worker still owns evaluated, in one statement; returns their ids (the
+    others' leases were taken over)."""
+    if not sample_ids:
+        return set()
+    owner = {"sample_ids": sorted(sample_ids), "worker": worker, "now": now}
+    return set(session.connection().execute(_DONE_MANY, owner).scalars())
 
 
 def transition(

@@ -3,7 +3,9 @@
 One :meth:`ShadowRunner.run_once` is one unit of work.  Provider and judge calls run concurrently on
 the event loop (bounded by ``max_in_flight``; each provider also limits itself), while database work
 runs on one thread that commits waiting units together (:mod:`group_commit`), so commits never
-stall the calls in flight.  Each sample's result is committed with its cost as soon as it is known.
+stall the calls in flight.  Each sample's result is committed with its cost as soon as it is known,
+together with the results that became known meanwhile: reserving budget and recording results are
+batched per group commit (a few statements for the whole group, not several per evaluation).
 
 Guarantees: a sample's evaluation is recorded at most once (every transition is conditional on the
 worker still owning the sample, and ``evaluation.sample_id`` is unique); a crash loses nothing (an
@@ -101,6 +103,47 @@ class _Plan:
         return self.replay_estimate_usd + self.judge_estimate_usd
 
 
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    """An evaluation about to call its provider: the budget it needs on ``day`` (upper estimate)."""
+
+    sample: ClaimedSample
+    day: str
+    amount: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """An evaluation the provider answered and the judge decided, waiting to be committed."""
+
+    sample: ClaimedSample
+    day: str
+    reserved: float
+    answer: Completion
+    verdict: Verdict
+    spent: float
+
+    def evaluation(self, now: datetime) -> dict[str, object]:
+        sample, verdict = self.sample, self.verdict
+        return {
+            "source": SHADOW_SOURCE,
+            "sample_id": sample.sample_id,
+            "call_id": sample.call_id,
+            "trace_id": sample.trace_id,
+            "span_id": sample.span_id,
+            "task_class": sample.task_class,
+            **sample.evaluated_as(self.answer.model),
+            "acceptable": verdict.acceptable,
+            "score": verdict.score,
+            "judge": verdict.judge,
+            "rationale": verdict.rationale[:4000],
+            "shadow_cost_usd": self.spent - verdict.cost_usd,
+            "judge_cost_usd": verdict.cost_usd,
+            "evaluated_at": now,
+            "created_at": now,
+        }
+
+
 class ShadowRunner:
     def __init__(
         self,
@@ -150,7 +193,7 @@ class ShadowRunner:
             await self._finish(sample, SampleStatus.FAILED, str(error), summary)
             return
         day = budget.budget_day(self._clock())
-        reservation = await self._in_transaction(self._reserve, sample, day, plan.estimate_usd)
+        reservation = await self._commits.run_batched(self._reserve, _Wanted(sample, day, plan.estimate_usd))
         if reservation is Reservation.LOST:  # its lease ran out and another worker has it now
             return
         if reservation is Reservation.WAIT:
@@ -179,7 +222,8 @@ class ShadowRunner:
             outcome = "retried" if self._will_retry(sample, error) else SampleStatus.FAILED.value
         else:
             spent += verdict.cost_usd
-            await self._in_transaction(self._record, sample, (day, plan.estimate_usd), answer, verdict, spent)
+            judged = _Judged(sample, day, plan.estimate_usd, answer, verdict, spent)
+            await self._commits.run_batched(self._record, judged)
             outcome = {True: "acceptable", False: "unacceptable", None: "undecided"}[verdict.acceptable]
         summary.spent_usd += spent
         summary.count(outcome)
@@ -220,17 +264,42 @@ class ShadowRunner:
 
     # Each of these runs on the group-commit thread, in a transaction shared with other waiting units.
 
-    def _reserve(self, session: Session, sample: ClaimedSample, day: str, amount: float) -> Reservation:
-        limit = self._policy.shadow.budget_for(sample.task_class)
-        if not budget.reserve(session, sample.task_class, day, amount, limit):
-            # Reservations are upper estimates: while others are held, settling them may free room.
-            held = budget.held_in_flight(session, sample.task_class, day)
-            return Reservation.WAIT if held > 0 else Reservation.SPENT
-        worker = self._options.worker_id
-        if queue.start(session, sample.sample_id, worker, self._clock(), day, amount):
-            return Reservation.MADE
-        budget.release(session, sample.task_class, day, amount)  # lost the sample to another worker
-        return Reservation.LOST
+    def _reserve(self, session: Session, wanted: list[_Wanted]) -> list[Reservation]:
+        """Reserve budget for the evaluations about to call their provider, and record each
+        reservation on its sample: per class and day one reservation for all when they fit together
+        (they fit in any order then), one by one otherwise; and the samples' rows in one batch."""
+        outcomes: list[Reservation | None] = [None] * len(wanted)
+        by_class_day: dict[tuple[str, str], list[int]] = {}
+        for index, each in enumerate(wanted):
+            by_class_day.setdefault((each.sample.task_class, each.day), []).append(index)
+        reserved: list[int] = []
+        for (task_class, day), indices in sorted(by_class_day.items()):
+            limit = self._policy.shadow.budget_for(task_class)
+            together = sum(wanted[index].amount for index in indices)
+            if len(indices) > 1 and budget.reserve(session, task_class, day, together, limit):
+                reserved.extend(indices)
+                continue
+            for index in indices:
+                if budget.reserve(session, task_class, day, wanted[index].amount, limit):
+                    reserved.append(index)
+                    continue
+                # Reservations are upper estimates: while others are held, settling them may free room.
+                held = budget.held_in_flight(session, task_class, day)
+                outcomes[index] = Reservation.WAIT if held > 0 else Reservation.SPENT
+        recorded = queue.start(
+            session,
+            [(wanted[index].sample.sample_id, wanted[index].day, wanted[index].amount) for index in reserved],
+            self._options.worker_id,
+            self._clock(),
+        )
+        for index in reserved:
+            each = wanted[index]
+            if each.sample.sample_id in recorded:
+                outcomes[index] = Reservation.MADE
+            else:  # lost the sample to another worker
+                budget.release(session, each.sample.task_class, each.day, each.amount)
+                outcomes[index] = Reservation.LOST
+        return [outcome or Reservation.LOST for outcome in outcomes]
 
     def _defer(self, session: Session, sample: ClaimedSample) -> None:
         """Back in the queue for a little while, its attempt given back: it was not tried."""
@@ -268,43 +337,32 @@ class ShadowRunner:
         )
         budget.settle(session, sample.task_class, day, reserved if owned else 0.0, spent, sample.call_day)
 
-    def _record(
-        self,
-        session: Session,
-        sample: ClaimedSample,
-        reservation: tuple[str, float],
-        answer: Completion,
-        verdict: Verdict,
-        spent: float,
-    ) -> None:
-        # ``reservation`` is what ``_reserve`` wrote on the row: while this worker owns the sample (the
-        # DONE transition below checks it) nobody else changes it, so there is no need to read it back.
+    def _record(self, session: Session, judged: list[_Judged]) -> list[None]:
+        """Commit the results of all the evaluations judged meanwhile: a few statements for the lot.
+
+        Each one's reservation is what ``_reserve`` wrote on its row: while this worker owns the sample
+        (the DONE transition checks it) nobody else changes it, so there is no need to read it back.
+        """
         now = self._clock()
-        day, reserved = reservation
-        if not queue.done(session, sample.sample_id, self._options.worker_id, now):
-            # Our lease was taken over and our reservation released: count the money, not the result.
-            budget.settle(session, sample.task_class, day, 0.0, spent, sample.call_day)
-            return
-        evaluated_as = sample.evaluated_as(answer.model)
-        evaluation = {
-            "source": SHADOW_SOURCE,
-            "sample_id": sample.sample_id,
-            "call_id": sample.call_id,
-            "trace_id": sample.trace_id,
-            "span_id": sample.span_id,
-            "task_class": sample.task_class,
-            **evaluated_as,
-            "acceptable": verdict.acceptable,
-            "score": verdict.score,
-            "judge": verdict.judge,
-            "rationale": verdict.rationale[:4000],
-            "shadow_cost_usd": spent - verdict.cost_usd,
-            "judge_cost_usd": verdict.cost_usd,
-            "evaluated_at": now,
-            "created_at": now,
-        }
-        writer.insert_shadow(session, evaluation)
-        budget.settle(session, sample.task_class, day, reserved, spent, sample.call_day)
+        owned = queue.done(session, [each.sample.sample_id for each in judged], self._options.worker_id, now)
+        writer.insert_shadow(
+            session, [each.evaluation(now) for each in judged if each.sample.sample_id in owned]
+        )
+        # A sample whose lease was taken over had its reservation released: count the money, not the result.
+        budget.settle_many(
+            session,
+            [
+                budget.Settlement(
+                    each.sample.task_class,
+                    each.day,
+                    each.reserved if each.sample.sample_id in owned else 0.0,
+                    each.spent,
+                    each.sample.call_day,
+                )
+                for each in judged
+            ],
+        )
+        return [None] * len(judged)
 
     async def _finish(
         self, sample: ClaimedSample, status: SampleStatus, reason: str, summary: RunSummary

@@ -5,8 +5,11 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import Engine, func, select
 
+from driftwatch.config import Policy, Settings
 from driftwatch.db.models import Call, ClassHour
+from driftwatch.scheduler.jobs import JobContext, run_job
 from tests.conftest import StartServer
+from tests.fakes.webhook_receiver import LOOPBACK_RECEIVERS, WebhookReceiver
 from tests.support.otlp import export_request, llm_attributes, make_span
 
 PROTOBUF = {"content-type": "application/x-protobuf"}
@@ -63,3 +66,30 @@ def test_no_cap_keeps_every_class(start_server: StartServer, engine: Engine) -> 
 
     assert len(_calls_by_class(engine)) == 20
     assert httpx.get(f"{server.base_url}/v1/classes").json()["notices"] == []
+
+
+def test_reaching_the_cap_is_announced_once_to_the_webhooks(
+    start_server: StartServer, engine: Engine
+) -> None:
+    settings = Settings(max_task_classes=2, webhook_allowed_networks=LOOPBACK_RECEIVERS)
+    server = start_server(max_task_classes=2, webhook_allowed_networks=LOOPBACK_RECEIVERS)
+    context = JobContext(engine, settings, Policy())
+    with WebhookReceiver() as receiver:
+        added = httpx.post(f"{server.base_url}/v1/webhooks", json={"url": receiver.url})
+        assert added.status_code == 201, added.text
+        _send(server.base_url, ["faq", "refunds"])
+        under_the_cap = run_job("decide", context)
+        _send(server.base_url, ["request-0001", "request-0002", "faq"])
+        reached = run_job("decide", context)
+        _send(server.base_url, ["request-0003"])
+        again = run_job("decide", context)
+        run_job("deliver", context)
+
+        announced = [request.json() for request in receiver.received]
+
+    assert "announced" not in under_the_cap and "announced" not in again
+    assert "classes beyond the cap of 2 are stored as overflow" in reached
+    (event,) = announced
+    assert event["type"] == "classes.capped" and event["data"]["task_class"] == "overflow"
+    assert (event["data"]["max_task_classes"], event["data"]["overflow_calls"]) == (2, 2)
+    assert "DRIFTWATCH_MAX_TASK_CLASSES" in event["data"]["reason"]

@@ -77,6 +77,11 @@ def decide(engine: Engine, policy: Policy, now: datetime = NOW) -> str:
     return run_job("decide", JobContext(engine, Settings(), policy, clock=lambda: now))
 
 
+def score_drift(engine: Engine, policy: Policy, now: datetime = NOW) -> str:
+    """One ``score-drift`` run, as the scheduler runs it after ``decide``."""
+    return run_job("score-drift", JobContext(engine, Settings(), policy, clock=lambda: now))
+
+
 def decisions(engine: Engine, kind: str | None = None) -> list[Decision]:
     with session_factory(engine)() as session:
         query = select(Decision).order_by(Decision.id)

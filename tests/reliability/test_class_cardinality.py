@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Connection, Engine, event
@@ -30,7 +31,7 @@ from tests.reliability.load import PROTOBUF, SpanKey, assert_stored_once
 from tests.reliability.serve import Serve
 from tests.support.class_hours import seed_pre_cap_store
 from tests.support.otlp import export_request, llm_attributes, make_span
-from tests.support.patience import patient
+from tests.support.patience import load_factor, patient
 
 SPANS, BATCH, SENDERS = 50_000, 500, 2
 JOBS = ("SAMPLE", "EVALUATE", "DECIDE", "RECOMMEND", "DELIVER")
@@ -39,11 +40,11 @@ SETTINGS = {f"DRIFTWATCH_{job}_INTERVAL_SECONDS": "1" for job in JOBS} | {
 }
 CAP = 1000  # DRIFTWATCH_MAX_TASK_CLASSES, the default
 LONGEST_REFUSALS_SECONDS = 5.0
+# The issue's bound for GET /v1/classes and /metrics while the 50,000 spans go in, on a quiet machine;
+# patient() stretches it by the load.  The class list used to read two windows of judge scores per
+# class on the page and run scipy on them: 1.5-2.3 s here.  The score-drift job stores them now, and
+# tests/policy/test_score_drift.py checks that a page's statements do not grow with its classes.
 ANSWER_SECONDS = 1.0
-# While 50,000 spans are ingested on the same 2 cores, GET /v1/classes answered in 1.5-2.3 s once the
-# ingest writer met every batch with the stored spans of its traces (call identity): over the issue's
-# 1 s target, which is not met yet. This bound keeps it from getting worse; the others hold the 1 s.
-CLASSES_UNDER_INGEST_SECONDS = 3.0
 # /v1/dashboard on a 20,000-class store still sums spend and savings over every class and tier for its
 # totals: 0.9-1.2 s measured here (not yet the 200 ms issue 17 asks of dashboard reads).
 DASHBOARD_AT_20K_SECONDS = 2.5
@@ -185,13 +186,12 @@ def test_fifty_thousand_classes_keep_ingest_committing_and_every_answer_small(
     print(
         f"{len(answers.acked)} spans in {sent_in:.1f} s, {len(answers.timeline)} answers, longest refusals "
         f"{answers.longest_refusals():.2f} s; slowest {poller.slowest}, largest {poller.largest}; "
-        f"stopped in {stopped_in:.2f} s"
+        f"stopped in {stopped_in:.2f} s; load factor {load_factor():.1f}"
     )
     assert len(answers.acked) == SPANS
     assert answers.longest_refusals() < LONGEST_REFUSALS_SECONDS
     for path, seconds in poller.slowest.items():
-        limit = CLASSES_UNDER_INGEST_SECONDS if path == "/v1/classes" else ANSWER_SECONDS
-        assert seconds < patient(limit), (path, seconds)
+        assert seconds < patient(ANSWER_SECONDS), (path, seconds)
     assert poller.largest["/v1/classes"] < MAX_PAGE_BYTES
     assert poller.largest["/metrics"] < MAX_METRICS_BYTES
     assert classes["total_classes"] <= CAP + 1 and len(classes["classes"]) == 100  # the cap, and overflow
@@ -217,15 +217,24 @@ def commits(engine: Engine) -> Iterator[Commits]:
         if (started := opened.pop(id(connection), None)) is not None:
             seen.durations.append(time.monotonic() - started)
 
-    event.listen(engine, "begin", begin)
-    event.listen(engine, "commit", commit)
+    def rollback(connection: Connection) -> None:
+        # A read-only session ends in a rollback: forget its start, or a later transaction on a
+        # connection object at the same address (ids are reused) would seem to have begun with it.
+        opened.pop(id(connection), None)
+
+    listeners = {"begin": begin, "commit": commit, "rollback": rollback}
+    for name, listener in listeners.items():
+        event.listen(engine, name, listener)
     try:
         yield seen
     finally:
-        event.remove(engine, "begin", begin)
-        event.remove(engine, "commit", commit)
+        for name, listener in listeners.items():
+            event.remove(engine, name, listener)
 
 
+# Seeding 20,000 classes and deciding on 2,000 of them took over the suite's 300 s on PostgreSQL at a
+# load of 10 per core (about 150 ms a class there): the hang guard stretches with the load, as waits do.
+@pytest.mark.timeout(patient(300))
 def test_a_store_of_twenty_thousand_classes_from_before_the_cap_stays_bounded(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:

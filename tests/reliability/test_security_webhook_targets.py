@@ -110,6 +110,21 @@ def test_every_send_refuses_an_internal_target_that_got_into_the_store(engine: E
     assert len(receiver.received) == 1
 
 
+@pytest.mark.parametrize(("host", "rule"), INTERNAL_HOSTS)
+def test_every_internal_spelling_that_got_into_the_store_is_refused_when_sent_naming_the_rule(
+    engine: Engine, host: str, rule: str
+) -> None:
+    clock = Clock()
+    _store_endpoint(engine, f"http://{host}/latest/meta-data/", clock)
+    queue_event(engine, clock, "class.degraded", "faq", 1)
+
+    summary = deliver(engine, clock, worker=options(resolver=_resolver(), webhook_allowed_networks=()))
+
+    (attempt,) = attempts(engine)
+    assert summary.retrying == 1 and attempt.status_code is None and attempt.response_excerpt is None
+    assert attempt.error is not None and f"is {rule}" in attempt.error, attempt.error
+
+
 def test_a_name_that_resolves_to_loopback_only_when_sent_is_refused(
     start_server: StartServer, engine: Engine
 ) -> None:

@@ -402,3 +402,48 @@ def test_a_spent_budget_and_missing_content_are_announced_once_per_class_and_day
     asyncio.run(runner.run_once())
 
     assert sorted(_events(engine)) == [("budget.exhausted", "summaries"), ("class.unevaluable", "chat")]
+
+
+def test_samples_lost_while_their_provider_answered_keep_their_cost_but_not_their_result(
+    engine: Engine, clock: Clock, runners: list[ShadowRunner]
+) -> None:
+    """Results commit per group: of a group, the samples another worker took over are not recorded,
+    the others are, and what was spent on every one is counted."""
+    seed_calls(engine, 6, tier="cheap", completion="Paris")
+    _sample(engine)
+    stolen: list[int] = []
+
+    def answer_after_a_takeover(_request: object) -> str:
+        if not stolen:  # while the first answer comes back, another worker takes two samples over
+            with session_factory(engine).begin() as session:
+                later = clock() + timedelta(minutes=11)
+                stolen.extend(
+                    s.sample_id for s in queue.claim(session, "thief", later, 2, timedelta(hours=1))
+                )
+        return "Paris"
+
+    provider = ScriptedProvider(answer=answer_after_a_takeover, latency_seconds=0.05)
+    runners.append(runner := _runner(engine, clock, provider, judge=EqualityJudge(cost_usd=0.001)))
+
+    summary = asyncio.run(runner.run_once())
+
+    assert summary.claimed == 6 and len(stolen) == 2
+    evaluations = _evaluations(engine)
+    assert len(evaluations) == 4
+    assert {e.sample_id for e in evaluations} == set(_sample_ids(engine)) - set(stolen)
+    with session_factory(engine)() as session:
+        taken = session.execute(
+            select(ShadowSample.status, ShadowSample.claimed_by).where(ShadowSample.id.in_(stolen))
+        ).all()
+    assert set(taken) == {(SampleStatus.RUNNING, "thief")}
+    spent, reserved = _spend(engine)
+    # Every call the provider answered was paid for, the stolen samples' too (each costs the same here).
+    each = evaluations[0].shadow_cost_usd + evaluations[0].judge_cost_usd
+    assert spent == pytest.approx(each * len(provider.requests)) == pytest.approx(summary.spent_usd)
+    assert reserved == pytest.approx(0.0, abs=1e-12)
+    assert counted_in_rollup(engine) == counted_from_verdicts(engine)
+
+
+def _sample_ids(engine: Engine) -> list[int]:
+    with session_factory(engine)() as session:
+        return list(session.scalars(select(ShadowSample.id)))

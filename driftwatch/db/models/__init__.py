@@ -16,6 +16,7 @@ from driftwatch.db.models.job_state import JobState
 from driftwatch.db.models.model_watch import ModelWatch
 from driftwatch.db.models.outbox_event import OutboxEvent
 from driftwatch.db.models.recommendation import Recommendation
+from driftwatch.db.models.score_drift import ScoreDriftRow
 from driftwatch.db.models.shadow_allocation import ShadowAllocation
 from driftwatch.db.models.shadow_cost_day import ShadowCostDay
 from driftwatch.db.models.shadow_sample import SampleStatus, ShadowSample
@@ -40,6 +41,7 @@ __all__ = [
     "OutboxEvent",
     "Recommendation",
     "SampleStatus",
+    "ScoreDriftRow",
     "ShadowAllocation",
     "ShadowCostDay",
     "ShadowSample",
