@@ -13,7 +13,7 @@ from driftwatch.config import Policy, Settings
 from driftwatch.db import migrate
 from driftwatch.notify.network import Resolver
 from tests.support.ast_parse import serialize_ast_parse
-from tests.support.databases import empty_all_tables, engine_for, fresh_database
+from tests.support.databases import drop_templates, empty_all_tables, engine_for, fresh_database
 from tests.support.processes import end_started_processes
 from tests.support.server import ServerThread
 
@@ -39,6 +39,11 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     """End the `driftwatch serve` processes the test started before any fixture is torn down (a
     process left running holds connections that would block emptying the store), pass or fail."""
     end_started_processes()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the migrated template stores this process made (tests/support/databases.py)."""
+    drop_templates()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

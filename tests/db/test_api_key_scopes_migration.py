@@ -15,18 +15,13 @@ from driftwatch.auth.scopes import ALL_SCOPES, Scope
 from driftwatch.db import migrate
 from driftwatch.db.engine import session_factory
 from tests.conftest import BACKENDS
-from tests.support.databases import engine_for, fresh_database
+from tests.support.databases import store_at_revision
 
 
 @pytest.fixture(params=BACKENDS)
 def store_at_0007(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with fresh_database(request.param, tmp_path) as url:
-        engine = engine_for(url)
-        try:
-            migrate.upgrade(engine, "0007")
-            yield engine
-        finally:
-            engine.dispose()
+    with store_at_revision(request.param, tmp_path, "0007") as engine:
+        yield engine
 
 
 def _old_key(engine: Engine, name: str, key: str) -> None:
