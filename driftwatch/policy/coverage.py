@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from driftwatch.config import Policy
 from driftwatch.db.engine import session_factory
+from driftwatch.db.job_states import job_state
 from driftwatch.db.models import ClassCoverage, ClassHour, DetectorRow, EvaluationHour, ShadowCostDay
 from driftwatch.db.models.evaluation import SHADOW_SOURCE
 from driftwatch.detection.detectors import BASELINE, FLOOR, LISTED, SEQUENCE, current_tiers
@@ -45,6 +46,7 @@ from driftwatch.stats.coverage import (
 from driftwatch.stats.detector import AlarmThreshold
 
 JOB_NAME = "coverage"
+RUN_LOCK = "coverage.run"  # the job_state row a run holds, so replicas take turns
 TRAFFIC_DAYS = 7
 RATE_CHANGE = 0.25
 """A raised rate that moves by more than this share is a new audit row; smaller moves are not."""
@@ -123,6 +125,9 @@ def run_coverage(engine: Engine, policy: Policy, now: datetime) -> CoverageResul
     """One run of the job: assess, store, raise or restore rates, and alert; one transaction."""
     result = CoverageResult()
     with session_factory(engine).begin() as session:
+        # Two replicas running the job at once take turns (the row is locked on PostgreSQL): the
+        # second sees the first's rows instead of inserting the same classes again.
+        job_state(session, RUN_LOCK)
         stored = {row.task_class: row for row in session.scalars(select(ClassCoverage))}
         for entry in assess_classes(session, policy, now):
             row = stored.pop(entry.task_class, None)
