@@ -268,18 +268,24 @@ def percentile(timings: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def timed_get(client: httpx.Client, url: str, repeat: int) -> tuple[str, httpx.Response]:
-    """``repeat`` requests after one warm-up: a line with the median, the slowest and the answer's size."""
-    client.get(url).raise_for_status()
-    timings = []
+def timed_get(
+    client: httpx.Client, url: str, repeat: int, params: dict[str, str] | None = None
+) -> tuple[str, httpx.Response]:
+    """``repeat`` requests after one warm-up: a line with the median, p95 and slowest wall time, the
+    median CPU time of this process (the server runs in it) and the answer's size."""
+    client.get(url, params=params).raise_for_status()
+    timings, processor = [], []
     for _ in range(repeat):
-        began = time.perf_counter()
-        response = client.get(url)
+        began, used = time.perf_counter(), time.process_time()
+        response = client.get(url, params=params)
         timings.append(time.perf_counter() - began)
+        processor.append(time.process_time() - used)
         response.raise_for_status()
+    shown = url + ("?" + "&".join(f"{key}={value}" for key, value in params.items()) if params else "")
     line = (
-        f"GET {url}: median {statistics.median(timings) * 1000:.0f} ms, "
-        f"slowest {max(timings) * 1000:.0f} ms, {len(response.content) / 1024:.0f} KiB"
+        f"GET {shown}: median {statistics.median(timings) * 1000:.0f} ms, "
+        f"p95 {percentile(timings, 0.95) * 1000:.0f} ms, slowest {max(timings) * 1000:.0f} ms, "
+        f"CPU median {statistics.median(processor) * 1000:.0f} ms, {len(response.content) / 1024:.0f} KiB"
     )
     return line, response
 
@@ -312,21 +318,7 @@ def main() -> None:
             print(f"score-drift job: {summary} in {time.perf_counter() - began:.1f} s")
         with serving(engine, url, policy) as base, httpx.Client(base_url=base, timeout=120) as client:
             for path, params in queries(now):
-                client.get(path, params=params).raise_for_status()  # warm-up
-                timings, processor, size = [], [], 0
-                for _ in range(args.repeat):
-                    began, used = time.perf_counter(), time.process_time()
-                    response = client.get(path, params=params)
-                    timings.append(time.perf_counter() - began)
-                    processor.append(time.process_time() - used)
-                    response.raise_for_status()
-                    size = len(response.content)
-                shown = "&".join(f"{key}={value}" for key, value in params.items())
-                print(
-                    f"GET {path}?{shown}: median {statistics.median(timings) * 1000:.0f} ms, "
-                    f"p95 {percentile(timings, 0.95) * 1000:.0f} ms, slowest {max(timings) * 1000:.0f} ms, "
-                    f"CPU median {statistics.median(processor) * 1000:.0f} ms, {size / 1024:.0f} KiB"
-                )
+                print(timed_get(client, path, args.repeat, params)[0])
         engine.dispose()
 
 

@@ -159,16 +159,20 @@ def shadow_spent_by_day(session: Session, days: list[str], task_class: str | Non
     return {day: float(spent) for day, spent in session.execute(query.group_by(ShadowSpend.day))}
 
 
+# The columns of a MarkerRow, in its order.
+_MARKER_COLUMNS = (
+    Decision.id,
+    Decision.task_class,
+    Decision.kind,
+    Decision.from_tier,
+    Decision.to_tier,
+    Decision.created_at,
+)
+
+
 def decision_markers(session: Session, where: Window, task_class: str | None) -> list[MarkerRow]:
     """Decisions in the window, oldest first; the newest :data:`MARKER_ROWS` when there are more."""
-    query = select(
-        Decision.id,
-        Decision.task_class,
-        Decision.kind,
-        Decision.from_tier,
-        Decision.to_tier,
-        Decision.created_at,
-    )
+    query = select(*_MARKER_COLUMNS)
     query = _for_class(_within(query, Decision.created_at, where), Decision.task_class, task_class)
     newest = query.order_by(Decision.created_at.desc(), Decision.id.desc()).limit(MARKER_ROWS)
     return [MarkerRow(*row) for row in reversed(session.execute(newest).all())]
@@ -183,14 +187,7 @@ def latest_moves(session: Session, classes: Collection[str], kinds: Sequence[str
         .where(Decision.task_class.in_(list(classes)), Decision.kind.in_(list(kinds)))
         .group_by(Decision.task_class)
     )
-    query = select(
-        Decision.id,
-        Decision.task_class,
-        Decision.kind,
-        Decision.from_tier,
-        Decision.to_tier,
-        Decision.created_at,
-    ).where(Decision.id.in_(newest))
+    query = select(*_MARKER_COLUMNS).where(Decision.id.in_(newest))
     return {row.task_class: row for row in (MarkerRow(*found) for found in session.execute(query))}
 
 
