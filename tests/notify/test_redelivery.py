@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -123,7 +123,7 @@ def test_the_api_redelivers_and_recovers(server: ServerThread, engine: Engine) -
         again = httpx.post(f"{server.base_url}/v1/webhooks/deliveries/{delivery.id}/redeliver")
         twice = httpx.post(f"{server.base_url}/v1/webhooks/deliveries/{delivery.id}/redeliver")
         unknown = httpx.post(f"{server.base_url}/v1/webhooks/deliveries/{delivery.id + 1000}/redeliver")
-        clock.advance(seconds=1)  # past the real time the API queued it again at
+        clock.now = datetime.now(UTC) + timedelta(seconds=1)  # past the real time the API queued it at
         deliver(engine, clock)
         recovered = httpx.post(
             f"{server.base_url}/v1/webhooks/{hook['id']}/recover", params={"since": "2026-01-01"}
@@ -163,7 +163,8 @@ def test_the_commands_redeliver_and_recover(database_url: str, engine: Engine) -
         bad_since = CliRunner().invoke(
             main, ["webhooks", "recover", str(hook.id), "--since", "soon"], env=env
         )
-        clock.advance(seconds=1)  # past the real time the command queued it again at
+        # Past the real time the command queued it at, however long the commands took to run.
+        clock.now = datetime.now(UTC) + timedelta(seconds=1)
         deliver(engine, clock)
 
     assert redelivered.exit_code == 0, redelivered.output
