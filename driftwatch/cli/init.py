@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 import yaml
 
-from driftwatch.config.policy import Policy
 from driftwatch.config.starter import (
     DEFAULT_DAILY_BUDGET_USD,
     DEFAULT_RATE,
@@ -81,6 +80,8 @@ def init(
         raise click.ClickException(f"each tier needs a model of its own; got {models}")
     shell_path = shlex.quote(str(path))
     text = starter_policy(choices, shell_path)
+    from driftwatch.config.policy import Policy  # pydantic and the store's names: only when writing one
+
     try:
         policy = Policy.model_validate(yaml.safe_load(text))
     except ValueError as error:

@@ -15,7 +15,6 @@ from driftwatch.cli.help import HelpGroup
 from driftwatch.clock import utc_now
 from driftwatch.errors import DriftwatchError
 from driftwatch.events.catalogue import EVENT_TYPES
-from driftwatch.notify.shown_url import shown_url
 
 # The store and the HTTP client are imported by the command that uses them, not by `--help`.
 if TYPE_CHECKING:
@@ -117,6 +116,7 @@ def webhooks_test(webhook_id: int) -> None:
 
     from driftwatch.notify import endpoints
     from driftwatch.notify.delivery import DeliveryOptions, send_test
+    from driftwatch.notify.shown_url import shown_url  # httpx, only for the command that shows one
 
     settings = command_settings()
     with _transaction() as session:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from driftwatch.db.models.evaluation import SHADOW_SOURCE
+from driftwatch.db.sources import SHADOW_SOURCE
 from driftwatch.events.catalogue import EventTypes, WebhookUrl
 
 

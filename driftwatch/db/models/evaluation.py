@@ -15,8 +15,9 @@ from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, String, Te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from driftwatch.db.base import Base, BigIntegerPrimaryKey, UTCDateTime
+from driftwatch.db.sources import SHADOW_SOURCE
 
-SHADOW_SOURCE = "shadow"
+__all__ = ["SHADOW_SOURCE", "Evaluation"]
 
 
 class Evaluation(Base):
