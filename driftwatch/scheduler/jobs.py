@@ -189,7 +189,7 @@ def recommend(context: JobContext) -> JobSummary:
 def coverage(context: JobContext) -> JobSummary:
     from driftwatch.policy.coverage import run_coverage
 
-    result = run_coverage(context.engine, context.policy, context.clock())
+    result = run_coverage(context.engine, context.policy, context.clock(), stopping=context.stop.is_set)
     return JobSummary(result.summary(), idle=not (result.raised or result.restored or result.alerted))
 
 

@@ -11,12 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 
 from driftwatch.cli.root import main
 from driftwatch.config import Policy, Settings
 from driftwatch.db.engine import session_factory
-from driftwatch.db.models import ClassCoverage, Decision, OutboxEvent, ShadowSample
+from driftwatch.db.models import ClassCoverage, ClassHour, Decision, OutboxEvent, ShadowSample
+from driftwatch.policy.coverage import run_coverage
 from driftwatch.sampling.rules import trace_fraction
 from driftwatch.scheduler.jobs import JobContext, run_job
 from driftwatch.stats.detector import AlarmThreshold
@@ -25,6 +26,7 @@ from tests.conftest import StartServer
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.notify.support import Clock, add_endpoint, deliver
 from tests.policy.support import seed, stream
+from tests.support.class_hours import seed_class_hours
 from tests.support.otlp import START_NS, export_request, llm_attributes, make_span
 
 FIRST_CALL = datetime.fromtimestamp(START_NS / 1e9, UTC)
@@ -183,3 +185,47 @@ def test_plan_without_a_question_or_all_says_what_to_give(database_url: str, tmp
 
     assert result.exit_code == 2
     assert "give --baseline, --drop, --within (or --all for every class's coverage" in result.output
+
+
+def _stored_coverage(engine: Engine) -> list[tuple[str, bool, str | None, float | None]]:
+    with session_factory(engine)() as session:
+        rows = session.scalars(select(ClassCoverage).order_by(ClassCoverage.task_class))
+        return [(row.task_class, row.protected, row.reason, row.coverage_rate) for row in rows]
+
+
+def test_a_run_stores_its_classes_a_chunk_per_transaction_and_a_stopped_run_leaves_the_rest(
+    engine: Engine,
+) -> None:
+    """Short transactions keep ingest committing on SQLite whatever the number of classes: each
+    transaction of a run stores at most ``chunk`` classes, and the rows come out as one pass makes them."""
+    names = [f"class-{index:02d}" for index in range(7)]
+    seed_class_hours(engine, {name: 40 * (1 + index) for index, name in enumerate(names)})
+    now = datetime.now(UTC)
+    asked: list[int] = []
+
+    def stop_after_two_chunks() -> bool:
+        asked.append(len(_stored_coverage(engine)))
+        return len(asked) > 2
+
+    stopped = run_coverage(engine, POLICY, now, stopping=stop_after_two_chunks, chunk=3)
+    assert asked == [0, 3, 6] and stopped.assessed == 6  # one chunk of 3 classes per transaction
+    finished = run_coverage(engine, POLICY, now, chunk=3)
+    in_chunks = _stored_coverage(engine)
+    with session_factory(engine).begin() as session:
+        session.execute(delete(ClassCoverage))
+    in_one = run_coverage(engine, POLICY, now, chunk=len(names))
+
+    assert finished.assessed == in_one.assessed == len(names)
+    assert [row[0] for row in in_chunks] == names
+    assert in_chunks == _stored_coverage(engine)
+
+
+def test_a_class_that_left_every_source_loses_its_coverage_row(engine: Engine) -> None:
+    seed_class_hours(engine, {"faq": 100, "refunds": 100})
+    now = datetime.now(UTC)
+    run_coverage(engine, POLICY, now, chunk=1)
+    with session_factory(engine).begin() as session:
+        session.execute(delete(ClassHour).where(ClassHour.task_class == "faq"))
+    run_coverage(engine, POLICY, now, chunk=1)
+
+    assert [row[0] for row in _stored_coverage(engine)] == ["refunds"]
