@@ -34,6 +34,7 @@ from driftwatch.db.models.evaluation import SHADOW_SOURCE
 from driftwatch.detection.detectors import BASELINE, FLOOR, LISTED, SEQUENCE, current_tiers
 from driftwatch.evaluations.repository import sample_counts
 from driftwatch.events.outbox import emit
+from driftwatch.policy.summary_names import named
 from driftwatch.routing.routes import SYSTEM_ACTOR, record_decision
 from driftwatch.stats.coverage import (
     ClassLoad,
@@ -76,10 +77,14 @@ class CoverageResult:
 
     def summary(self) -> str:
         text = f"{self.protected} of {self.assessed} classes protected"
-        for label, names in (("raised", self.raised), ("restored", self.restored), ("alerted", self.alerted)):
-            if names:
-                text += f"; {label}: {', '.join(names)}"
-        return text
+        return text + "".join(
+            named(label, names)
+            for label, names in (
+                ("raised", self.raised),
+                ("restored", self.restored),
+                ("alerted", self.alerted),
+            )
+        )
 
 
 def coverage_target(policy: Policy) -> CoverageTarget:

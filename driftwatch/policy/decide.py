@@ -42,6 +42,7 @@ from driftwatch.detection import detectors
 from driftwatch.detection.detectors import Tracked
 from driftwatch.events.outbox import emit
 from driftwatch.policy import rules
+from driftwatch.policy.summary_names import named
 from driftwatch.routing.routes import SYSTEM_ACTOR, current_route, move_class, record_decision
 from driftwatch.stats.detector import AlarmThreshold, DetectorState, assess
 from driftwatch.stats.discovery import flag_degraded
@@ -58,11 +59,7 @@ class DecideResult:
 
     def summary(self) -> str:
         text = f"{self.consumed} outcomes into {self.classes} detectors"
-        if self.degraded:
-            text += f"; degraded: {', '.join(self.degraded)}"
-        if self.promoted:
-            text += f"; promoted: {', '.join(self.promoted)}"
-        return text
+        return text + named("degraded", self.degraded) + named("promoted", self.promoted)
 
 
 # Detectors advanced per transaction: at most this many, for at most about this long.  50 classes
